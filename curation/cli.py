@@ -1,0 +1,157 @@
+"""The `curation` command line: `curation run CONFIG.yaml`, `curation run --demo`, one command per stage."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+import polars as pl
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from curation.config import RunConfig, demo_config, load_config
+from curation.errors import CurationError
+from curation.pipelines import STAGES, build_stage
+from curation.readers import read_records
+from curation.rules import default_rules
+from curation.run import RunResult, run as run_curation, run_pipeline
+from curation.schema import CANONICAL
+from curation.stage import Pipeline
+
+# Offline by default: nothing here needs the Hub unless a config names a Hub dataset.
+for variable in ("HF_HUB_DISABLE_TELEMETRY", "HF_DATASETS_DISABLE_PROGRESS_BARS"):
+    os.environ.setdefault(variable, "1")
+
+app = typer.Typer(help="Curate culturally aligned preference data (DPO/KTO): filters, dedupe, splits, ledger.",
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+console = Console(stderr=True)
+EXIT_BAD_INPUT = 2
+
+ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="YAML config (defaults apply without one).")]
+
+
+def _fail(error: CurationError) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {error}", highlight=False, markup=True, soft_wrap=True)
+    return typer.Exit(EXIT_BAD_INPUT)
+
+
+def _config(config_path: Path | None, input_path: str | None = None) -> RunConfig:
+    config = load_config(config_path) if config_path else RunConfig(name="curation", input={"path": input_path or "-"})
+    if input_path:
+        config.input.path = input_path
+    return config
+
+
+@app.command()
+def run(
+    config_path: Annotated[Path | None, typer.Argument(metavar="CONFIG", help="The run's YAML config.")] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Run on the embedded demo data: no network, keys or servers.")] = False,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (default: out/<name>).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summary.")] = False,
+) -> None:
+    """Run every stage: normalise >> filter >> exact_dedupe >> split, then write the datasets and the ledger."""
+    if demo == (config_path is not None):
+        raise typer.BadParameter("give a CONFIG file or --demo (one of the two)")
+    try:
+        config = demo_config() if demo else load_config(config_path)
+        result = run_curation(config, out, None if quiet else console)
+    except CurationError as error:
+        raise _fail(error) from None
+    if not quiet:
+        _print_summary(result)
+
+
+def _print_summary(result: RunResult) -> None:
+    summary = result.summary
+    table = Table(title=f"{summary['dataset']}: {summary['input_rows']} rows in {summary['seconds']:.2f} s")
+    table.add_column("where rows ended")
+    table.add_column("rows", justify="right")
+    for status, count in summary["status"].items():
+        table.add_row(status, str(count))
+    console.print(table)
+    rules = Table(title="rules and duplicates")
+    for column in ("reason", "severity", "rows"):
+        rules.add_column(column, justify="right" if column == "rows" else "left")
+    for name, count in summary["reasons"].items():
+        rules.add_row(name, "block" if not name.startswith("exact_duplicate") else "duplicate", str(count))
+    for name, count in summary["warnings"].items():
+        rules.add_row(name, "warn", str(count))
+    console.print(rules)
+    for dataset, splits in summary["outputs"].items():
+        console.print(f"[green]{dataset}[/]: " + ", ".join(f"{split} {rows}" for split, rows in splits.items()))
+    console.print(f"written to {result.output_dir} (ledger: ledger.json, ledger.parquet)")
+
+
+@app.command()
+def ingest(
+    input_path: Annotated[str, typer.Argument(metavar="INPUT", help="CSV, JSONL, parquet, a saved dataset folder or a Hub id.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Canonical records as parquet.")],
+    config_path: ConfigOption = None,
+) -> None:
+    """Read any supported input into canonical records (validates it; bad input exits 2)."""
+    try:
+        records = read_records(_config(config_path, input_path).input)
+    except CurationError as error:
+        raise _fail(error) from None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(f".{out.name}.partial")
+    records.write_parquet(partial)
+    partial.replace(out)
+    console.print(f"{records.height} records -> {out}")
+
+
+def _stage_command(stage_name: str):
+    def command(
+        input_path: Annotated[str, typer.Argument(metavar="INPUT", help="Output of the previous stage (parquet) or any input.")],
+        out: Annotated[Path, typer.Option("--out", "-o", help="Folder for kept.parquet, removed.parquet, stats.json.")],
+        config_path: ConfigOption = None,
+    ) -> None:
+        try:
+            config = _config(config_path, input_path)
+            frame = _stage_input(config)
+            result = run_pipeline(frame, Pipeline([build_stage(stage_name, config)]))
+        except CurationError as error:
+            raise _fail(error) from None
+        out.mkdir(parents=True, exist_ok=True)
+        result.accepted.write_parquet(out / "kept.parquet")
+        result.removed.write_parquet(out / "removed.parquet")
+        (out / "stats.json").write_text(json.dumps(result.summary, indent=2, ensure_ascii=False), encoding="utf-8")
+        console.print(f"{stage_name}: {frame.height} in, {result.accepted.height} kept, {result.removed.height} removed -> {out}")
+
+    command.__doc__ = f"Run only the {stage_name} stage: {STAGES[stage_name].description}"
+    return command
+
+
+def _stage_input(config: RunConfig) -> pl.DataFrame:
+    """A previous stage's parquet as it is; anything else through the readers."""
+    path = Path(config.input.path)
+    if path.suffix == ".parquet" and path.is_file() and set(CANONICAL) <= set(pl.read_parquet_schema(path)):
+        return pl.read_parquet(path)
+    return read_records(config.input)
+
+
+for _name in STAGES:
+    app.command(name=_name.replace("_", "-"))(_stage_command(_name))
+
+
+@app.command("rules")
+def list_rules(config_path: ConfigOption = None) -> None:
+    """List the filter rules with their severity and reason."""
+    try:
+        config = load_config(config_path) if config_path else None
+        rules = default_rules(config.filters if config else RunConfig.model_fields["filters"].default)
+    except CurationError as error:
+        raise _fail(error) from None
+    table = Table(title="filter rules")
+    for column in ("rule", "severity", "reason"):
+        table.add_column(column)
+    for rule in rules:
+        table.add_row(rule.name, rule.severity, rule.reason)
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    app()

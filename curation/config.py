@@ -1,0 +1,120 @@
+"""The run configuration: a YAML file validated with pydantic, with defaults for every stage."""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from curation.errors import ConfigError
+
+Severity = Literal["block", "warn"]
+DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class InputConfig(_Section):
+    path: str = Field(description="A CSV, JSONL or parquet file, a `datasets` folder saved to disk, or a Hub id.")
+    format: Literal["auto", "arena", "trl", "pairwise", "prompts"] = "auto"
+    columns: dict[str, str] = Field(default_factory=dict, description="Your column name -> canonical name.")
+    split: str | None = Field(default=None, description="Split to read from a Hub dataset (all splits if unset).")
+
+
+class OutputConfig(_Section):
+    dir: str | None = Field(default=None, description="Where the run writes; default out/<name>.")
+    formats: list[Literal["parquet", "disk"]] = ["parquet", "disk"]
+    dpo_format: Literal["conversational", "standard"] = "conversational"
+
+
+class NormaliseConfig(_Section):
+    strip_markup: bool = True
+
+
+class FilterConfig(_Section):
+    min_prompt_chars: int = Field(5, ge=0)
+    min_response_chars: int = Field(15, ge=0)
+    near_identical_jaccard: float = Field(0.9, gt=0, le=1)
+    max_length_ratio: float = Field(8.0, gt=1)
+    placeholder_max_chars: int = Field(160, ge=1)
+    severity: dict[str, Severity] = Field(default_factory=dict, description="Rule name -> block or warn.")
+    disabled: list[str] = Field(default_factory=list)
+
+
+class ExactDedupeConfig(_Section):
+    by_prompt: bool = Field(True, description="Same normalised prompt = duplicate; otherwise only same pair.")
+
+
+class DedupeConfig(_Section):
+    exact: ExactDedupeConfig = ExactDedupeConfig()
+
+
+class SplitConfig(_Section):
+    test_fraction: float = Field(0.1, ge=0, lt=1)
+    seed: int = 42
+
+
+class RunConfig(_Section):
+    name: str = Field(description="Base name of the published datasets: <name>_dpo, <name>_kto, <name>_prompts.")
+    input: InputConfig
+    output: OutputConfig = OutputConfig()
+    normalise: NormaliseConfig = NormaliseConfig()
+    filters: FilterConfig = FilterConfig()
+    dedupe: DedupeConfig = DedupeConfig()
+    split: SplitConfig = SplitConfig()
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_dataset_name(cls, name: str) -> str:
+        if not DATASET_NAME.match(name):
+            raise ValueError("use letters, digits, '_', '-' or '.' (it becomes a dataset name)")
+        for suffix in ("_dpo", "_kto", "_prompts"):
+            if name.endswith(suffix):
+                raise ValueError(f"leave out {suffix!r}: the engine adds the suffix of each dataset it writes")
+        return name
+
+    def output_dir(self) -> Path:
+        return Path(self.output.dir or Path("out") / self.name)
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read and validate a YAML config; relative paths in it are relative to the file."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config {path}: no such file") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"config {path}: not valid YAML: {error}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config {path}: expected a mapping of settings at the top level")
+    try:
+        config = RunConfig.model_validate(data)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in issue['loc'])}: {issue['msg']}" for issue in error.errors()
+        )
+        raise ConfigError(f"config {path}: {problems}") from None
+    return _resolve_paths(config, path.parent)
+
+
+def _resolve_paths(config: RunConfig, base: Path) -> RunConfig:
+    source = base / config.input.path
+    if source.exists():
+        config.input.path = str(source)
+    if config.output.dir is not None:
+        config.output.dir = str(base / config.output.dir)
+    return config
+
+
+def demo_config() -> RunConfig:
+    """The embedded demo: the project's own data, no network, keys or servers."""
+    demo_file = resources.files("curation.demo").joinpath("config.yaml")
+    with resources.as_file(demo_file) as path:
+        return load_config(path)

@@ -1,0 +1,33 @@
+"""Country names in Spanish, Portuguese, Catalan or English -> ISO 3166-1 alpha-2 codes."""
+
+from __future__ import annotations
+
+import unicodedata
+from functools import cache
+from importlib import resources
+
+import yaml
+
+
+def _fold(name: str) -> str:
+    """Case- and accent-insensitive form of a name: 'Perú ' and 'PERU' fold alike."""
+    decomposed = unicodedata.normalize("NFKD", name.strip().casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).replace(".", "").strip()
+
+
+@cache
+def country_table() -> dict[str, str]:
+    """Folded name or code -> ISO code, from the editable `countries.yaml`."""
+    text = resources.files("curation.data").joinpath("countries.yaml").read_text(encoding="utf-8")
+    table: dict[str, str] = {}
+    for code, names in yaml.safe_load(text).items():
+        for name in [code, *names]:
+            table[_fold(name)] = code
+    return table
+
+
+def to_iso(name: str | None) -> str | None:
+    """The ISO code for a country name; None for an empty value; KeyError for an unknown name."""
+    if name is None or not name.strip():
+        return None
+    return country_table()[_fold(name)]

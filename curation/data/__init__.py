@@ -1,0 +1,1 @@
+"""Data files the engine ships: country names, and later lexicons a linguist can edit."""

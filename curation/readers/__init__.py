@@ -1,0 +1,44 @@
+"""Readers: any supported shape and file kind -> the canonical preference records."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from curation.config import InputConfig
+from curation.errors import InputError
+from curation.readers import arena, pairwise, prompt_upload, trl
+from curation.readers.files import load_raw
+from curation.schema import conform
+
+# Tried in this order by `format: auto`: the most specific column sets first.
+SHAPES = {"pairwise": pairwise, "arena": arena, "trl": trl, "prompts": prompt_upload}
+_KNOWN = {"question", "prompt", "chosen", "rejected", "country", "pais", "país", "system_prompt",
+          "response_a", "response_b", "winner", "model_a", "model_b", "preference", "modelo_gen"}
+
+
+def _standard_names(frame: pl.DataFrame, mapping: dict[str, str], label: str) -> pl.DataFrame:
+    """Apply the config's column mapping, then fold known names' case and spaces ('Question ' -> question)."""
+    absent = [name for name in mapping if name not in frame.columns]
+    if absent:
+        raise InputError(label, f"input.columns maps {absent}, which the data does not have (found {frame.columns})",
+                         column=absent[0])
+    frame = frame.rename(mapping)
+    folded = {name: name.strip().lower() for name in frame.columns if name.strip().lower() in _KNOWN}
+    return frame.rename({old: new for old, new in folded.items() if old != new})
+
+
+def read_records(config: InputConfig) -> pl.DataFrame:
+    """Read the configured input as canonical records (see curation.schema)."""
+    raw = _standard_names(load_raw(config.path, config.split), config.columns, config.path)
+    if config.format == "auto":
+        columns = set(raw.columns)
+        shape = next((module for module in SHAPES.values() if module.matches(columns)), None)
+        if shape is None:
+            raise InputError(
+                config.path,
+                f"cannot tell the data's shape from its columns {raw.columns}; expected the columns of one of "
+                + "; ".join(f"{name}: {module.REQUIRED}" for name, module in SHAPES.items()),
+            )
+    else:
+        shape = SHAPES[config.format]
+    return conform(shape.to_records(raw))

@@ -1,0 +1,86 @@
+"""Checks and mappings every input shape shares: text columns, countries, preferences."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from curation.countries import to_iso
+from curation.errors import InputError
+from curation.schema import Preference
+
+
+def source_file(frame: pl.DataFrame) -> str:
+    """The file part of the first row's source label, for error messages."""
+    return frame.get_column("source")[0].rsplit(":", 1)[0]
+
+
+def first_bad_row(frame: pl.DataFrame, bad: pl.Expr) -> int:
+    """1-based record number of the first row where `bad` holds."""
+    return frame.with_row_index("_row", offset=1).filter(bad).get_column("_row")[0]
+
+
+def require_columns(frame: pl.DataFrame, columns: list[str], shape: str) -> None:
+    missing = [column for column in columns if column not in frame.columns]
+    if missing:
+        raise InputError(
+            source_file(frame),
+            f"the {shape} shape needs columns {columns}; missing {missing} (found {frame.columns}). "
+            "Map your names with `input.columns` in the config.",
+            column=missing[0],
+        )
+
+
+def require_text(frame: pl.DataFrame, *columns: str) -> None:
+    """The columns hold text (or nothing): a number or a list there is a wrong type."""
+    for column in columns:
+        dtype = frame.schema[column]
+        if dtype not in (pl.String, pl.Null):
+            row = first_bad_row(frame, pl.col(column).is_not_null())
+            raise InputError(source_file(frame), f"expected text, found {dtype}", row=row, column=column)
+
+
+def iso_countries(frame: pl.DataFrame, column: str) -> pl.Expr:
+    """The column's country names as ISO codes; an unknown name is an error with its row."""
+    require_text(frame, column)
+    names = frame.get_column(column).unique().drop_nulls().to_list()
+    codes: dict[str, str | None] = {}
+    for name in names:
+        try:
+            codes[name] = to_iso(name)
+        except KeyError:
+            row = first_bad_row(frame, pl.col(column) == name)
+            raise InputError(
+                source_file(frame),
+                f"unknown country {name!r}; add its name to curation/data/countries.yaml or use an ISO code",
+                row=row,
+                column=column,
+            ) from None
+    return pl.col(column).replace_strict(codes, default=None, return_dtype=pl.String)
+
+
+def _fold(label: str) -> str:
+    return "".join(ch for ch in label.casefold() if ch.isalnum())
+
+
+# Vote labels seen in arena exports, trl/LMSYS-style data and the hackathon's Spanish interface.
+_VOTES: dict[str, str] = {
+    **dict.fromkeys(["chosenbetter", "chosen", "a", "modela", "abetter", "amejor", "amelhor"], "a"),
+    **dict.fromkeys(["b", "modelb", "bbetter", "bmejor", "bmelhor"], "b"),
+    **dict.fromkeys(["bothgood", "tie", "ambasbuenas", "ambosbuenos", "ambasboas", "ambduesbones"], Preference.BOTH_GOOD),
+    **dict.fromkeys(["bothbad", "tiebothbad", "ambasmalas", "ambosmalos", "ambasruins", "ambduesdolentes"], Preference.BOTH_BAD),
+}
+
+
+def vote_labels(frame: pl.DataFrame, column: str, allowed: set[str]) -> pl.Expr:
+    """Vote labels folded to 'a', 'b', both-good or both-bad; anything else is an error with its row."""
+    require_text(frame, column)
+    mapping: dict[str, str] = {}
+    for label in frame.get_column(column).unique().to_list():
+        vote = _VOTES.get(_fold(label)) if label is not None else None
+        if vote not in allowed:
+            row = first_bad_row(frame, pl.col(column).is_null() if label is None else pl.col(column) == label)
+            raise InputError(
+                source_file(frame), f"unknown vote {label!r}; expected one of {sorted(allowed)}", row=row, column=column
+            )
+        mapping[label] = vote
+    return pl.col(column).replace_strict(mapping, return_dtype=pl.String)

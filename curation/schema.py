@@ -1,0 +1,70 @@
+"""The canonical preference record: one polars schema every reader produces and every stage reads."""
+
+from __future__ import annotations
+
+import hashlib
+from enum import StrEnum
+
+import polars as pl
+
+
+class Preference(StrEnum):
+    CHOSEN_BETTER = "chosen-better"
+    BOTH_GOOD = "both-good"
+    BOTH_BAD = "both-bad"
+
+
+class Status(StrEnum):
+    ACCEPTED = "accepted"
+    QUARANTINED = "quarantined"
+    DUPLICATE = "duplicate"
+
+
+TEXT_FIELDS = ("system_prompt", "prompt", "chosen", "rejected")
+RESPONSE_FIELDS = ("chosen", "rejected")
+
+# Column -> dtype. Readers produce these first, in this order; any other column is kept as metadata.
+CANONICAL: dict[str, pl.DataType] = {
+    "id": pl.String(),
+    "source": pl.String(),
+    "system_prompt": pl.String(),
+    "prompt": pl.String(),
+    "chosen": pl.String(),
+    "rejected": pl.String(),
+    "preference": pl.String(),
+    "country": pl.String(),
+}
+
+_ID_FIELDS = ("system_prompt", "prompt", "chosen", "rejected", "preference", "country")
+_UNIT_SEPARATOR, _NULL_MARK = "\x1f", "\x00"
+
+
+def record_ids(frame: pl.DataFrame) -> pl.Series:
+    """Content-derived ids: the same record read twice, from any file, gets the same id.
+
+    blake2b rather than polars' hash, whose values may change between polars versions.
+    """
+    columns = [frame.get_column(name).to_list() for name in _ID_FIELDS]
+    ids = [
+        hashlib.blake2b(
+            _UNIT_SEPARATOR.join(_NULL_MARK if value is None else value for value in values).encode(),
+            digest_size=8,
+        ).hexdigest()
+        for values in zip(*columns)
+    ]
+    return pl.Series("id", ids, dtype=pl.String)
+
+
+def conform(frame: pl.DataFrame) -> pl.DataFrame:
+    """Order canonical columns first with their dtypes, give each row its id, keep metadata after."""
+    missing = [name for name in CANONICAL if name not in frame.columns and name != "id"]
+    frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(name) for name in missing)
+    frame = frame.with_columns(pl.col(name).cast(dtype) for name, dtype in CANONICAL.items() if name != "id")
+    frame = frame.with_columns(record_ids(frame))
+    metadata = [name for name in frame.columns if name not in CANONICAL]
+    return frame.select(*CANONICAL, *metadata)
+
+
+def metadata_columns(frame: pl.DataFrame) -> list[str]:
+    """Persona and other metadata columns a reader kept, in their input order."""
+    return [name for name in frame.columns if name not in CANONICAL]

@@ -1,0 +1,78 @@
+"""Pipeline steps: small classes with one job, declared inputs and outputs, composed with `>>`.
+
+A stage returns the rows it keeps and the rows that leave the flow (quarantined or duplicate, each
+with its reasons); the pipeline records both in the ledger, so no row is dropped without a reason.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import polars as pl
+
+from curation.errors import CurationError
+from curation.schema import Status
+
+REMOVED_COLUMNS = {
+    "status": pl.String,
+    "stage": pl.String,
+    "reasons": pl.List(pl.String),
+    "duplicate_of": pl.String,
+    "duplicate_of_source": pl.String,
+}
+
+
+@dataclass
+class StageResult:
+    kept: pl.DataFrame
+    removed: pl.DataFrame
+    stats: dict[str, int] = field(default_factory=dict)
+
+
+class Stage(ABC):
+    name: ClassVar[str]
+    description: ClassVar[str]
+    inputs: ClassVar[tuple[str, ...]]
+    outputs: ClassVar[tuple[str, ...]] = ()
+
+    @abstractmethod
+    def process(self, frame: pl.DataFrame) -> StageResult: ...
+
+    def __call__(self, frame: pl.DataFrame) -> StageResult:
+        missing = [column for column in self.inputs if column not in frame.columns]
+        if missing:
+            raise CurationError(f"stage {self.name} needs columns {missing}; run the stages before it first")
+        result = self.process(frame)
+        absent = [column for column in self.outputs if column not in result.kept.columns]
+        assert not absent, f"stage {self.name} did not produce {absent}"
+        return result
+
+    def leave(self, rows: pl.DataFrame, status: Status, reasons: pl.Expr,
+              duplicate_of: pl.Expr | None = None, duplicate_of_source: pl.Expr | None = None) -> pl.DataFrame:
+        """Rows leaving the flow at this stage, labelled with where, why and (for duplicates) of what."""
+        return rows.with_columns(
+            status=pl.lit(status.value),
+            stage=pl.lit(self.name),
+            reasons=reasons,
+            duplicate_of=duplicate_of if duplicate_of is not None else pl.lit(None, dtype=pl.String),
+            duplicate_of_source=duplicate_of_source if duplicate_of_source is not None else pl.lit(None, dtype=pl.String),
+        )
+
+    def nothing_removed(self, frame: pl.DataFrame) -> pl.DataFrame:
+        return self.leave(frame.clear(), Status.QUARANTINED, pl.lit([], dtype=pl.List(pl.String)))
+
+    def __rshift__(self, other: Stage) -> Pipeline:
+        return Pipeline([self]) >> other
+
+
+class Pipeline:
+    def __init__(self, stages: list[Stage]):
+        self.stages = stages
+
+    def __rshift__(self, other: Stage) -> Pipeline:
+        return Pipeline([*self.stages, other])
+
+    def __iter__(self):
+        return iter(self.stages)

@@ -1,0 +1,25 @@
+"""Whole-column text expressions the stages and rules share."""
+
+from __future__ import annotations
+
+import polars as pl
+
+# Letters, digits and spaces only: the form two texts are compared in.
+_NOT_WORD = r"[^\p{L}\p{N}\s]+"
+
+
+def comparison_key(column: str | pl.Expr) -> pl.Expr:
+    """Case-folded text without punctuation and with single spaces: 'Hola,  ¿qué tal?' -> 'hola qué tal'."""
+    expr = pl.col(column) if isinstance(column, str) else column
+    return expr.str.to_lowercase().str.replace_all(_NOT_WORD, " ").str.replace_all(r"\s+", " ").str.strip_chars()
+
+
+def char_length(column: str) -> pl.Expr:
+    """Length in characters of the stripped text (0 for null)."""
+    return pl.col(column).str.strip_chars().str.len_chars().fill_null(0)
+
+
+def exact_key(column: str | pl.Expr) -> pl.Expr:
+    """Case-folded text with single spaces: the key exact duplicates share."""
+    expr = pl.col(column) if isinstance(column, str) else column
+    return expr.str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars()

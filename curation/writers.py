@@ -1,0 +1,100 @@
+"""Writers: the published datasets in trl's formats (DPO, KTO, prompts), as parquet and save_to_disk.
+
+Dataset folders follow the naming convention: <name>_dpo, <name>_kto, <name>_prompts.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import polars as pl
+
+from curation.schema import Preference
+
+_MESSAGE = pl.Struct({"role": pl.String, "content": pl.String})
+
+
+def _message(role: str, content: str | pl.Expr) -> pl.Expr:
+    content = pl.col(content) if isinstance(content, str) else content
+    return pl.struct(role=pl.lit(role), content=content).cast(_MESSAGE)
+
+
+def _prompt_messages() -> pl.Expr:
+    """[system?, user] messages: the system message only where the row has a system prompt."""
+    user = pl.concat_list(_message("user", "prompt"))
+    with_system = pl.concat_list(_message("system", "system_prompt"), _message("user", "prompt"))
+    return pl.when(pl.col("system_prompt").is_not_null()).then(with_system).otherwise(user)
+
+
+def dpo_frame(accepted: pl.DataFrame, conversational: bool, metadata: list[str]) -> pl.DataFrame:
+    """Pairs with a clear winner; both-good and both-bad are never DPO pairs (they feed KTO)."""
+    pairs = accepted.filter(pl.col("preference") == Preference.CHOSEN_BETTER.value)
+    if conversational:
+        columns = [_prompt_messages().alias("prompt"),
+                   pl.concat_list(_message("assistant", "chosen")).alias("chosen"),
+                   pl.concat_list(_message("assistant", "rejected")).alias("rejected")]
+    else:
+        columns = [pl.col("prompt"), pl.col("chosen"), pl.col("rejected")]
+    return pairs.select("id", *columns, "country", *metadata, "split")
+
+
+def kto_frame(accepted: pl.DataFrame, conversational: bool, metadata: list[str]) -> pl.DataFrame:
+    """Unpaired completions: chosen of a clear pair and both of a both-good pair are desirable."""
+    rows = accepted.filter(pl.col("preference").is_not_null())
+    prompt = _prompt_messages() if conversational else pl.col("prompt")
+    desirable = {
+        "chosen": pl.col("preference").is_in([Preference.CHOSEN_BETTER.value, Preference.BOTH_GOOD.value]),
+        "rejected": pl.col("preference") == Preference.BOTH_GOOD.value,
+    }
+    sides = [
+        rows.select(
+            "id", prompt.alias("prompt"),
+            (pl.concat_list(_message("assistant", side)) if conversational else pl.col(side)).alias("completion"),
+            label.alias("label"), "country", *metadata, "split",
+        )
+        for side, label in desirable.items()
+    ]
+    return pl.concat(sides)
+
+
+def prompts_frame(accepted: pl.DataFrame, metadata: list[str]) -> pl.DataFrame:
+    return accepted.select("id", "system_prompt", "prompt", "country", *metadata, "split")
+
+
+def write_dataset(frame: pl.DataFrame, folder: Path, formats: list[str]) -> dict[str, int]:
+    """Write one dataset, a split per value of `split`: parquet/<split>.parquet and arrow/ (save_to_disk)."""
+    import datasets
+
+    datasets.disable_progress_bars()
+    splits = {name: part.drop("split") for (name,), part in frame.partition_by("split", as_dict=True, maintain_order=True).items()}
+    if "parquet" in formats:
+        (folder / "parquet").mkdir(parents=True)
+        for name, part in splits.items():
+            part.write_parquet(folder / "parquet" / f"{name}.parquet")
+    if "disk" in formats:
+        dataset = datasets.DatasetDict({name: datasets.Dataset(part.to_arrow()) for name, part in splits.items()})
+        dataset.save_to_disk(str(folder / "arrow"))
+    return {name: part.height for name, part in splits.items()}
+
+
+@contextmanager
+def atomic_directory(final: Path) -> Iterator[Path]:
+    """Build a folder beside `final` and move it into place only when complete: no partial output."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=f".{final.name}.building-", dir=final.parent))
+    building.chmod(0o755)  # mkdtemp makes it private; the output is meant to be shared
+    try:
+        yield building
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+    previous = final.with_name(f".{final.name}.previous-{os.getpid()}")
+    if final.exists():
+        final.rename(previous)
+    building.rename(final)
+    shutil.rmtree(previous, ignore_errors=True)

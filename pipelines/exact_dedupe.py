@@ -1,0 +1,37 @@
+"""Exact duplicates: rows with the same normalised prompt (or the same whole pair); the first is kept."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from curation.schema import TEXT_FIELDS, Status
+from curation.stage import Stage, StageResult
+from curation.text import exact_key
+
+
+class ExactDedupe(Stage):
+    name = "exact_dedupe"
+    description = "Same normalised prompt (or whole pair): keep the first, point the others to it."
+    inputs = ("id", "source", *TEXT_FIELDS)
+
+    def __init__(self, by_prompt: bool = True):
+        self.by_prompt = by_prompt
+
+    def process(self, frame: pl.DataFrame) -> StageResult:
+        pair_key = pl.concat_str([exact_key(field).fill_null("") for field in TEXT_FIELDS], separator="\x1f")
+        group_key = exact_key("prompt") if self.by_prompt else pair_key
+        grouped = frame.with_columns(
+            _first_id=pl.col("id").first().over(group_key),
+            _first_source=pl.col("source").first().over(group_key),
+            _repeat=pl.int_range(pl.len()).over(group_key) > 0,
+            _same_pair=pl.int_range(pl.len()).over(pair_key) > 0,
+        )
+        reason = pl.when(pl.col("_same_pair")).then(pl.lit(["exact_duplicate_pair"])).otherwise(pl.lit(["exact_duplicate_prompt"]))
+        helpers = ["_first_id", "_first_source", "_repeat", "_same_pair"]
+        removed = self.leave(grouped.filter("_repeat"), Status.DUPLICATE, reason,
+                             duplicate_of=pl.col("_first_id"), duplicate_of_source=pl.col("_first_source"))
+        kept = grouped.filter(~pl.col("_repeat")).drop(helpers)
+        stats = removed.select(
+            exact_duplicate_pair=pl.col("_same_pair").sum(), exact_duplicate_prompt=(~pl.col("_same_pair")).sum()
+        ).row(0, named=True)
+        return StageResult(kept, removed.drop(helpers), stats)

@@ -1,0 +1,38 @@
+"""Apply the filter rules: blocking rules quarantine a row with every reason; warnings travel with it."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from curation.rules.rule import Rule
+from curation.schema import Status
+from curation.stage import Stage, StageResult
+
+
+def _names_where_true(rules: list[Rule]) -> pl.Expr:
+    """The list of rule names whose flag column is true on the row."""
+    if not rules:
+        return pl.lit([], dtype=pl.List(pl.String))
+    return pl.concat_list(pl.when(pl.col(rule.name)).then(pl.lit(rule.name)) for rule in rules).list.drop_nulls()
+
+
+class Filter(Stage):
+    name = "filter"
+    description = "Rules as polars expressions: block quarantines with reasons, warn annotates."
+    inputs = ("prompt", "chosen", "rejected", "system_prompt")
+    outputs = ("warnings",)
+
+    def __init__(self, rules: list[Rule]):
+        self.rules = rules
+
+    def process(self, frame: pl.DataFrame) -> StageResult:
+        flags = [rule.name for rule in self.rules]
+        flagged = frame.with_columns(rule.flag() for rule in self.rules)
+        stats = flagged.select(pl.col(flags).sum()).row(0, named=True) if flags else {}
+        blocking = [rule for rule in self.rules if rule.severity == "block"]
+        warning = [rule for rule in self.rules if rule.severity == "warn"]
+        flagged = flagged.with_columns(_blocked_by=_names_where_true(blocking), warnings=_names_where_true(warning))
+        is_blocked = pl.col("_blocked_by").list.len() > 0
+        kept = flagged.filter(~is_blocked).drop(*flags, "_blocked_by")
+        removed = self.leave(flagged.filter(is_blocked), Status.QUARANTINED, pl.col("_blocked_by")).drop(*flags, "_blocked_by")
+        return StageResult(kept, removed, stats)

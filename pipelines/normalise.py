@@ -1,0 +1,45 @@
+"""Normalise text: Unicode NFC, line ends and spaces, stray HTML markup. Originals stay in `<field>_raw`."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from curation.schema import TEXT_FIELDS
+from curation.stage import Stage, StageResult
+
+# Only tags of the kinds web scrapes and chat UIs leave behind; other angle brackets (code, "<3") stay.
+_BREAK_TAGS = r"(?i)<br\s*/?>|</p\s*>|</div\s*>"
+_INLINE_TAGS = r"(?i)</?(?:p|div|span|b|i|u|em|strong|font|small|big)(?:\s[^<>]*)?/?>"
+_ENTITIES = {"&nbsp;": " ", "&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;": '"', "&#39;": "'", "&apos;": "'"}
+# Zero-width characters except the joiner U+200D, which emoji sequences need.
+_ZERO_WIDTH = r"[\x{200B}\x{200C}\x{2060}\x{FEFF}\x{00AD}]"
+_ODD_SPACES = r"[\x{00A0}\x{2000}-\x{200A}\x{202F}\x{205F}\x{3000}\t]"
+
+
+class Normalise(Stage):
+    name = "normalise"
+    description = "Unicode NFC, whitespace and stray markup; the original text is kept in <field>_raw."
+    inputs = TEXT_FIELDS
+    outputs = tuple(f"{field}_raw" for field in TEXT_FIELDS)
+
+    def __init__(self, strip_markup: bool = True):
+        self.strip_markup = strip_markup
+
+    def clean(self, column: str) -> pl.Expr:
+        text = pl.col(column).str.normalize("NFC").str.replace_all(r"\r\n?", "\n")
+        if self.strip_markup:
+            text = text.str.replace_all(_BREAK_TAGS, "\n").str.replace_all(_INLINE_TAGS, "")
+            text = text.str.replace_many(list(_ENTITIES), list(_ENTITIES.values()))
+        text = text.str.replace_all(_ZERO_WIDTH, "").str.replace_all(_ODD_SPACES, " ")
+        text = text.str.replace_all(r"(\S) {2,}", "$1 ").str.replace_all(r" +\n", "\n").str.replace_all(r"\n{3,}", "\n\n")
+        return text.str.strip_chars()
+
+    def process(self, frame: pl.DataFrame) -> StageResult:
+        raw = frame.with_columns(pl.col(field).alias(f"{field}_raw") for field in TEXT_FIELDS)
+        cleaned = raw.with_columns(self.clean(field) for field in TEXT_FIELDS)
+        # An empty system prompt is no system prompt.
+        cleaned = cleaned.with_columns(system_prompt=pl.when(pl.col("system_prompt") != "").then("system_prompt"))
+        changed = cleaned.select(
+            (pl.col(field).ne_missing(pl.col(f"{field}_raw"))).sum().alias(f"changed_{field}") for field in TEXT_FIELDS
+        ).row(0, named=True)
+        return StageResult(cleaned, self.nothing_removed(cleaned), changed)

@@ -1,0 +1,42 @@
+"""Train/test split by prompt group (a prompt never lands in both), stratified by country, seeded."""
+
+from __future__ import annotations
+
+import hashlib
+
+import polars as pl
+
+from curation.stage import Stage, StageResult
+from curation.text import exact_key
+
+
+def _draw(seed: int, keys: list[str]) -> list[float]:
+    """A uniform number in [0, 1) per key, fixed by the seed and the key alone (not by row order)."""
+    return [
+        int.from_bytes(hashlib.blake2b(f"{seed}\x1f{key}".encode(), digest_size=8).digest()) / 2**64 for key in keys
+    ]
+
+
+class Split(Stage):
+    name = "split"
+    description = "Seeded train/test split by prompt group, stratified by country."
+    inputs = ("prompt", "country")
+    outputs = ("split",)
+
+    def __init__(self, test_fraction: float = 0.1, seed: int = 42):
+        self.test_fraction, self.seed = test_fraction, seed
+
+    def process(self, frame: pl.DataFrame) -> StageResult:
+        # A group whose rows span countries is stratified under its first row's country.
+        groups = frame.group_by(exact_key("prompt").alias("_group"), maintain_order=True).agg(pl.col("country").first())
+        groups = groups.with_columns(_draw=pl.Series(_draw(self.seed, groups.get_column("_group").to_list()), dtype=pl.Float64))
+        # Within each country, the groups with the lowest draws make up the test share.
+        rank = pl.col("_draw").rank("ordinal").over("country")
+        test_groups = (pl.len().over("country") * self.test_fraction).round().cast(pl.Int64)
+        groups = groups.with_columns(split=pl.when(rank <= test_groups).then(pl.lit("test")).otherwise(pl.lit("train")))
+        split = frame.with_columns(_group=exact_key("prompt")).join(
+            groups.select("_group", "split"), on="_group", how="left", maintain_order="left"
+        ).drop("_group")
+        counts = split.get_column("split").value_counts()
+        stats = {f"rows_{name}": count for name, count in counts.iter_rows()}
+        return StageResult(split, self.nothing_removed(split), stats)

@@ -1,0 +1,27 @@
+"""Filter rules: each a named polars expression with a reason and a severity (block / warn).
+
+One family per file; `default_rules` assembles them from the config.
+"""
+
+from __future__ import annotations
+
+from curation.config import FilterConfig
+from curation.errors import ConfigError
+from curation.rules import disclaimers, encoding, length, length_ratio, pii, placeholders, similarity, truncation
+from curation.rules.rule import Rule
+
+FAMILIES = (length, similarity, disclaimers, placeholders, truncation, encoding, pii, length_ratio)
+
+
+def default_rules(config: FilterConfig) -> list[Rule]:
+    """Every rule, with the config's severity overrides applied and disabled rules left out."""
+    rules = [rule for family in FAMILIES for rule in family.rules(config)]
+    names = {rule.name for rule in rules}
+    unknown = sorted((set(config.severity) | set(config.disabled)) - names)
+    if unknown:
+        raise ConfigError(f"filters: unknown rule names {unknown}; the rules are {sorted(names)}")
+    return [
+        rule.with_severity(config.severity.get(rule.name, rule.severity))
+        for rule in rules
+        if rule.name not in config.disabled
+    ]

@@ -1,0 +1,18 @@
+"""Mojibake: UTF-8 read as Latin-1/CP-1252 ('informaciÃ³n', 'Â¿', 'â€œ') or replacement characters."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from curation.config import FilterConfig
+from curation.rules.rule import Rule
+from curation.schema import TEXT_FIELDS
+
+# 'Ã' or 'Â' followed by what a UTF-8 continuation byte becomes in Latin-1/CP-1252; 'â€' starts the
+# CP-1252 reading of curly quotes and dashes; U+FFFD marks bytes a decoder gave up on.
+MOJIBAKE = r"[ÃÂ][\x{80}-\x{BF}€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ]|â€|\x{FFFD}"
+
+
+def rules(config: FilterConfig) -> list[Rule]:
+    broken = pl.any_horizontal(pl.col(column).str.contains(MOJIBAKE).fill_null(False) for column in TEXT_FIELDS)
+    return [Rule("mojibake", "broken encoding (mojibake) in the prompt or a response", "block", broken)]

@@ -1,0 +1,18 @@
+"""Extreme chosen/rejected length ratio: DPO then learns length rather than quality (warn)."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from curation.config import FilterConfig
+from curation.rules.rule import Rule
+from curation.text import char_length
+
+
+def rules(config: FilterConfig) -> list[Rule]:
+    chosen, rejected = char_length("chosen"), char_length("rejected")
+    ratio = pl.max_horizontal(chosen, rejected) / pl.min_horizontal(chosen, rejected).clip(lower_bound=1)
+    return [
+        Rule("length_ratio_extreme", f"one response over {config.max_length_ratio:g} times longer than the other",
+             "warn", pl.col("chosen").is_not_null() & (ratio > config.max_length_ratio)),
+    ]

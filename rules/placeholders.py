@@ -1,0 +1,36 @@
+"""Error placeholders that failed API calls wrote instead of a response.
+
+The tell is a short text that either carries an explicit error signature, or is a generic apology
+that repeats across rows (a real answer is not written twice word for word).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from curation.config import FilterConfig
+from curation.rules.rule import Rule, for_responses
+from curation.text import char_length, comparison_key
+
+ERROR_SIGNATURE = (
+    r"(?i)^\s*(?:error|exception|traceback|none|null|nan|undefined|n/?a)\b|\[error\]|"
+    r"\b(?:429|500|502|503|504)\b.{0,20}(?:too many requests|internal server error|bad gateway|service unavailable|gateway timeout)|"
+    r"rate limit|request (?:failed|timed out)|upstream timeout|"
+    r"ha ocurrido un error|se produjo un error|ocorreu um erro|s'ha produ[ïi]t un error|an error (?:has )?occurred"
+)
+APOLOGY = r"(?i)\b(?:lo siento|disculp|perd[óo]n|lamentamos|desculp|lamento|sinto muito|ho sento|em sap greu|sorry|apologi)"
+
+
+def rules(config: FilterConfig) -> list[Rule]:
+    keys = {column: comparison_key(column) for column in ("chosen", "rejected")}
+
+    def placeholder(column: str) -> pl.Expr:
+        other = "rejected" if column == "chosen" else "chosen"
+        key = keys[column]
+        repeated = (pl.len().over(key) > 1) | key.is_in(keys[other].implode())
+        text = pl.col(column)
+        short = char_length(column) <= config.placeholder_max_chars
+        return short & (text.str.contains(ERROR_SIGNATURE) | (text.str.contains(APOLOGY) & repeated))
+
+    return for_responses("error_placeholder", "error placeholder left by a failed API call", placeholder,
+                         chosen="block", rejected="block")

@@ -1,0 +1,36 @@
+"""A rule: a named polars expression, true on the rows that break it, with a reason and a severity."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import polars as pl
+
+Severity = Literal["block", "warn"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    reason: str
+    severity: Severity
+    expr: pl.Expr
+
+    def with_severity(self, severity: Severity) -> Rule:
+        return replace(self, severity=severity)
+
+    def flag(self) -> pl.Expr:
+        """Boolean column named after the rule; a null (absent text) never breaks a rule."""
+        return self.expr.fill_null(False).alias(self.name)
+
+
+def for_responses(
+    name: str, reason: str, breaks: Callable[[str], pl.Expr], chosen: Severity, rejected: Severity
+) -> list[Rule]:
+    """The same check on the chosen and on the rejected response, each with its own severity."""
+    return [
+        Rule(f"{name}_chosen", f"{reason} (chosen response)", chosen, breaks("chosen")),
+        Rule(f"{name}_rejected", f"{reason} (rejected response)", rejected, breaks("rejected")),
+    ]

@@ -16,6 +16,7 @@ from curation.config import RunConfig
 from curation.ledger import Ledger
 from curation.pipelines import default_pipeline
 from curation.readers import read_records
+from curation.reports.run_summary import run_summary
 from curation.schema import Status, metadata_columns
 from curation.stage import REMOVED_COLUMNS, Pipeline
 from curation.writers import atomic_directory, dpo_frame, kto_frame, prompts_frame, write_dataset
@@ -71,6 +72,7 @@ def run(config: RunConfig, output_dir: Path | None = None, console: Console | No
         result.summary["seconds"] = round(time.perf_counter() - started, 3)
         result.summary["dataset"] = config.name
         (folder / "ledger.json").write_text(json.dumps(result.summary, indent=2, ensure_ascii=False), encoding="utf-8")
+        (folder / "summary.md").write_text(run_summary(result.summary, result.removed, result.accepted), encoding="utf-8")
         (folder / "config.yaml").write_text(yaml.safe_dump(config.model_dump(mode="json"), allow_unicode=True, sort_keys=False))
     return result
 

@@ -14,6 +14,7 @@ import yaml
 
 from curation.config import FilterConfig
 from curation.rules.rule import Rule, for_responses
+from curation.text import dfa_friendly
 
 # Refusals are judged on the opening only: a refusal opens the answer, a caveat later on does not.
 REFUSAL_OPENING_CHARS = 200
@@ -24,7 +25,7 @@ def phrase_patterns() -> dict[str, str]:
     """Kind (disclaimer, refusal) -> one case-insensitive regex joining every language's phrases."""
     text = resources.files("curation.rules").joinpath("disclaimers.yaml").read_text(encoding="utf-8")
     return {
-        kind: "(?i)" + "|".join(f"(?:{phrase})" for phrases in languages.values() for phrase in phrases)
+        kind: dfa_friendly("(?i)" + "|".join(f"(?:{phrase})" for phrases in languages.values() for phrase in phrases))
         for kind, languages in yaml.safe_load(text).items()
     }
 

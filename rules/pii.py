@@ -7,6 +7,7 @@ import polars as pl
 from curation.config import FilterConfig
 from curation.rules.rule import Rule
 from curation.schema import TEXT_FIELDS
+from curation.text import dfa_friendly
 
 EMAIL = r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}"
 
@@ -29,7 +30,7 @@ NATIONAL_ID = "|".join([
 
 
 def _anywhere(pattern: str) -> pl.Expr:
-    return pl.any_horizontal(pl.col(column).str.contains(pattern).fill_null(False) for column in TEXT_FIELDS)
+    return pl.any_horizontal(pl.col(column).str.contains(dfa_friendly(pattern)).fill_null(False) for column in TEXT_FIELDS)
 
 
 def rules(config: FilterConfig) -> list[Rule]:

@@ -10,19 +10,21 @@ import polars as pl
 
 from curation.config import FilterConfig
 from curation.rules.rule import Rule, for_responses
-from curation.text import char_length, comparison_key
+from curation.text import char_length, comparison_key, dfa_friendly
 
-ERROR_SIGNATURE = (
+ERROR_SIGNATURE = dfa_friendly(
     r"(?i)^\s*(?:error|exception|traceback|none|null|nan|undefined|n/?a)\b|\[error\]|"
     r"\b(?:429|500|502|503|504)\b.{0,20}(?:too many requests|internal server error|bad gateway|service unavailable|gateway timeout)|"
     r"rate limit|request (?:failed|timed out)|upstream timeout|"
     r"ha ocurrido un error|se produjo un error|ocorreu um erro|s'ha produ[ïi]t un error|an error (?:has )?occurred"
 )
-APOLOGY = r"(?i)\b(?:lo siento|disculp|perd[óo]n|lamentamos|desculp|lamento|sinto muito|ho sento|em sap greu|sorry|apologi)"
+APOLOGY = dfa_friendly(r"(?i)\b(?:lo siento|disculp|perd[óo]n|lamentamos|desculp|lamento|sinto muito|ho sento|em sap greu|sorry|apologi)")
 
 
 def rules(config: FilterConfig) -> list[Rule]:
-    keys = {column: comparison_key(column) for column in ("chosen", "rejected")}
+    # Keys of the opening only: a placeholder is short, and long texts need no costly key.
+    keys = {column: comparison_key(pl.col(column).str.slice(0, config.placeholder_max_chars + 1))
+            for column in ("chosen", "rejected")}
 
     def placeholder(column: str) -> pl.Expr:
         other = "rejected" if column == "chosen" else "chosen"

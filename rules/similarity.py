@@ -2,25 +2,39 @@
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
+from rapidfuzz import fuzz, process, utils
 
 from curation.config import FilterConfig
 from curation.rules.rule import Rule
-from curation.text import comparison_key
+
+# Texts whose lengths differ by more than this factor are not near-identical; skip comparing them.
+MAX_LENGTH_FACTOR = 2
 
 
-def word_jaccard(left: pl.Expr, right: pl.Expr) -> pl.Expr:
-    """Jaccard similarity of the two texts' sets of words."""
-    left_words, right_words = left.str.split(" ").list.unique(), right.str.split(" ").list.unique()
-    shared = left_words.list.set_intersection(right_words).list.len()
-    return shared / left_words.list.set_union(right_words).list.len()
+def near_identical(pairs: pl.Series, threshold: float) -> pl.Series:
+    """rapidfuzz Indel similarity of the case-folded, punctuation-free texts at or above the threshold."""
+    left, right = pairs.struct.field("left"), pairs.struct.field("right")
+    lengths = pl.DataFrame({"a": left.str.len_chars(), "b": right.str.len_chars()})
+    comparable = lengths.select(
+        (pl.max_horizontal("a", "b") <= MAX_LENGTH_FACTOR * pl.min_horizontal("a", "b")) & (pl.col("a") > 0)
+    ).to_series().fill_null(False)
+    candidates = comparable.arg_true()
+    result = np.zeros(pairs.len(), dtype=bool)
+    if candidates.len():
+        scores = process.cpdist(left.gather(candidates).to_list(), right.gather(candidates).to_list(),
+                                scorer=fuzz.ratio, processor=utils.default_process, workers=-1)
+        result[candidates.to_numpy()] = scores >= threshold * 100
+    return pl.Series(result)
 
 
 def rules(config: FilterConfig) -> list[Rule]:
-    chosen, rejected = comparison_key("chosen"), comparison_key("rejected")
-    same = (chosen == rejected) | (word_jaccard(chosen, rejected) >= config.near_identical_jaccard)
+    similar = pl.struct(left="chosen", right="rejected").map_batches(
+        lambda pairs: near_identical(pairs, config.near_identical_similarity), return_dtype=pl.Boolean
+    )
     return [
         Rule("chosen_same_as_rejected",
-             f"chosen and rejected identical or near-identical (word Jaccard >= {config.near_identical_jaccard})",
-             "block", same & (chosen != "")),
+             f"chosen and rejected identical or near-identical (similarity >= {config.near_identical_similarity})",
+             "block", similar),
     ]

@@ -1,0 +1,42 @@
+"""summary.md: the run's funnel per stage, where rows ended, and each reason with a few examples."""
+
+from __future__ import annotations
+
+import polars as pl
+
+EXAMPLES_PER_REASON = 3
+EXCERPT_CHARS = 80
+
+
+def _excerpt(text: str | None) -> str:
+    text = " ".join((text or "").split())
+    text = text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 1] + "…"
+    return text.replace("|", "\\|") or "(empty)"
+
+
+def _table(header: list[str], rows: list[list[object]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+
+
+def run_summary(summary: dict, removed: pl.DataFrame, accepted: pl.DataFrame) -> str:
+    lines = [f"# Curation run: {summary['dataset']}", "",
+             f"{summary['input_rows']} input rows, {summary['seconds']:.2f} s. Every row is in the ledger "
+             "(`ledger.parquet`), which the run checked balances.", "", "## Where rows ended", ""]
+    lines += _table(["status", "rows"], [[status, count] for status, count in summary["status"].items()])
+    lines += ["", "## Funnel per stage", ""]
+    lines += _table(["stage", "in", "out", "removed", "seconds"],
+                    [[s["stage"], s["rows_in"], s["rows_out"], s["removed"], s["seconds"]] for s in summary["stages"]])
+    lines += ["", "## Reasons, with examples", ""]
+    rows = []
+    for column, frame in (("reasons", removed), ("warnings", accepted)):
+        counts = summary[column]
+        for name, count in counts.items():
+            examples = frame.filter(pl.col(column).list.contains(name)).head(EXAMPLES_PER_REASON) if column in frame.columns else frame.clear()
+            shown = "<br>".join(f"`{source}` {_excerpt(prompt)}" for source, prompt in examples.select("source", "prompt").iter_rows())
+            rows.append([name, "warn" if column == "warnings" else "removed", count, shown])
+    lines += _table(["reason", "kind", "rows", "examples (source, prompt)"], rows)
+    lines += ["", "## Published datasets", ""]
+    lines += _table(["dataset", "splits"], [[name, ", ".join(f"{s}: {n}" for s, n in splits.items())]
+                                            for name, splits in summary["outputs"].items()])
+    return "\n".join(lines) + "\n"

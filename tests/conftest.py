@@ -1,0 +1,38 @@
+import os
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+for variable in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "HF_HUB_DISABLE_TELEMETRY"):
+    os.environ[variable] = "1"
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+ARENA_SAMPLE = SHARED / "data" / "arena_v0_sample.csv"
+
+
+@pytest.fixture
+def arena_sample() -> Path:
+    if not ARENA_SAMPLE.is_file():
+        pytest.skip(f"../shared/ is absent ({ARENA_SAMPLE} not found): the real-data tests need it")
+    return ARENA_SAMPLE
+
+
+def pair(**fields) -> dict:
+    """One clean canonical-looking row; override any field."""
+    row = {
+        "system_prompt": "Eres una abuela de Valparaíso que cuenta recetas.",
+        "prompt": "¿Cómo preparas las sopaipillas pasadas cuando llueve en invierno?",
+        "chosen": "Ay, mijo, con chancaca, cáscara de naranja y canela; las dejo remojar en el almíbar calentito.",
+        "rejected": "Las sopaipillas son un alimento típico de Chile que se prepara con masa frita y azúcar.",
+        "preference": "chosen-better",
+        "country": "CL",
+    }
+    return row | fields
+
+
+def frame_of(*rows: dict) -> pl.DataFrame:
+    from curation.schema import conform
+
+    records = [row | {"source": f"test:{number}"} for number, row in enumerate(rows, start=1)]
+    return conform(pl.DataFrame(records, schema={key: pl.String for key in records[0]}))

@@ -1,0 +1,107 @@
+"""Each filter rule catches its defect and leaves clean text alone."""
+
+import polars as pl
+import pytest
+
+from curation.config import FilterConfig
+from curation.rules import default_rules
+from curation.errors import ConfigError
+from tests.conftest import frame_of, pair
+
+RULES = {rule.name: rule for rule in default_rules(FilterConfig())}
+LONG = "Claro que sí. " + "En Lima el ceviche se come al mediodía, nunca de noche, y con cancha serrana al lado. " * 12
+
+
+def flags(row: dict) -> set[str]:
+    frame = frame_of(row)
+    hits = frame.select(rule.flag() for rule in RULES.values()).row(0, named=True)
+    return {name for name, hit in hits.items() if hit}
+
+
+def test_clean_pair_breaks_no_rule():
+    assert flags(pair()) == set()
+
+
+@pytest.mark.parametrize(
+    ("fields", "rule"),
+    [
+        ({"prompt": "Hola"}, "too_short_prompt"),
+        ({"prompt": "   "}, "too_short_prompt"),
+        ({"chosen": "Sí."}, "too_short_chosen"),
+        ({"rejected": ""}, "too_short_rejected"),
+        ({"rejected": pair()["chosen"].upper()}, "chosen_same_as_rejected"),
+        ({"rejected": pair()["chosen"].replace("calentito", "caliente")}, "chosen_same_as_rejected"),
+        ({"chosen": "Como modelo de lenguaje, no tengo opiniones personales, pero te cuento."}, "ai_disclaimer_chosen"),
+        ({"chosen": "Bueno, no tengo una nacionalidad, pero en Chile se comen con chancaca."}, "ai_disclaimer_chosen"),
+        ({"chosen": "Como um modelo de linguagem, não tenho preferências pessoais sobre isso."}, "ai_disclaimer_chosen"),
+        ({"chosen": "Com a model de llenguatge, no tinc opinions personals sobre això."}, "ai_disclaimer_chosen"),
+        ({"rejected": "As an AI language model, I cannot have a favourite dish, sorry."}, "ai_disclaimer_rejected"),
+        ({"chosen": "Lo siento, pero no puedo ayudarte con eso."}, "refusal_chosen"),
+        ({"rejected": "Desculpe, mas não posso ajudar com isso agora."}, "refusal_rejected"),
+        ({"rejected": "Ho sento, però no puc ajudar-te amb això."}, "refusal_rejected"),
+        ({"chosen": "Error: 429 Too Many Requests"}, "error_placeholder_chosen"),
+        ({"rejected": "Lo siento, ha ocurrido un error. Por favor, inténtalo de nuevo."}, "error_placeholder_rejected"),
+        ({"chosen": "Las sopaipillas pasadas se hacen con chancaca y se sirven cuando llueve, y luego"}, "truncated_chosen"),
+        ({"chosen": "Los pasos son:\n1. Hervir la chancaca.\n2."}, "truncated_chosen"),
+        ({"rejected": "Se preparan con masa de zapallo y se fríen en aceite bien"}, "truncated_rejected"),
+        ({"chosen": "La informaciÃ³n sobre las sopaipillas es muy interesante, mijo."}, "mojibake"),
+        ({"prompt": "Â¿QuÃ© tal las sopaipillas pasadas en invierno?"}, "mojibake"),
+        ({"chosen": "Escríbeme a maria.lopez@correo-ejemplo.cl y te paso la receta."}, "pii_email"),
+        ({"chosen": "Llama a mi sobrina al +56 9 8765 4321 y ella te explica."}, "pii_phone"),
+        ({"rejected": "Mi número es (11) 98765-4321, me liga quando quiser."}, "pii_phone"),
+        ({"chosen": "Mi RUT es 12.345.678-5, por si lo necesitas para el envío."}, "pii_national_id"),
+        ({"chosen": "Con mi DNI 12345678Z me registré en el ayuntamiento de Vigo."}, "pii_national_id"),
+        ({"chosen": "Mi CURP es GODE561231HDFRRN09 y la pedí en el registro civil."}, "pii_national_id"),
+        ({"chosen": "O CPF 123.456.789-09 ficou no cadastro da farmácia, tá?"}, "pii_national_id"),
+        ({"chosen": LONG}, "length_ratio_extreme"),
+    ],
+)
+def test_rule_catches_its_defect(fields, rule):
+    assert rule in flags(pair(**fields))
+
+
+def test_a_generic_apology_is_a_placeholder_only_when_it_repeats():
+    apology = "Lo siento, no puedo procesar tu solicitud en este momento, gracias."
+    once = frame_of(pair(rejected=apology), pair(prompt="¿Qué se come en Fiestas Patrias en el campo chileno?"))
+    twice = frame_of(pair(rejected=apology), pair(prompt="¿Qué se come en Fiestas Patrias en el campo?", chosen=apology))
+    rule = RULES["error_placeholder_rejected"]
+    assert once.select(rule.flag()).to_series().to_list() == [False, False]
+    assert twice.select(rule.flag()).to_series().to_list() == [True, False]
+    assert twice.select(RULES["error_placeholder_chosen"].flag()).to_series().to_list() == [False, True]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "- Almuerzo: almorzar\n- Cena: cenar",  # a complete list needs no full stop
+        "¡Qué rico!\n\nCon cariño,\nTu abuela",  # a sign-off
+        "Nos vemos en la plaza a las ocho 😀",
+        "Mira **esto**.",
+    ],
+)
+def test_complete_endings_are_not_truncated(text):
+    assert "truncated_chosen" not in flags(pair(chosen=text))
+
+
+def test_a_one_word_answer_is_fine_when_the_prompt_asks_for_one_word():
+    row = pair(prompt="Define en una palabra: ¿cómo se le dice a un policía en Colombia?", chosen="Tombo.")
+    assert "too_short_chosen" not in flags(row)
+
+
+def test_numbers_that_are_not_personal_data_pass():
+    text = "En 2023 llegaron 1.234.567 turistas y el año 1810 marca la independencia; el 911 atiende emergencias."
+    assert not {"pii_phone", "pii_national_id", "pii_email"} & flags(pair(chosen=text))
+
+
+def test_rules_take_severity_overrides_and_can_be_disabled():
+    rules = default_rules(FilterConfig(severity={"truncated_rejected": "block"}, disabled=["mojibake"]))
+    by_name = {rule.name: rule for rule in rules}
+    assert by_name["truncated_rejected"].severity == "block"
+    assert "mojibake" not in by_name
+    with pytest.raises(ConfigError, match="unknown rule names"):
+        default_rules(FilterConfig(disabled=["no_such_rule"]))
+
+
+def test_null_responses_of_prompt_only_rows_break_nothing():
+    row = pair(chosen=None, rejected=None, preference=None)
+    assert flags(row) == set()

@@ -66,16 +66,20 @@ def _fold(label: str) -> str:
 _VOTES: dict[str, str] = {
     **dict.fromkeys(["chosenbetter", "chosen", "a", "modela", "abetter", "amejor", "amelhor"], "a"),
     **dict.fromkeys(["b", "modelb", "bbetter", "bmejor", "bmelhor"], "b"),
-    **dict.fromkeys(["bothgood", "tie", "ambasbuenas", "ambosbuenos", "ambasboas", "ambduesbones"], Preference.BOTH_GOOD),
-    **dict.fromkeys(["bothbad", "tiebothbad", "ambasmalas", "ambosmalos", "ambasruins", "ambduesdolentes"], Preference.BOTH_BAD),
+    **dict.fromkeys(["bothgood", "tie", "ambasbuenas", "ambosbuenos", "ambasboas", "ambduesbones"], Preference.BOTH_GOOD.value),
+    **dict.fromkeys(["bothbad", "tiebothbad", "ambasmalas", "ambosmalos", "ambasruins", "ambduesdolentes"], Preference.BOTH_BAD.value),
 }
 
 
-def vote_labels(frame: pl.DataFrame, column: str, allowed: set[str]) -> pl.Expr:
-    """Vote labels folded to 'a', 'b', both-good or both-bad; anything else is an error with its row."""
+def vote_labels(frame: pl.DataFrame, column: str, allowed: set[str], missing: str | None = None) -> pl.Expr:
+    """Vote labels folded to 'a', 'b', both-good or both-bad; anything else is an error with its row.
+
+    `missing` is the label an empty value stands for; without it an empty vote is an error.
+    """
     require_text(frame, column)
+    labels = pl.col(column).fill_null(missing) if missing else pl.col(column)
     mapping: dict[str, str] = {}
-    for label in frame.get_column(column).unique().to_list():
+    for label in frame.select(labels).to_series().unique().to_list():
         vote = _VOTES.get(_fold(label)) if label is not None else None
         if vote not in allowed:
             row = first_bad_row(frame, pl.col(column).is_null() if label is None else pl.col(column) == label)
@@ -83,4 +87,12 @@ def vote_labels(frame: pl.DataFrame, column: str, allowed: set[str]) -> pl.Expr:
                 source_file(frame), f"unknown vote {label!r}; expected one of {sorted(allowed)}", row=row, column=column
             )
         mapping[label] = vote
-    return pl.col(column).replace_strict(mapping, return_dtype=pl.String)
+    return labels.replace_strict(mapping, return_dtype=pl.String)
+
+
+def preference_or_default(frame: pl.DataFrame) -> pl.Expr:
+    """The optional `preference` column as chosen-better, both-good or both-bad (empty: chosen-better)."""
+    if "preference" not in frame.columns:
+        return pl.lit(Preference.CHOSEN_BETTER.value)
+    votes = vote_labels(frame, "preference", {"a", Preference.BOTH_GOOD, Preference.BOTH_BAD}, missing="a")
+    return votes.replace("a", Preference.CHOSEN_BETTER.value)

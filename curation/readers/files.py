@@ -7,6 +7,7 @@ InputError naming the file, the row and the column.
 from __future__ import annotations
 
 import csv
+from collections import Counter
 import io
 import re
 from pathlib import Path
@@ -142,7 +143,7 @@ def _check_one_kind(file: Path, column: str, values: list) -> None:
     present = [kind for kind in kinds if kind != "null"]
     if not present:
         return
-    expected = max(set(present), key=present.count)
+    expected = Counter(present).most_common(1)[0][0]  # ties go to the kind seen first
     for row, kind in enumerate(kinds, start=1):
         if kind not in (expected, "null"):
             raise InputError(file, f"expected {expected} like the other rows, found {kind}", row=row, column=column)

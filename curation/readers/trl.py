@@ -5,8 +5,9 @@ from __future__ import annotations
 import polars as pl
 
 from curation.errors import InputError
-from curation.readers.common import first_bad_row, iso_countries, require_columns, require_text, source_file
-from curation.schema import Preference
+from curation.readers.common import (
+    first_bad_row, iso_countries, preference_or_default, require_columns, require_text, source_file,
+)
 
 REQUIRED = ["prompt", "chosen", "rejected"]
 _MESSAGES = pl.List(pl.Struct({"role": pl.String, "content": pl.String}))
@@ -64,6 +65,6 @@ def to_records(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(
         pl.col("chosen").fill_null(""),
         pl.col("rejected").fill_null(""),
-        preference=pl.lit(Preference.CHOSEN_BETTER.value),
+        preference=preference_or_default(frame),
         country=country,
     )

@@ -1,0 +1,132 @@
+"""Every supported shape and file kind reads into the canonical schema."""
+
+import json
+
+import datasets
+import polars as pl
+import pytest
+
+from curation.config import InputConfig
+from curation.errors import InputError
+from curation.readers import read_records
+from curation.schema import CANONICAL
+from curation.countries import to_iso
+
+
+def read(path, **options):
+    return read_records(InputConfig(path=str(path), **options))
+
+
+def write_jsonl(path, rows):
+    path.write_text("\n".join(json.dumps(row, ensure_ascii=False) for row in rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_arena_csv_with_multiline_fields_and_country_names(tmp_path):
+    file = tmp_path / "arena.csv"
+    pl.DataFrame({
+        "country": ["España", "Perú", "MEXICO"],
+        "system_prompt": ["Eres de Sevilla.", "", "Eres de Monterrey."],
+        "question": ["¿Qué es\nun pescaíto?", "¿Dónde comer cuy?", "¿Qué es el cabrito?"],
+        "chosen": ["Línea uno,\n\"citada\".", "En Cusco, causa.", "Un platillo norteño."],
+        "rejected": ["Otra.", "No sé.", "Comida."],
+    }).write_csv(file)
+    records = read(file)
+    assert records.columns[: len(CANONICAL)] == list(CANONICAL)
+    assert records["country"].to_list() == ["ES", "PE", "MX"]
+    assert records["prompt"][0] == "¿Qué es\nun pescaíto?"
+    assert records["chosen"][0] == 'Línea uno,\n"citada".'
+    assert records["source"].to_list() == ["arena.csv:1", "arena.csv:2", "arena.csv:3"]
+    assert set(records["preference"]) == {"chosen-better"}
+
+
+def test_ids_are_content_derived_and_stable_across_files(tmp_path):
+    row = {"question": "¿Qué se come en Navidad en Caracas?", "chosen": "Hallacas, pan de jamón y ensalada de gallina.",
+           "rejected": "Comida típica.", "country": "Venezuela"}
+    first = read(write_jsonl(tmp_path / "a.jsonl", [row, row | {"chosen": "Otra cosa, pana."}]))
+    again = read(write_jsonl(tmp_path / "b.jsonl", [row]))
+    assert first["id"][0] == again["id"][0]
+    assert first["id"][0] != first["id"][1]
+    assert first["id"].str.len_chars().to_list() == [16, 16]
+
+
+def test_trl_standard_format_from_parquet(tmp_path):
+    file = tmp_path / "standard.parquet"
+    pl.DataFrame({"prompt": ["¿Qué es el mate?"], "chosen": ["Una infusión que se comparte."],
+                  "rejected": ["Un té."], "region": ["Cuyo"]}).write_parquet(file)
+    records = read(file)
+    assert records.row(0, named=True) | {"id": None} == {
+        "id": None, "source": "standard.parquet:1", "system_prompt": None, "prompt": "¿Qué es el mate?",
+        "chosen": "Una infusión que se comparte.", "rejected": "Un té.", "preference": "chosen-better",
+        "country": None, "region": "Cuyo",
+    }
+
+
+def test_trl_conversational_format_with_system_and_turns(tmp_path):
+    rows = [{
+        "prompt": [{"role": "system", "content": "Eres porteña."}, {"role": "user", "content": "¿Che, qué onda?"}],
+        "chosen": [{"role": "assistant", "content": "¡Todo bien, che! ¿Vos?"}],
+        "rejected": [{"role": "assistant", "content": "Hola, ¿en qué puedo ayudarte?"}],
+    }, {
+        "prompt": [{"role": "user", "content": "Hola"}, {"role": "assistant", "content": "¿Qué tal?"},
+                   {"role": "user", "content": "¿Vamos al cine?"}],
+        "chosen": [{"role": "assistant", "content": "¡Dale!"}],
+        "rejected": [{"role": "assistant", "content": "No."}],
+    }]
+    records = read(write_jsonl(tmp_path / "conv.jsonl", rows))
+    assert records["system_prompt"].to_list() == ["Eres porteña.", None]
+    assert records["prompt"].to_list() == ["¿Che, qué onda?", "user: Hola\n\nassistant: ¿Qué tal?\n\nuser: ¿Vamos al cine?"]
+    assert records["chosen"].to_list() == ["¡Todo bien, che! ¿Vos?", "¡Dale!"]
+
+
+def test_pairwise_shape_maps_winner_ties_and_both_bad(tmp_path):
+    file = tmp_path / "pairwise.csv"
+    pl.DataFrame({
+        "prompt": ["p1", "p2", "p3", "p4"], "response_a": ["A1", "A2", "A3", "A4"], "response_b": ["B1", "B2", "B3", "B4"],
+        "winner": ["model_a", "B", "tie", "tie (bothbad)"], "model_a": ["m1"] * 4, "model_b": ["m2"] * 4,
+        "country": ["Chile"] * 4,
+    }).write_csv(file)
+    records = read(file)
+    assert records["chosen"].to_list() == ["A1", "B2", "A3", "A4"]
+    assert records["rejected"].to_list() == ["B1", "A2", "B3", "B4"]
+    assert records["preference"].to_list() == ["chosen-better", "chosen-better", "both-good", "both-bad"]
+    assert records["chosen_model"].to_list() == ["m1", "m2", "m1", "m1"]
+
+
+def test_prompt_upload_csv_keeps_persona_columns(tmp_path):
+    file = tmp_path / "prompts.csv"
+    pl.DataFrame({"prompt": ["¿Cómo celebras San Juan en Asunción?"], "pais": ["Paraguay"], "edad": ["34"],
+                  "genero": ["mujer"], "region": ["Central"], "modelo_gen": ["command-r7b-12-2024"]}).write_csv(file)
+    records = read(file)
+    row = records.row(0, named=True)
+    assert (row["country"], row["chosen"], row["preference"]) == ("PY", None, None)
+    assert [row[c] for c in ("edad", "genero", "region", "modelo_gen")] == ["34", "mujer", "Central", "command-r7b-12-2024"]
+
+
+def test_column_mapping_from_the_config(tmp_path):
+    file = tmp_path / "renamed.csv"
+    pl.DataFrame({"pregunta": ["¿Qué es un asado?"], "mejor": ["Una juntada."], "peor": ["Carne."],
+                  "Country": ["Uruguay"]}).write_csv(file)
+    records = read(file, columns={"pregunta": "question", "mejor": "chosen", "peor": "rejected"})
+    assert (records["prompt"][0], records["country"][0]) == ("¿Qué es un asado?", "UY")
+
+
+def test_saved_dataset_dict_reads_every_split(tmp_path):
+    rows = {"prompt": ["a?", "b?"], "chosen": ["sí", "no"], "rejected": ["no", "sí"]}
+    datasets.DatasetDict({"train": datasets.Dataset.from_dict(rows),
+                          "test": datasets.Dataset.from_dict(rows)}).save_to_disk(str(tmp_path / "saved"))
+    records = read(tmp_path / "saved")
+    assert records.height == 4
+    assert records["source"].to_list() == ["saved[train]:1", "saved[train]:2", "saved[test]:1", "saved[test]:2"]
+
+
+def test_hub_id_offline_is_a_clear_error():
+    with pytest.raises(InputError, match="could not load it from the Hugging Face Hub"):
+        read("somosnlp/dataset-that-is-not-here")
+
+
+@pytest.mark.parametrize(("name", "code"), [("España", "ES"), ("espana", "ES"), ("Perú", "PE"), ("Peru", "PE"),
+                                            ("México", "MX"), ("Brasil", "BR"), ("Espanha", "ES"), ("mx", "MX"),
+                                            ("EE. UU.", "US"), (" Colombia ", "CO")])
+def test_country_names_in_several_languages(name, code):
+    assert to_iso(name) == code

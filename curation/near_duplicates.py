@@ -9,6 +9,8 @@ whole-column operations (see the benchmark).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import polars as pl
 
 ROW = "row"
@@ -73,9 +75,12 @@ def clusters(pairs: pl.DataFrame, rows: int) -> list[int]:
 
 
 def near_duplicate_clusters(texts: pl.Series, threshold: float, ngram: int = 2, bins: int = 64,
-                            band_size: int = 4) -> pl.DataFrame:
-    """(row, cluster): rows whose texts are near duplicates (Jaccard >= threshold, chained) share a cluster id."""
+                            band_size: int = 4, keep_pair: Callable[[pl.DataFrame], pl.DataFrame] = lambda p: p) -> pl.DataFrame:
+    """(row, cluster): rows whose texts are near duplicates (Jaccard >= threshold, chained) share a cluster id.
+
+    `keep_pair` filters the candidate pairs first (e.g. to pairs of the same country).
+    """
     grams = shingles(texts, ngram)
-    pairs = jaccard(grams, candidate_pairs(grams, bins, band_size)).filter(pl.col("similarity") >= threshold)
+    pairs = jaccard(grams, keep_pair(candidate_pairs(grams, bins, band_size))).filter(pl.col("similarity") >= threshold)
     return pl.DataFrame({ROW: range(texts.len()), "cluster": clusters(pairs, texts.len())},
                         schema={ROW: pl.UInt32, "cluster": pl.UInt32})

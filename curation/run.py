@@ -13,9 +13,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from curation.config import RunConfig
-from curation.ledger import Ledger
+from curation.ledger import Ledger, follow_duplicate_chains
 from curation.pipelines import default_pipeline
-from curation.readers import read_records
+from curation.readers import read_inputs
 from curation.reports.run_summary import run_summary
 from curation.schema import Status, metadata_columns
 from curation.stage import REMOVED_COLUMNS, Pipeline
@@ -55,6 +55,7 @@ def run_pipeline(records: pl.DataFrame, pipeline: Pipeline, console: Console | N
             frame = result.kept
             progress.advance(task)
     removed = pl.concat(removed_parts, how="diagonal_relaxed") if removed_parts else pl.DataFrame(schema=REMOVED_COLUMNS)
+    removed = follow_duplicate_chains(removed)
     ledger_rows = ledger.rows(frame, removed)
     ledger.check(records.get_column("source"), ledger_rows)
     return RunResult(frame, removed, ledger_rows, ledger.summary(ledger_rows))
@@ -63,7 +64,7 @@ def run_pipeline(records: pl.DataFrame, pipeline: Pipeline, console: Console | N
 def run(config: RunConfig, output_dir: Path | None = None, console: Console | None = None) -> RunResult:
     """The configured run end to end. Bad input raises InputError before anything is written."""
     started = time.perf_counter()
-    records = read_records(config.input)
+    records = read_inputs(config)
     metadata = metadata_columns(records)
     result = run_pipeline(records, default_pipeline(config), console)
     result.output_dir = Path(output_dir or config.output_dir())

@@ -3,6 +3,8 @@ search, exact inner product), joined into clusters."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import polars as pl
 
@@ -20,12 +22,13 @@ def similar_pairs(vectors: np.ndarray, threshold: float) -> pl.DataFrame:
     return pairs.filter(pl.col("a") < pl.col("b"))
 
 
-def semantic_clusters(vectors: np.ndarray, threshold: float, order: list[int]) -> list[int]:
+def semantic_clusters(vectors: np.ndarray, threshold: float, order: list[int],
+                      keep_pair: Callable[[pl.DataFrame], pl.DataFrame] = lambda p: p) -> list[int]:
     """Greedy star clusters: in `order` (best row first), each row not yet taken founds a cluster and takes
     its untaken neighbours. No chaining: every member is within the threshold of its founder, which
     single-linkage would not give on embeddings (A~B~C~... drifts to unrelated prompts)."""
     neighbours: dict[int, list[int]] = {}
-    for a, b, _ in similar_pairs(vectors, threshold).iter_rows():
+    for a, b, _ in keep_pair(similar_pairs(vectors, threshold)).iter_rows():
         neighbours.setdefault(a, []).append(b)
         neighbours.setdefault(b, []).append(a)
     founder = [-1] * len(vectors)

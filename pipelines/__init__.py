@@ -2,32 +2,61 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from curation.config import RunConfig
+from curation.pipelines.dimension_tag import DimensionTag
 from curation.pipelines.exact_dedupe import ExactDedupe
 from curation.pipelines.filter import Filter
+from curation.pipelines.language_tag import LanguageTag
+from curation.pipelines.near_dedupe import NearDedupe
 from curation.pipelines.normalise import Normalise
+from curation.pipelines.register_tag import RegisterTag
+from curation.pipelines.semantic_dedupe import SemanticDedupe
 from curation.pipelines.split import Split
+from curation.pipelines.variety_tag import VarietyTag
 from curation.rules import default_rules
-from curation.stage import Pipeline
+from curation.stage import Pipeline, Stage
 
-STAGES = {stage.name: stage for stage in (Normalise, Filter, ExactDedupe, Split)}
+# Each stage built from the run config; the order is the pipeline's.
+BUILDERS: dict[str, Callable[[RunConfig], Stage]] = {
+    Normalise.name: lambda c: Normalise(strip_markup=c.normalise.strip_markup),
+    LanguageTag.name: lambda c: LanguageTag(c.tagging.language.backend, c.tagging.language.max_chars,
+                                            c.tagging.language.workers),
+    VarietyTag.name: lambda c: VarietyTag(c.tagging.varieties_lexicon),
+    RegisterTag.name: lambda c: RegisterTag(c.tagging.register_lexicon),
+    DimensionTag.name: lambda c: DimensionTag(c.tagging.dimensions_lexicon),
+    Filter.name: lambda c: Filter(default_rules(c.filters, tagged=c.tagging.enabled)),
+    ExactDedupe.name: lambda c: ExactDedupe(by_prompt=c.dedupe.exact.by_prompt, scope=c.dedupe.scope),
+    NearDedupe.name: lambda c: NearDedupe(c.dedupe.near.on, c.dedupe.near.threshold, c.dedupe.near.ngram,
+                                          c.dedupe.near.bins, c.dedupe.near.band_size, scope=c.dedupe.scope),
+    SemanticDedupe.name: lambda c: SemanticDedupe(c.dedupe.semantic.model, c.dedupe.semantic.threshold,
+                                                  c.dedupe.semantic.cache_dir, scope=c.dedupe.scope),
+    Split.name: lambda c: Split(test_fraction=c.split.test_fraction, seed=c.split.seed),
+}
+STAGES = {stage.name: stage for stage in (Normalise, LanguageTag, VarietyTag, RegisterTag, DimensionTag, Filter,
+                                          ExactDedupe, NearDedupe, SemanticDedupe, Split)}
+TAGGING = {LanguageTag.name, VarietyTag.name, RegisterTag.name, DimensionTag.name}
 
 
-def build_stage(name: str, config: RunConfig):
-    """One stage, configured from the run config."""
-    if name == Normalise.name:
-        return Normalise(strip_markup=config.normalise.strip_markup)
-    if name == Filter.name:
-        return Filter(default_rules(config.filters))
-    if name == ExactDedupe.name:
-        return ExactDedupe(by_prompt=config.dedupe.exact.by_prompt)
-    return Split(test_fraction=config.split.test_fraction, seed=config.split.seed)
+def enabled(name: str, config: RunConfig) -> bool:
+    if name in TAGGING:
+        return config.tagging.enabled
+    if name == NearDedupe.name:
+        return config.dedupe.near.enabled
+    if name == SemanticDedupe.name:
+        return config.dedupe.semantic.enabled
+    return True
+
+
+def build_stage(name: str, config: RunConfig) -> Stage:
+    return BUILDERS[name](config)
 
 
 def default_pipeline(config: RunConfig) -> Pipeline:
-    """normalise >> filter >> exact dedupe >> split."""
-    normalise, *rest = [build_stage(name, config) for name in STAGES]
-    pipeline = Pipeline([normalise])
+    """normalise >> tags >> filter >> exact, near and semantic dedupe >> split (disabled stages left out)."""
+    first, *rest = [build_stage(name, config) for name in BUILDERS if enabled(name, config)]
+    pipeline = Pipeline([first])
     for stage in rest:
         pipeline = pipeline >> stage
     return pipeline

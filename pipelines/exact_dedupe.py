@@ -14,12 +14,13 @@ class ExactDedupe(Stage):
     description = "Same normalised prompt (or whole pair): keep the first, point the others to it."
     inputs = ("id", "source", *TEXT_FIELDS)
 
-    def __init__(self, by_prompt: bool = True):
-        self.by_prompt = by_prompt
+    def __init__(self, by_prompt: bool = True, scope: list[str] | None = None):
+        self.by_prompt, self.scope = by_prompt, scope or []
 
     def process(self, frame: pl.DataFrame) -> StageResult:
-        pair_key = pl.concat_str([exact_key(field).fill_null("") for field in TEXT_FIELDS], separator="\x1f")
-        group_key = exact_key("prompt") if self.by_prompt else pair_key
+        scope = [pl.col(column).cast(pl.String).fill_null("\x00") for column in self.scope]
+        pair_key = pl.concat_str([exact_key(field).fill_null("") for field in TEXT_FIELDS] + scope, separator="\x1f")
+        group_key = pl.concat_str([exact_key("prompt").fill_null(""), *scope], separator="\x1f") if self.by_prompt else pair_key
         grouped = frame.with_columns(
             _first_id=pl.col("id").first().over(group_key),
             _first_source=pl.col("source").first().over(group_key),

@@ -6,7 +6,7 @@ from typing import Literal
 
 import polars as pl
 
-from curation.clusters import resolve_clusters
+from curation.clusters import resolve_clusters, scope_keys, within_scope
 from curation.near_duplicates import jaccard, near_duplicate_clusters, shingles
 from curation.schema import TEXT_FIELDS
 from curation.stage import Stage, StageResult
@@ -19,8 +19,9 @@ class NearDedupe(Stage):
     inputs = ("id", "source", *TEXT_FIELDS)
 
     def __init__(self, on: Literal["prompt", "pair"] = "prompt", threshold: float = 0.8, ngram: int = 2,
-                 bins: int = 64, band_size: int = 4):
+                 bins: int = 64, band_size: int = 4, scope: list[str] | None = None):
         self.on, self.threshold, self.ngram, self.bins, self.band_size = on, threshold, ngram, bins, band_size
+        self.scope = scope or []
 
     def keys(self, frame: pl.DataFrame) -> pl.Series:
         """Accent-, case- and punctuation-free text: 'Qué' and 'que' are the same word here."""
@@ -32,7 +33,9 @@ class NearDedupe(Stage):
         if frame.height == 0:
             return StageResult(frame, self.nothing_removed(frame))
         keys = self.keys(frame)
-        cluster_ids = near_duplicate_clusters(keys, self.threshold, self.ngram, self.bins, self.band_size)
+        scopes = scope_keys(frame, self.scope)
+        cluster_ids = near_duplicate_clusters(keys, self.threshold, self.ngram, self.bins, self.band_size,
+                                              keep_pair=lambda pairs: within_scope(pairs, scopes))
         grams = shingles(keys, self.ngram)
         return resolve_clusters(self, frame, cluster_ids.get_column("cluster"), f"near_duplicate_{self.on}",
                                 lambda pairs: jaccard(grams, pairs))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import polars as pl
 
-from curation.clusters import completeness_order, resolve_clusters
+from curation.clusters import completeness_order, resolve_clusters, scope_keys, within_scope
 from curation.embeddings import EmbeddingCache
 from curation.semantic_duplicates import cosine, semantic_clusters
 from curation.stage import Stage, StageResult
@@ -17,15 +17,18 @@ class SemanticDedupe(Stage):
     description = "Embedding cosine >= threshold: prompts asking the same thing in other words; keep the most complete."
     inputs = ("id", "source", "system_prompt", "prompt", "chosen", "rejected")
 
-    def __init__(self, model: str = "static-minilm", threshold: float = 0.95, cache_dir: Path | None = None):
-        self.threshold = threshold
-        self.cache = EmbeddingCache(model, cache_dir)
+    def __init__(self, model: str = "static-minilm", threshold: float = 0.95, cache_dir: str | Path | None = None,
+                 scope: list[str] | None = None):
+        self.threshold, self.scope = threshold, scope or []
+        self.cache = EmbeddingCache(model, Path(cache_dir) if cache_dir else None)
 
     def process(self, frame: pl.DataFrame) -> StageResult:
         if frame.height == 0:
             return StageResult(frame, self.nothing_removed(frame))
         vectors = self.cache.embed(frame.get_column("prompt").to_list())
-        founders = semantic_clusters(vectors, self.threshold, completeness_order(frame))
+        scopes = scope_keys(frame, self.scope)
+        founders = semantic_clusters(vectors, self.threshold, completeness_order(frame),
+                                     keep_pair=lambda pairs: within_scope(pairs, scopes))
         cluster_ids = pl.Series(founders, dtype=pl.UInt32)
         result = resolve_clusters(self, frame, cluster_ids, "semantic_duplicate", lambda pairs: cosine(vectors, pairs))
         result.stats["embeddings_computed"] = self.cache.computed

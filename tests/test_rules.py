@@ -8,7 +8,7 @@ from curation.rules import default_rules
 from curation.errors import ConfigError
 from tests.conftest import frame_of, pair
 
-RULES = {rule.name: rule for rule in default_rules(FilterConfig())}
+RULES = {rule.name: rule for rule in default_rules(FilterConfig(), tagged=False)}
 LONG = "Claro que sí. " + "En Lima el ceviche se come al mediodía, nunca de noche, y con cancha serrana al lado. " * 12
 
 
@@ -94,12 +94,12 @@ def test_numbers_that_are_not_personal_data_pass():
 
 
 def test_rules_take_severity_overrides_and_can_be_disabled():
-    rules = default_rules(FilterConfig(severity={"truncated_rejected": "block"}, disabled=["mojibake"]))
+    rules = default_rules(FilterConfig(severity={"truncated_rejected": "block"}, disabled=["mojibake"]), tagged=False)
     by_name = {rule.name: rule for rule in rules}
     assert by_name["truncated_rejected"].severity == "block"
     assert "mojibake" not in by_name
     with pytest.raises(ConfigError, match="unknown rule names"):
-        default_rules(FilterConfig(disabled=["no_such_rule"]))
+        default_rules(FilterConfig(disabled=["no_such_rule"]), tagged=False)
 
 
 def test_null_responses_of_prompt_only_rows_break_nothing():

@@ -35,7 +35,7 @@ def test_filter_quarantines_with_every_reason_and_keeps_warnings():
         pair(prompt="¿Qué tal?", chosen="Como modelo de lenguaje, escríbeme a yo@correo-ejemplo.es y te cuento"),
         pair(prompt="¿Y en Viña?", rejected="Son tortas fritas que se comen en invierno en el sur y el centro, y se"),
     )
-    result = Filter(default_rules(FilterConfig()))(frame)
+    result = Filter(default_rules(FilterConfig(), tagged=False))(frame)
     assert result.kept["prompt"].to_list() == [pair()["prompt"], "¿Y en Viña?"]
     assert result.kept["warnings"].to_list() == [[], ["truncated_rejected"]]
     removed = result.removed.row(0, named=True)
@@ -87,7 +87,11 @@ def test_split_is_by_prompt_group_stratified_and_seeded():
 def test_stages_compose_with_rshift_into_the_default_pipeline():
     config = RunConfig(name="x", input={"path": "x.csv"})
     names = [stage.name for stage in default_pipeline(config)]
-    assert names == ["normalise", "filter", "exact_dedupe", "split"]
+    assert names == ["normalise", "language_tag", "variety_tag", "register_tag", "dimension_tag", "filter",
+                     "exact_dedupe", "near_dedupe", "semantic_dedupe", "split"]
+    off = RunConfig(name="x", input={"path": "x.csv"}, tagging={"enabled": False},
+                    dedupe={"near": {"enabled": False}, "semantic": {"enabled": False}})
+    assert [stage.name for stage in default_pipeline(off)] == ["normalise", "filter", "exact_dedupe", "split"]
     composed = Normalise() >> Filter([]) >> Split()
     assert isinstance(composed, Pipeline) and [s.name for s in composed] == ["normalise", "filter", "split"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from curation.config import InputConfig
-from curation.errors import InputError
+from curation.config import InputConfig, RunConfig
+from curation.errors import ConfigError, InputError
 from curation.readers import arena, pairwise, prompt_upload, trl
 from curation.readers.files import load_raw
 from curation.schema import conform
@@ -42,3 +42,12 @@ def read_records(config: InputConfig) -> pl.DataFrame:
     else:
         shape = SHAPES[config.format]
     return conform(shape.to_records(raw))
+
+
+def read_inputs(config: RunConfig) -> pl.DataFrame:
+    """Every configured input as one frame of canonical records (metadata columns may differ by input)."""
+    parts = [read_records(source) for source in config.inputs()]
+    records = pl.concat(parts, how="diagonal_relaxed") if len(parts) > 1 else parts[0]
+    if len(parts) > 1 and records.get_column("source").is_duplicated().any():
+        raise ConfigError("two inputs have the same file name; their rows would share source labels. Rename one.")
+    return records

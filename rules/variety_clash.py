@@ -1,0 +1,23 @@
+"""A response whose national variety clashes with the prompt's country (a Mexican prompt answered with
+vosotros and "ordenador"). Judged only where the lexicon knows the country's variety and the evidence
+is strong enough."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from curation.config import FilterConfig
+from curation.lexicon import Lexicon
+from curation.rules.rule import Rule, for_responses
+
+
+def rules(config: FilterConfig) -> list[Rule]:
+    known = Lexicon.load("varieties.yaml").entries.get_column("label").unique().to_list()
+
+    def clash(column: str) -> pl.Expr:
+        expected = pl.format("{}-{}", pl.col(f"{column}_lang"), pl.col("country"))
+        judged = expected.is_in(known) & (pl.col(f"{column}_variety_score") >= config.min_variety_score)
+        return judged & ~pl.col(f"{column}_variety_candidates").list.contains(expected)
+
+    return for_responses("variety_clash", "response variety clashes with the prompt's country", clash,
+                         chosen="warn", rejected="warn")

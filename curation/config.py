@@ -40,7 +40,7 @@ class NormaliseConfig(_Section):
 class FilterConfig(_Section):
     min_prompt_chars: int = Field(5, ge=0)
     min_response_chars: int = Field(15, ge=0)
-    near_identical_similarity: float = Field(0.9, gt=0, le=1)
+    near_identical_similarity: float = Field(0.98, gt=0, le=1, description="Minimal edits that flip the meaning stay below this.")
     max_length_ratio: float = Field(8.0, gt=1)
     placeholder_max_chars: int = Field(160, ge=1)
     min_language_score: float = Field(0.5, ge=0, le=1, description="Both languages at least this sure to flag a mismatch.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from curation.rules.rule import Rule
-from curation.schema import Status
+from curation.schema import TEXT_FIELDS, Status
 from curation.stage import Stage, StageResult
 
 
@@ -14,6 +14,11 @@ def _names_where_true(rules: list[Rule]) -> pl.Expr:
     if not rules:
         return pl.lit([], dtype=pl.List(pl.String))
     return pl.concat_list(pl.when(pl.col(rule.name)).then(pl.lit(rule.name)) for rule in rules).list.drop_nulls()
+
+
+def with_raw_text(frame: pl.DataFrame) -> pl.DataFrame:
+    """Rules that read the original text (mojibake) find it in <field>_raw, even when normalise did not run."""
+    return frame.with_columns(pl.col(field).alias(f"{field}_raw") for field in TEXT_FIELDS if f"{field}_raw" not in frame.columns)
 
 
 class Filter(Stage):
@@ -26,9 +31,10 @@ class Filter(Stage):
         self.rules = rules
 
     def process(self, frame: pl.DataFrame) -> StageResult:
-        flags = [rule.name for rule in self.rules]
-        flagged = frame.with_columns(rule.flag() for rule in self.rules)
-        stats = flagged.select(pl.col(flags).sum()).row(0, named=True) if flags else {}
+        unnormalised = [f"{field}_raw" for field in TEXT_FIELDS if f"{field}_raw" not in frame.columns]
+        flags = [rule.name for rule in self.rules] + unnormalised
+        flagged = with_raw_text(frame).with_columns(rule.flag() for rule in self.rules)
+        stats = flagged.select(pl.col(rule.name).sum() for rule in self.rules).row(0, named=True) if self.rules else {}
         blocking = [rule for rule in self.rules if rule.severity == "block"]
         warning = [rule for rule in self.rules if rule.severity == "warn"]
         flagged = flagged.with_columns(_blocked_by=_names_where_true(blocking), warnings=_names_where_true(warning))

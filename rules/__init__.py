@@ -8,12 +8,12 @@ from __future__ import annotations
 from curation.config import FilterConfig
 from curation.errors import ConfigError
 from curation.rules import (
-    disclaimers, encoding, language_mismatch, length, length_ratio, pii, placeholders, similarity, truncation,
+    dialogue, disclaimers, encoding, language_mismatch, length, length_ratio, pii, placeholders, similarity, truncation,
     variety_clash,
 )
 from curation.rules.rule import Rule
 
-FAMILIES = (length, similarity, disclaimers, placeholders, truncation, encoding, pii, length_ratio)
+FAMILIES = (length, similarity, disclaimers, placeholders, truncation, dialogue, encoding, pii, length_ratio)
 # These read the tags the tagging stages add.
 TAG_FAMILIES = (language_mismatch, variety_clash)
 

@@ -13,7 +13,7 @@ from curation.rules.rule import Rule, for_responses
 from curation.text import char_length, comparison_key, dfa_friendly
 
 ERROR_SIGNATURE = dfa_friendly(
-    r"(?i)^\s*(?:error|exception|traceback|none|null|nan|undefined|n/?a)\b|\[error\]|"
+    r"(?i)^\s*(?:error|exception|traceback)\s*[:\[(\d]|^\s*(?:none|null|nan|undefined|n/a)\s*$|\[error\]|"
     r"\b(?:429|500|502|503|504)\b.{0,20}(?:too many requests|internal server error|bad gateway|service unavailable|gateway timeout)|"
     r"rate limit|request (?:failed|timed out)|upstream timeout|"
     r"ha ocurrido un error|se produjo un error|ocorreu um erro|s'ha produ[ïi]t un error|an error (?:has )?occurred"

@@ -6,6 +6,7 @@ import pytest
 from curation.config import FilterConfig
 from curation.rules import default_rules
 from curation.errors import ConfigError
+from curation.pipelines.filter import with_raw_text
 from tests.conftest import frame_of, pair
 
 RULES = {rule.name: rule for rule in default_rules(FilterConfig(), tagged=False)}
@@ -13,7 +14,7 @@ LONG = "Claro que sí. " + "En Lima el ceviche se come al mediodía, nunca de no
 
 
 def flags(row: dict) -> set[str]:
-    frame = frame_of(row)
+    frame = with_raw_text(frame_of(row))
     hits = frame.select(rule.flag() for rule in RULES.values()).row(0, named=True)
     return {name for name, hit in hits.items() if hit}
 
@@ -30,7 +31,7 @@ def test_clean_pair_breaks_no_rule():
         ({"chosen": "Sí."}, "too_short_chosen"),
         ({"rejected": ""}, "too_short_rejected"),
         ({"rejected": pair()["chosen"].upper()}, "chosen_same_as_rejected"),
-        ({"rejected": pair()["chosen"].replace("calentito", "caliente")}, "chosen_same_as_rejected"),
+        ({"rejected": pair()["chosen"].replace(";", ",").replace("Ay", "Ay ay")}, "chosen_same_as_rejected"),
         ({"chosen": "Como modelo de lenguaje, no tengo opiniones personales, pero te cuento."}, "ai_disclaimer_chosen"),
         ({"chosen": "Bueno, no tengo una nacionalidad, pero en Chile se comen con chancaca."}, "ai_disclaimer_chosen"),
         ({"chosen": "Como um modelo de linguagem, não tenho preferências pessoais sobre isso."}, "ai_disclaimer_chosen"),
@@ -83,6 +84,12 @@ def test_complete_endings_are_not_truncated(text):
     assert "truncated_chosen" not in flags(pair(chosen=text))
 
 
+def test_a_minimal_edit_that_flips_the_meaning_is_a_useful_pair():
+    row = pair(chosen="Sí, en Lima el ceviche se come al mediodía, casi nunca de noche, con cancha y choclo.",
+               rejected="No, en Lima el ceviche no se come al mediodía, casi siempre de noche, con cancha y choclo.")
+    assert "chosen_same_as_rejected" not in flags(row)
+
+
 def test_a_one_word_answer_is_fine_when_the_prompt_asks_for_one_word():
     row = pair(prompt="Define en una palabra: ¿cómo se le dice a un policía en Colombia?", chosen="Tombo.")
     assert "too_short_chosen" not in flags(row)
@@ -105,3 +112,53 @@ def test_rules_take_severity_overrides_and_can_be_disabled():
 def test_null_responses_of_prompt_only_rows_break_nothing():
     row = pair(chosen=None, rejected=None, preference=None)
     assert flags(row) == set()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Na verdade, em Lisboa come-se bacalhau na consoada com a família toda.",
+        "Na' que ver, compadre, aquí en Santiago el completo se come con palta.",
+        "Error común: pensar que en Madrid se cena a las siete de la tarde.",
+        "En Medellín hay sectores como inteligencia artificial y fintech que crecen rápido.",
+        "Usa el celular como asistente virtual para pedir el bus en Bogotá.",
+        "El teléfono costaba 1.299.000 pesos en la tienda del centro.",
+        "WhatsApp tiene 2.000.000.000 de usuarios en el mundo, dicen.",
+        "Mide 1.234.567 metros cúbicos, según la municipalidad.",
+        "Usuario es quien usa el sistema; en el foro lo dicen así.",
+    ],
+)
+def test_ordinary_text_is_not_flagged(text):
+    assert flags(pair(chosen=text)) == set()
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("No tengo una opinión personal, pero en Chile se toma once.", "ai_disclaimer_chosen"),
+        ("Soy ChatGPT y no vivo en ningún país, pero te cuento algo.", "ai_disclaimer_chosen"),
+        ("Al ser una inteligencia artificial, no celebro el Día de Muertos.", "ai_disclaimer_chosen"),
+        ("Mi DNI es 30.123.456 y lo renové en Rosario el mes pasado.", "pii_national_id"),
+        ("Mi número de cédula es 1.023.456.789, por si te sirve.", "pii_national_id"),
+        ("Mi RUT es 12345678-5, te lo paso para la boleta.", "pii_national_id"),
+        ("O CPF: 12345678909 ficou no cadastro, tá bom?", "pii_national_id"),
+        ("Si quieres, llámame al 600123456 esta tarde.", "pii_phone"),
+        ("Mi número es 612 345 678, escríbeme cuando llegues.", "pii_phone"),
+        ("Las playas que más me gustan:\n1. La Concha.\n2. La gente amable y", "truncated_chosen"),
+        ("Es una fiesta preciosa.\n\nAdemás, los domingos la", "truncated_chosen"),
+        ("Claro.\n\nUsuario: ¿y en Quito?\nModelo de lenguaje: En Quito se come fanesca.", "simulated_dialogue_chosen"),
+    ],
+)
+def test_review_findings_are_caught(text, rule):
+    assert rule in flags(pair(chosen=text))
+
+
+def test_mojibake_is_judged_on_the_raw_text_and_correct_portuguese_passes():
+    from curation.pipelines.filter import Filter
+    from curation.pipelines.normalise import Normalise
+
+    rows = frame_of(pair(chosen="Me encantó el dÃ\xada de la fiesta en Lima, de verdad."),
+                    pair(prompt="¿Qué dizia o cartaz?", chosen="O cartaz dizia «IRMÃ» em letras grandes, lindo."))
+    result = Filter(default_rules(FilterConfig(), tagged=False))(Normalise()(rows).kept)
+    assert result.removed["reasons"].to_list() == [["mojibake"]]
+    assert result.kept.height == 1

@@ -11,6 +11,7 @@ import polars as pl
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from curation.config import RunConfig, demo_config, load_config
 from curation.errors import CurationError
@@ -20,6 +21,7 @@ from curation.rules import default_rules
 from curation.run import RunResult, run as run_curation, run_pipeline
 from curation.schema import CANONICAL
 from curation.stage import Pipeline
+from curation.writers import atomic_directory
 
 # Offline by default: nothing here needs the Hub unless a config names a Hub dataset.
 for variable in ("HF_HUB_DISABLE_TELEMETRY", "HF_DATASETS_DISABLE_PROGRESS_BARS"):
@@ -34,7 +36,8 @@ ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="YAML 
 
 
 def _fail(error: CurationError) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {error}", highlight=False, markup=True, soft_wrap=True)
+    # Text, not markup: file labels like "saved[test]" must print as they are.
+    console.print(Text("error: ", style="bold red") + Text(str(error)), highlight=False, soft_wrap=True)
     return typer.Exit(EXIT_BAD_INPUT)
 
 
@@ -99,8 +102,11 @@ def ingest(
         raise _fail(error) from None
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.name}.partial")
-    records.write_parquet(partial)
-    partial.replace(out)
+    try:
+        records.write_parquet(partial)
+        partial.replace(out)
+    finally:
+        partial.unlink(missing_ok=True)
     console.print(f"{records.height} records -> {out}")
 
 
@@ -116,10 +122,10 @@ def _stage_command(stage_name: str):
             result = run_pipeline(frame, Pipeline([build_stage(stage_name, config)]))
         except CurationError as error:
             raise _fail(error) from None
-        out.mkdir(parents=True, exist_ok=True)
-        result.accepted.write_parquet(out / "kept.parquet")
-        result.removed.write_parquet(out / "removed.parquet")
-        (out / "stats.json").write_text(json.dumps(result.summary, indent=2, ensure_ascii=False), encoding="utf-8")
+        with atomic_directory(out) as folder:
+            result.accepted.write_parquet(folder / "kept.parquet")
+            result.removed.write_parquet(folder / "removed.parquet")
+            (folder / "stats.json").write_text(json.dumps(result.summary, indent=2, ensure_ascii=False), encoding="utf-8")
         console.print(f"{stage_name}: {frame.height} in, {result.accepted.height} kept, {result.removed.height} removed -> {out}")
 
     command.__doc__ = f"Run only the {stage_name} stage: {STAGES[stage_name].description}"

@@ -17,9 +17,16 @@ def _fold(name: str) -> str:
 
 @cache
 def country_table() -> dict[str, str]:
-    """Folded name or code -> ISO code, from the editable `countries.yaml`."""
-    text = resources.files("curation.data").joinpath("countries.yaml").read_text(encoding="utf-8")
+    """Folded name or code -> ISO code: every ISO 3166 country by code and English name (pycountry),
+    then the Spanish, Portuguese and Catalan names of the editable `countries.yaml`."""
+    import pycountry
+
     table: dict[str, str] = {}
+    for country in pycountry.countries:
+        for name in (country.alpha_2, country.alpha_3, country.name, getattr(country, "common_name", None)):
+            if name:
+                table[_fold(name)] = country.alpha_2
+    text = resources.files("curation.data").joinpath("countries.yaml").read_text(encoding="utf-8")
     for code, names in yaml.safe_load(text).items():
         for name in [code, *names]:
             table[_fold(name)] = code

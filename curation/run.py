@@ -13,8 +13,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from curation.config import RunConfig
-from curation.ledger import Ledger, follow_duplicate_chains
-from curation.pipelines import default_pipeline
+from curation.ledger import ROW_COLUMNS, Ledger, follow_duplicate_chains
+from curation.pipelines import STAGES, default_pipeline
 from curation.readers import read_inputs
 from curation.reports.run_summary import run_summary
 from curation.schema import Status, metadata_columns
@@ -61,10 +61,18 @@ def run_pipeline(records: pl.DataFrame, pipeline: Pipeline, console: Console | N
     return RunResult(frame, removed, ledger_rows, ledger.summary(ledger_rows))
 
 
+def protect_metadata(records: pl.DataFrame) -> pl.DataFrame:
+    """Input metadata columns named like a column the engine adds are kept, renamed input_<name>."""
+    engine = {column for stage in STAGES.values() for column in stage.outputs} | set(REMOVED_COLUMNS) | set(ROW_COLUMNS)
+    engine |= {"label", "completion", "similarity"}
+    clashing = [name for name in metadata_columns(records) if name in engine or name.startswith("_")]
+    return records.rename({name: f"input_{name.lstrip('_')}" for name in clashing})
+
+
 def run(config: RunConfig, output_dir: Path | None = None, console: Console | None = None) -> RunResult:
     """The configured run end to end. Bad input raises InputError before anything is written."""
     started = time.perf_counter()
-    records = read_inputs(config)
+    records = protect_metadata(read_inputs(config))
     metadata = metadata_columns(records)
     result = run_pipeline(records, default_pipeline(config), console)
     result.output_dir = Path(output_dir or config.output_dir())

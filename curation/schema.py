@@ -42,9 +42,14 @@ _UNIT_SEPARATOR, _NULL_MARK = "\x1f", "\x00"
 def record_ids(frame: pl.DataFrame) -> pl.Series:
     """Content-derived ids: the same record read twice, from any file, gets the same id.
 
-    blake2b rather than polars' hash, whose values may change between polars versions.
+    The content is lightly normalised first (NFC, line ends, outer spaces; empty means absent), so a
+    CSV's empty cell and a JSONL's "" or a CRLF copy of the file give the same id. blake2b rather
+    than polars' hash, whose values may change between polars versions.
     """
-    columns = [frame.get_column(name).to_list() for name in _ID_FIELDS]
+    normalised = frame.select(
+        pl.col(name).str.normalize("NFC").str.replace_all("\r\n?", "\n").str.strip_chars() for name in _ID_FIELDS
+    ).select(pl.when(pl.col(name) != "").then(pl.col(name)).alias(name) for name in _ID_FIELDS)
+    columns = [normalised.get_column(name).to_list() for name in _ID_FIELDS]
     ids = [
         hashlib.blake2b(
             _UNIT_SEPARATOR.join(_NULL_MARK if value is None else value for value in values).encode(),

@@ -39,7 +39,8 @@ def dpo_frame(accepted: pl.DataFrame, conversational: bool, metadata: list[str])
                    pl.concat_list(_message("assistant", "chosen")).alias("chosen"),
                    pl.concat_list(_message("assistant", "rejected")).alias("rejected")]
     else:
-        columns = [pl.col("prompt"), pl.col("chosen"), pl.col("rejected")]
+        # trl's standard format has no place for it; kept beside so it is not lost.
+        columns = [pl.col("prompt"), pl.col("chosen"), pl.col("rejected"), pl.col("system_prompt")]
     return pairs.select("id", *columns, "country", *metadata, "split")
 
 
@@ -55,7 +56,7 @@ def kto_frame(accepted: pl.DataFrame, conversational: bool, metadata: list[str])
         rows.select(
             "id", prompt.alias("prompt"),
             (pl.concat_list(_message("assistant", side)) if conversational else pl.col(side)).alias("completion"),
-            label.alias("label"), "country", *metadata, "split",
+            label.alias("label"), *([] if conversational else ["system_prompt"]), "country", *metadata, "split",
         )
         for side, label in desirable.items()
     ]

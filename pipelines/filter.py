@@ -13,7 +13,7 @@ def _names_where_true(rules: list[Rule]) -> pl.Expr:
     """The list of rule names whose flag column is true on the row."""
     if not rules:
         return pl.lit([], dtype=pl.List(pl.String))
-    return pl.concat_list(pl.when(pl.col(rule.name)).then(pl.lit(rule.name)) for rule in rules).list.drop_nulls()
+    return pl.concat_list(pl.when(pl.col(rule.column)).then(pl.lit(rule.name)) for rule in rules).list.drop_nulls()
 
 
 def with_raw_text(frame: pl.DataFrame) -> pl.DataFrame:
@@ -32,9 +32,9 @@ class Filter(Stage):
 
     def process(self, frame: pl.DataFrame) -> StageResult:
         unnormalised = [f"{field}_raw" for field in TEXT_FIELDS if f"{field}_raw" not in frame.columns]
-        flags = [rule.name for rule in self.rules] + unnormalised
+        flags = [rule.column for rule in self.rules] + unnormalised
         flagged = with_raw_text(frame).with_columns(rule.flag() for rule in self.rules)
-        stats = flagged.select(pl.col(rule.name).sum() for rule in self.rules).row(0, named=True) if self.rules else {}
+        stats = flagged.select(pl.col(rule.column).sum().alias(rule.name) for rule in self.rules).row(0, named=True) if self.rules else {}
         blocking = [rule for rule in self.rules if rule.severity == "block"]
         warning = [rule for rule in self.rules if rule.severity == "warn"]
         flagged = flagged.with_columns(_blocked_by=_names_where_true(blocking), warnings=_names_where_true(warning))

@@ -9,11 +9,12 @@ from curation.stage import Stage, StageResult
 
 # Only tags of the kinds web scrapes and chat UIs leave behind; other angle brackets (code, "<3") stay.
 _BREAK_TAGS = r"(?i)<br\s*/?>|</p\s*>|</div\s*>"
-_INLINE_TAGS = r"(?i)</?(?:p|div|span|b|i|u|em|strong|font|small|big)(?:\s[^<>]*)?/?>"
+# Block and span tags only: "<b>" or "<i>" may be the subject of the text ("usa la etiqueta <b>").
+_INLINE_TAGS = r"(?i)</?(?:p|div|span|font)(?:\s[^<>]*)?/?>"
 _ENTITIES = {"&nbsp;": " ", "&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;": '"', "&#39;": "'", "&apos;": "'"}
 # Zero-width characters except the joiner U+200D, which emoji sequences need.
 _ZERO_WIDTH = r"[\x{200B}\x{200C}\x{2060}\x{FEFF}\x{00AD}]"
-_ODD_SPACES = r"[\x{00A0}\x{2000}-\x{200A}\x{202F}\x{205F}\x{3000}\t]"
+_ODD_SPACES = r"[\x{00A0}\x{2000}-\x{200A}\x{202F}\x{205F}\x{3000}]"  # tabs stay: code indentation
 
 
 class Normalise(Stage):
@@ -35,7 +36,8 @@ class Normalise(Stage):
         return text.str.strip_chars()
 
     def process(self, frame: pl.DataFrame) -> StageResult:
-        raw = frame.with_columns(pl.col(field).alias(f"{field}_raw") for field in TEXT_FIELDS)
+        # Normalising twice keeps the first original.
+        raw = frame.with_columns(pl.col(field).alias(f"{field}_raw") for field in TEXT_FIELDS if f"{field}_raw" not in frame.columns)
         cleaned = raw.with_columns(self.clean(field) for field in TEXT_FIELDS)
         # An empty system prompt is no system prompt.
         cleaned = cleaned.with_columns(system_prompt=pl.when(pl.col("system_prompt") != "").then("system_prompt"))

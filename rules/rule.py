@@ -21,9 +21,14 @@ class Rule:
     def with_severity(self, severity: Severity) -> Rule:
         return replace(self, severity=severity)
 
+    @property
+    def column(self) -> str:
+        """The flag column's name; the leading underscore keeps it apart from input metadata columns."""
+        return f"_rule:{self.name}"
+
     def flag(self) -> pl.Expr:
-        """Boolean column named after the rule; a null (absent text) never breaks a rule."""
-        return self.expr.fill_null(False).alias(self.name)
+        """Boolean flag column; a null (absent text) never breaks a rule."""
+        return self.expr.fill_null(False).alias(self.column)
 
 
 def for_responses(

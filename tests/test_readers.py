@@ -130,3 +130,48 @@ def test_hub_id_offline_is_a_clear_error():
                                             ("EE. UU.", "US"), (" Colombia ", "CO")])
 def test_country_names_in_several_languages(name, code):
     assert to_iso(name) == code
+
+
+def test_bom_blank_lines_and_json_arrays_are_read(tmp_path):
+    csv_file = tmp_path / "bom.csv"
+    csv_file.write_bytes(b"\xef\xbb\xbfquestion,chosen,rejected\n\xc2\xbfQu\xc3\xa9?,Algo bien largo.,Otra cosa.\n\n")
+    assert read(csv_file)["prompt"].to_list() == ["¿Qué?"]
+    array = tmp_path / "rows.json"
+    array.write_text(json.dumps([{"prompt": "¿Y?", "chosen": "Sí.", "rejected": "No.", "extra": {"a": 1}}]))
+    records = read(array)
+    assert records["extra"].to_list() == ['{"a":1}']
+
+
+def test_a_missing_file_path_is_not_taken_for_a_hub_id(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        read("data/missing.csv")
+
+
+def test_errors_in_a_saved_dataset_name_the_split_and_its_row(tmp_path):
+    good = {"prompt": ["a?", "b?"], "chosen": ["sí", "no"], "rejected": ["no", "sí"], "country": ["Chile", "Chile"]}
+    bad = good | {"country": ["Chile", "Atlántida"]}
+    datasets.DatasetDict({"train": datasets.Dataset.from_dict(good),
+                          "test": datasets.Dataset.from_dict(bad)}).save_to_disk(str(tmp_path / "dd"))
+    with pytest.raises(InputError, match=r"dd\[test\], row 2, column 'country'"):
+        read(tmp_path / "dd")
+
+
+def test_input_columns_named_like_engine_columns_are_kept_renamed(tmp_path):
+    from curation.config import RunConfig
+    from curation.run import run
+
+    file = tmp_path / "clash.jsonl"
+    write_jsonl(file, [{"id": "q-1", "source": "foro", "split": "dev", "warnings": "x", "question": "¿Qué es el mate?",
+                        "chosen": "Una infusión que se comparte en ronda.", "rejected": "Un té cualquiera."}])
+    result = run(RunConfig(name="clash", input={"path": str(file)}, dedupe={"semantic": {"enabled": False}}),
+                 tmp_path / "out")
+    row = result.accepted.row(0, named=True)
+    assert (row["input_id"], row["input_source"], row["input_split"], row["input_warnings"]) == ("q-1", "foro", "dev", "x")
+    assert row["source"] == "clash.jsonl:1" and row["split"] in {"train", "test"}
+
+
+def test_two_columns_that_mean_the_same_is_a_clear_error(tmp_path):
+    file = tmp_path / "twice.csv"
+    file.write_text("question, Question,chosen,rejected\n¿a?,¿b?,Sí señor.,No señor.\n")
+    with pytest.raises(InputError, match="all mean 'question'"):
+        read(file)

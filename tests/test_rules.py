@@ -16,7 +16,7 @@ LONG = "Claro que sí. " + "En Lima el ceviche se come al mediodía, nunca de no
 def flags(row: dict) -> set[str]:
     frame = with_raw_text(frame_of(row))
     hits = frame.select(rule.flag() for rule in RULES.values()).row(0, named=True)
-    return {name for name, hit in hits.items() if hit}
+    return {name.removeprefix("_rule:") for name, hit in hits.items() if hit}
 
 
 def test_clean_pair_breaks_no_rule():

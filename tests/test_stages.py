@@ -101,5 +101,5 @@ def test_a_stage_says_which_inputs_it_is_missing():
 
     from curation.errors import CurationError
 
-    with pytest.raises(CurationError, match=r"stage split needs columns \['country'\]"):
+    with pytest.raises(CurationError, match=r"stage split needs columns \['country', 'preference'\]"):
         Split()(pl.DataFrame({"prompt": ["a"]}))

@@ -22,8 +22,17 @@ def _standard_names(frame: pl.DataFrame, mapping: dict[str, str], label: str) ->
     if absent:
         raise InputError(label, f"input.columns maps {absent}, which the data does not have (found {frame.columns})",
                          column=absent[0])
+    targets = list(mapping.values())
+    if len(set(targets)) != len(targets):
+        raise ConfigError(f"input.columns maps two columns to the same name: {mapping}")
     frame = frame.rename(mapping)
     folded = {name: name.strip().lower() for name in frame.columns if name.strip().lower() in _KNOWN}
+    names = [folded.get(name, name) for name in frame.columns]
+    clashes = sorted({name for name in names if names.count(name) > 1})
+    if clashes:
+        both = [old for old in frame.columns if folded.get(old, old) in clashes]
+        raise InputError(label, f"columns {both} all mean {clashes[0]!r}; drop or rename one (input.columns)",
+                         column=both[0])
     return frame.rename({old: new for old, new in folded.items() if old != new})
 
 

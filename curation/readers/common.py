@@ -14,9 +14,10 @@ def source_file(frame: pl.DataFrame) -> str:
     return frame.get_column("source")[0].rsplit(":", 1)[0]
 
 
-def first_bad_row(frame: pl.DataFrame, bad: pl.Expr) -> int:
-    """1-based record number of the first row where `bad` holds."""
-    return frame.with_row_index("_row", offset=1).filter(bad).get_column("_row")[0]
+def first_bad(frame: pl.DataFrame, bad: pl.Expr) -> tuple[str, int]:
+    """File (with its split, for saved datasets) and 1-based row of the first row where `bad` holds."""
+    file, row = frame.filter(bad).get_column("source")[0].rsplit(":", 1)
+    return file, int(row)
 
 
 def require_columns(frame: pl.DataFrame, columns: list[str], shape: str) -> None:
@@ -35,8 +36,8 @@ def require_text(frame: pl.DataFrame, *columns: str) -> None:
     for column in columns:
         dtype = frame.schema[column]
         if dtype not in (pl.String, pl.Null):
-            row = first_bad_row(frame, pl.col(column).is_not_null())
-            raise InputError(source_file(frame), f"expected text, found {dtype}", row=row, column=column)
+            file, row = first_bad(frame, pl.col(column).is_not_null())
+            raise InputError(file, f"expected text, found {dtype}", row=row, column=column)
 
 
 def iso_countries(frame: pl.DataFrame, column: str) -> pl.Expr:
@@ -48,12 +49,10 @@ def iso_countries(frame: pl.DataFrame, column: str) -> pl.Expr:
         try:
             codes[name] = to_iso(name)
         except KeyError:
-            row = first_bad_row(frame, pl.col(column) == name)
+            file, row = first_bad(frame, pl.col(column) == name)
             raise InputError(
-                source_file(frame),
-                f"unknown country {name!r}; add its name to curation/data/countries.yaml or use an ISO code",
-                row=row,
-                column=column,
+                file, f"unknown country {name!r}; add its name to curation/data/countries.yaml or use an ISO 3166 code",
+                row=row, column=column,
             ) from None
     return pl.col(column).replace_strict(codes, default=None, return_dtype=pl.String)
 
@@ -71,21 +70,26 @@ _VOTES: dict[str, str] = {
 }
 
 
+VOTE_EXAMPLES = {"a": "a / chosen-better", "b": "b", Preference.BOTH_GOOD.value: "tie / both-good",
+                 Preference.BOTH_BAD.value: "tie (bothbad) / both-bad"}
+
+
 def vote_labels(frame: pl.DataFrame, column: str, allowed: set[str], missing: str | None = None) -> pl.Expr:
     """Vote labels folded to 'a', 'b', both-good or both-bad; anything else is an error with its row.
 
     `missing` is the label an empty value stands for; without it an empty vote is an error.
     """
     require_text(frame, column)
-    labels = pl.col(column).fill_null(missing) if missing else pl.col(column)
+    text = pl.when(pl.col(column).str.strip_chars() != "").then(pl.col(column))
+    labels = text.fill_null(missing) if missing else text
     mapping: dict[str, str] = {}
     for label in frame.select(labels).to_series().unique().to_list():
         vote = _VOTES.get(_fold(label)) if label is not None else None
         if vote not in allowed:
-            row = first_bad_row(frame, pl.col(column).is_null() if label is None else pl.col(column) == label)
-            raise InputError(
-                source_file(frame), f"unknown vote {label!r}; expected one of {sorted(allowed)}", row=row, column=column
-            )
+            bad = pl.col(column).is_null() if label is None else pl.col(column) == label
+            file, row = first_bad(frame, bad)
+            expected = ", ".join(sorted(VOTE_EXAMPLES[value] for value in allowed))
+            raise InputError(file, f"unknown vote {label!r}; expected {expected}", row=row, column=column)
         mapping[label] = vote
     return labels.replace_strict(mapping, return_dtype=pl.String)
 
@@ -94,5 +98,5 @@ def preference_or_default(frame: pl.DataFrame) -> pl.Expr:
     """The optional `preference` column as chosen-better, both-good or both-bad (empty: chosen-better)."""
     if "preference" not in frame.columns:
         return pl.lit(Preference.CHOSEN_BETTER.value)
-    votes = vote_labels(frame, "preference", {"a", Preference.BOTH_GOOD, Preference.BOTH_BAD}, missing="a")
+    votes = vote_labels(frame, "preference", {"a", Preference.BOTH_GOOD.value, Preference.BOTH_BAD.value}, missing="a")
     return votes.replace("a", Preference.CHOSEN_BETTER.value)

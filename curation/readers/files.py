@@ -36,7 +36,7 @@ def load_raw(path: str, split: str | None = None) -> pl.DataFrame:
             frame = _load_parquet(location)
         else:
             raise InputError(path, f"unknown file type {suffix!r}: use .csv, .tsv, .jsonl, .parquet or a folder")
-    elif HUB_ID.match(path):
+    elif HUB_ID.match(path) and location.suffix.lower() not in {*CSV_SUFFIXES, *JSONL_SUFFIXES, ".parquet"}:
         frame = _load_hub(path, split)
     else:
         raise InputError(path, "no such file or folder (and not a Hub dataset id like 'owner/name')")
@@ -46,8 +46,13 @@ def load_raw(path: str, split: str | None = None) -> pl.DataFrame:
 
 
 def _with_sources(frame: pl.DataFrame, label: str) -> pl.DataFrame:
+    # The engine writes `id` and `source`; an input's own columns of those names are kept as input_*.
+    frame = frame.rename({name: f"input_{name}" for name in ("id", "source") if name in frame.columns})
     rows = pl.int_range(1, pl.len() + 1, dtype=pl.Int64).cast(pl.String)
     return frame.with_columns((pl.lit(f"{label}:") + rows).alias(SOURCE))
+
+
+UTF8_BOM = b"\xef\xbb\xbf"
 
 
 def _decode_utf8(file: Path, data: bytes) -> str:
@@ -59,7 +64,7 @@ def _decode_utf8(file: Path, data: bytes) -> str:
 
 
 def _load_csv(file: Path) -> pl.DataFrame:
-    data = file.read_bytes()
+    data = file.read_bytes().removeprefix(UTF8_BOM)
     if not data.strip():
         raise InputError(file, "the file is empty")
     text = _decode_utf8(file, data)
@@ -69,6 +74,7 @@ def _load_csv(file: Path) -> pl.DataFrame:
         frame = pl.read_csv(io.BytesIO(data), separator=delimiter, infer_schema=False, encoding="utf8")
     except pl.exceptions.PolarsError as error:
         raise InputError(file, f"malformed CSV: {str(error).splitlines()[0]}") from None
+    frame = frame.filter(~pl.all_horizontal(pl.all().is_null()))  # blank lines, which the check skipped too
     if frame.height != records:
         raise InputError(file, f"malformed CSV: {records} records by the csv module, {frame.height} by polars")
     return _with_sources(frame, file.name)
@@ -85,7 +91,10 @@ def _check_csv_shape(file: Path, text: str, delimiter: str) -> int:
         if len(set(header)) != len(header):
             raise InputError(file, "the header repeats a column name", row=0)
         records = 0
-        for records, fields in enumerate(reader, start=1):
+        for fields in reader:
+            if not fields:  # a blank line, which polars skips too
+                continue
+            records += 1
             if len(fields) != len(header):
                 column = header[len(fields)] if len(fields) < len(header) else None
                 raise InputError(
@@ -112,11 +121,17 @@ def _value_kind(value: object) -> str:
 
 
 def _load_jsonl(file: Path) -> pl.DataFrame:
-    data = file.read_bytes()
+    data = file.read_bytes().removeprefix(UTF8_BOM)
     if not data.strip():
         raise InputError(file, "the file is empty")
     _decode_utf8(file, data)
-    records: list[dict] = []
+    if data.lstrip().startswith(b"["):  # a .json file holding an array of records
+        try:
+            records = orjson.loads(data)
+        except orjson.JSONDecodeError as error:
+            raise InputError(file, f"broken JSON: {error}") from None
+        return _records_frame(file, records)
+    records = []
     for line_number, line in enumerate(data.splitlines(), start=1):
         if not line.strip():
             continue
@@ -127,7 +142,19 @@ def _load_jsonl(file: Path) -> pl.DataFrame:
         if not isinstance(record, dict):
             raise InputError(file, f"line {line_number} is not a JSON object", row=len(records) + 1)
         records.append(record)
+    return _records_frame(file, records)
+
+
+def _records_frame(file: Path, records: list) -> pl.DataFrame:
+    """A frame from parsed JSON records; nested objects (not message lists) are kept as JSON text."""
+    for row, record in enumerate(records, start=1):
+        if not isinstance(record, dict):
+            raise InputError(file, "expected a JSON object per record", row=row)
     columns = list(dict.fromkeys(key for record in records for key in record))
+    for record in records:
+        for key, value in record.items():
+            if isinstance(value, dict):
+                record[key] = orjson.dumps(value).decode()
     for column in columns:
         _check_one_kind(file, column, [record.get(column) for record in records])
     try:

@@ -6,7 +6,7 @@ import polars as pl
 
 from curation.errors import InputError
 from curation.readers.common import (
-    first_bad_row, iso_countries, preference_or_default, require_columns, require_text, source_file,
+    first_bad, iso_countries, preference_or_default, require_columns, require_text,
 )
 
 REQUIRED = ["prompt", "chosen", "rejected"]
@@ -26,11 +26,9 @@ def _require_messages(frame: pl.DataFrame, *columns: str) -> None:
         try:
             frame.select(pl.col(column).cast(_MESSAGES))
         except pl.exceptions.PolarsError:
-            row = first_bad_row(frame, pl.col(column).is_not_null())
-            raise InputError(
-                source_file(frame), f"expected a list of {{role, content}} messages, found {frame.schema[column]}",
-                row=row, column=column,
-            ) from None
+            file, row = first_bad(frame, pl.col(column).is_not_null())
+            raise InputError(file, f"expected a list of {{role, content}} messages, found {frame.schema[column]}",
+                             row=row, column=column) from None
 
 
 def _role_content(column: str, role: str) -> pl.Expr:

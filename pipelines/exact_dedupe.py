@@ -21,14 +21,17 @@ class ExactDedupe(Stage):
         scope = [pl.col(column).cast(pl.String).fill_null("\x00") for column in self.scope]
         pair_key = pl.concat_str([exact_key(field).fill_null("") for field in TEXT_FIELDS] + scope, separator="\x1f")
         group_key = pl.concat_str([exact_key("prompt").fill_null(""), *scope], separator="\x1f") if self.by_prompt else pair_key
-        grouped = frame.with_columns(
-            _first_id=pl.col("id").first().over(group_key),
-            _first_source=pl.col("source").first().over(group_key),
-            _repeat=pl.int_range(pl.len()).over(group_key) > 0,
-            _same_pair=pl.int_range(pl.len()).over(pair_key) > 0,
+        grouped = frame.with_columns(_group=group_key).with_columns(
+            _first_id=pl.col("id").first().over("_group"),
+            _first_source=pl.col("source").first().over("_group"),
+            _repeat=pl.int_range(pl.len()).over("_group") > 0,
+            _in_repeated_group=pl.len().over("_group") > 1,
         )
+        # Whole-pair keys cost four texts a row: only rows of repeated groups need them (to name the reason).
+        repeated = grouped.filter("_in_repeated_group").with_columns(_same_pair=pl.int_range(pl.len()).over(pair_key) > 0)
+        grouped = grouped.join(repeated.select("source", "_same_pair"), on="source", how="left", maintain_order="left")
         reason = pl.when(pl.col("_same_pair")).then(pl.lit(["exact_duplicate_pair"])).otherwise(pl.lit(["exact_duplicate_prompt"]))
-        helpers = ["_first_id", "_first_source", "_repeat", "_same_pair"]
+        helpers = ["_group", "_first_id", "_first_source", "_repeat", "_in_repeated_group", "_same_pair"]
         removed = self.leave(grouped.filter("_repeat"), Status.DUPLICATE, reason,
                              duplicate_of=pl.col("_first_id"), duplicate_of_source=pl.col("_first_source"))
         kept = grouped.filter(~pl.col("_repeat")).drop(helpers)

@@ -50,7 +50,7 @@ class FilterConfig(_Section):
 
 
 class LanguageConfig(_Section):
-    backend: Literal["fasttext", "langdetect"] = "fasttext"
+    backend: Literal["fasttext+cld2", "fasttext", "langdetect"] = "fasttext+cld2"
     max_chars: int = Field(200, ge=20, description="Identify a text from its opening characters.")
     workers: int = Field(2, ge=1, description="Processes for large batches (20,000+ distinct texts).")
 

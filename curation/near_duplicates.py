@@ -3,8 +3,7 @@
 Texts become sets of hashed word n-grams; one-permutation MinHash (each shingle hash picks a bin by
 its low bits and the bin keeps its minimum) gives a signature; rows sharing a band of the signature
 are candidates; candidates are confirmed by their exact Jaccard similarity; confirmed pairs are joined
-into clusters (union-find). datasketch does the same one row at a time in Python; this does it in
-whole-column operations (see the benchmark).
+into clusters (union-find). Whole-column operations, not a Python loop per row as with datasketch.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Tag the language of the prompt and both responses, with a confidence (fastText by default)."""
+"""Tag the language of the prompt and both responses, with a confidence (fastText, CLD2 for gl/eu/ca)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ TAGGED_FIELDS = ("prompt", "chosen", "rejected")
 
 class LanguageTag(Stage):
     name = "language_tag"
-    description = "Language of prompt, chosen and rejected (<field>_lang) with its probability (<field>_lang_score)."
+    description = "Language of prompt, chosen and rejected (<field>_lang) with its confidence (<field>_lang_score)."
     inputs = TAGGED_FIELDS
     outputs = tuple(f"{field}_{suffix}" for field in TAGGED_FIELDS for suffix in ("lang", "lang_score"))
 
-    def __init__(self, backend: str = "fasttext", max_chars: int = 200, workers: int = 1):
+    def __init__(self, backend: str = "fasttext+cld2", max_chars: int = 200, workers: int = 1):
         self.identify, self.max_chars, self.workers = BACKENDS[backend], max_chars, workers
 
     def _prepared(self, field: str) -> pl.Expr:

@@ -3,7 +3,7 @@
 import polars as pl
 import pytest
 
-from curation.language import fasttext_identify, langdetect_identify
+from curation.language import combined_identify, fasttext_identify, langdetect_identify
 from curation.pipelines.dimension_tag import DimensionTag
 from curation.pipelines.language_tag import LanguageTag
 from curation.pipelines.register_tag import RegisterTag
@@ -19,10 +19,18 @@ SENTENCES = {
 }
 
 
-def test_fasttext_tells_the_five_languages_apart():
-    languages, scores = fasttext_identify(list(SENTENCES.values()))
+@pytest.mark.parametrize("identify", [combined_identify, fasttext_identify])
+def test_the_backends_tell_the_five_languages_apart(identify):
+    languages, scores = identify(list(SENTENCES.values()))
     assert languages == list(SENTENCES)
     assert all(0 < score <= 1 for score in scores)
+
+
+def test_cld2_only_decides_for_galician_basque_and_catalan():
+    # CLD2 alone reads this Rioplatense sentence as Guarani; fastText's Spanish stands.
+    languages, _ = combined_identify(["Che, vos tenés que venir al asado del domingo, ¿querés que te pase a buscar?",
+                                      "Bos días, como estás? Hoxe vou á praia coa miña nai e cos meus curmáns."])
+    assert languages == ["es", "gl"]
 
 
 def test_langdetect_is_seeded_and_deterministic():
@@ -86,7 +94,7 @@ def test_variety_clash_warns_when_a_mexican_prompt_gets_peninsular_forms():
     ("text", "register"),
     [("¿Tú qué opinas? Si quieres, puedes venir conmigo.", "tú"),
      ("Usted tiene razón; si gusta, dígame cuándo viene.", "usted"),
-     ("Vos tenés que venir, ¿querés?", "vos"),
+     ("Che, vos tenés que venir al asado del domingo, ¿querés que te pase a buscar?", "vos"),
      ("Vosotros sois muy majos, ¿queréis venir?", "vosotros")],
 )
 def test_register_of_address(text, register):

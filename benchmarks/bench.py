@@ -1,0 +1,190 @@
+"""The deduplication-and-tagging benchmark. Prints Markdown tables for the README.
+
+    .venv/bin/python benchmarks/bench.py all            # everything below, 100k rows (about 10 minutes)
+    .venv/bin/python benchmarks/bench.py run --rows 1000000
+    .venv/bin/python benchmarks/bench.py langid | semantic | baseline | quality
+
+run       full offline `curation run` (every stage but semantic dedupe) on generated rows: wall time, peak RSS
+langid    language-tagging throughput (texts/s) and accuracy on benchmarks/data/langid_eval.jsonl
+semantic  semantic dedupe of 100k prompts end to end (embedding with a cold cache, search, clusters)
+baseline  the way a steward writes it today (pandas, per-row langdetect, scikit-learn TF-IDF cosine) vs the engine, same rows
+quality   precision and recall of near and semantic dedupe on perturbed copies of the shared sample's prompts
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", HF_HUB_DISABLE_TELEMETRY="1")
+
+import polars as pl  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from generate import SHARED_SAMPLE, generate, perturb  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+CURATION = Path(sys.executable).with_name("curation")
+
+
+def _generated(rows: int, folder: Path) -> Path:
+    path = folder / f"arena_{rows}.parquet"
+    if not path.exists():
+        generate(rows).write_parquet(path)
+    return path
+
+
+def bench_run(rows: int, folder: Path) -> None:
+    data = _generated(rows, folder)
+    config = folder / f"run_{rows}.yaml"
+    config.write_text(json.dumps({"name": f"bench_{rows}", "input": {"path": str(data), "format": "arena"},
+                                  "output": {"dir": str(folder / f"out_{rows}")}, "dedupe": {"semantic": {"enabled": False}}}))
+    started = time.perf_counter()
+    subprocess.run([str(CURATION), "run", str(config), "-q"], check=True)
+    wall = time.perf_counter() - started
+    peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2
+    summary = json.loads((folder / f"out_{rows}" / "ledger.json").read_text())
+    print(f"| full run, {rows:,} rows | {wall:.1f} s wall ({summary['seconds']:.1f} s in the engine) | peak RSS {peak_gb:.2f} GB "
+          f"| {summary['status']} |")
+    print("| stage | rows in | seconds |\n|---|---|---|")
+    for stage in summary["stages"]:
+        print(f"| {stage['stage']} | {stage['rows_in']:,} | {stage['seconds']:.2f} |")
+
+
+def _texts(count: int) -> list[str]:
+    frame = generate(count // 3 + 1, seed=1)
+    texts = pl.concat([frame["question"], frame["chosen"], frame["rejected"]]).head(count)
+    return texts.str.slice(0, 200).str.replace_all(r"\s+", " ").to_list()
+
+
+def bench_langid() -> None:
+    from curation.language import combined_identify, fasttext_identify, langdetect_identify
+
+    texts = _texts(60_000)
+    print("| language tagging | texts | seconds | texts/s |\n|---|---|---|---|")
+    for label, identify, sample, workers in (("fastText + CLD2 (default), 1 process", combined_identify, texts, 1),
+                                             ("fastText + CLD2 (default), 2 processes", combined_identify, texts, 2),
+                                             ("fastText (lid.176), 1 process", fasttext_identify, texts, 1),
+                                             ("fastText (lid.176), 2 processes", fasttext_identify, texts, 2),
+                                             ("langdetect, seeded, 1 process", langdetect_identify, texts[:1500], 1)):
+        started = time.perf_counter()
+        identify(sample, workers=workers)
+        seconds = time.perf_counter() - started
+        print(f"| {label} | {len(sample):,} | {seconds:.2f} | {len(sample) / seconds:,.0f} |")
+    rows = [json.loads(line) for line in (HERE / "data" / "langid_eval.jsonl").read_text().splitlines() if line.strip()]
+    print("\n| language-ID accuracy (300 sentences) | overall | es | pt | ca | gl | eu |\n|---|---|---|---|---|---|---|")
+    for label, identify in (("fastText + CLD2 (default)", combined_identify), ("fastText", fasttext_identify),
+                            ("langdetect", langdetect_identify)):
+        predicted, _ = identify([row["text"] for row in rows])
+        hits = [guess == row["lang"] for guess, row in zip(predicted, rows)]
+        per = {lang: sum(h for h, row in zip(hits, rows) if row["lang"] == lang) / sum(row["lang"] == lang for row in rows)
+               for lang in ("es", "pt", "ca", "gl", "eu")}
+        print(f"| {label} | {sum(hits) / len(rows):.1%} | " + " | ".join(f"{per[lang]:.0%}" for lang in per) + " |")
+
+
+def bench_semantic(rows: int, folder: Path) -> None:
+    from curation.embeddings import EmbeddingCache, load_model
+    from curation.semantic_duplicates import semantic_clusters
+
+    load_model("static-minilm")  # distilled once per machine, outside the timing
+    prompts = pl.read_parquet(_generated(rows, folder)).get_column("question").to_list()
+    with tempfile.TemporaryDirectory() as cache:
+        started = time.perf_counter()
+        vectors = EmbeddingCache("static-minilm", Path(cache)).embed(prompts)
+        embedded = time.perf_counter() - started
+        founders = semantic_clusters(vectors, 0.95, list(range(len(prompts))))
+        total = time.perf_counter() - started
+    duplicates = sum(founder != row for row, founder in enumerate(founders))
+    print(f"| semantic dedupe, {rows:,} prompts, cold cache | {total:.1f} s ({embedded:.1f} s embedding) "
+          f"| {duplicates:,} duplicates |")
+
+
+def bench_baseline(rows: int, folder: Path) -> None:
+    import pandas as pd
+    from langdetect import DetectorFactory, detect
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.metrics.pairwise import cosine_similarity
+
+    data = _generated(rows, folder)
+    started = time.perf_counter()
+    frame = pd.read_parquet(data)
+    DetectorFactory.seed = 0
+    for column in ("question", "chosen", "rejected"):
+        frame[f"{column}_lang"] = frame[column].apply(lambda text: detect(text) if text.strip() else None)
+    frame = frame[frame["chosen"].str.len() >= 15]
+    frame = frame.drop_duplicates(subset=["question"])
+    tfidf = TfidfVectorizer().fit_transform(frame["question"])
+    similar = cosine_similarity(tfidf) >= 0.8
+    keep = [not similar[i, :i].any() for i in range(similar.shape[0])]
+    frame = frame[keep]
+    baseline = time.perf_counter() - started
+
+    config = folder / f"baseline_{rows}.yaml"
+    config.write_text(json.dumps({"name": "baseline", "input": {"path": str(data), "format": "arena"},
+                                  "output": {"dir": str(folder / "baseline_out")}, "dedupe": {"semantic": {"enabled": False}}}))
+    started = time.perf_counter()
+    subprocess.run([str(CURATION), "run", str(config), "-q"], check=True)
+    engine = time.perf_counter() - started
+    print(f"| baseline vs engine, {rows:,} rows | pandas + per-row langdetect + TF-IDF: {baseline:.1f} s "
+          f"| curation run (all stages but semantic, writes included): {engine:.1f} s | {baseline / engine:.1f}x |")
+
+
+def bench_quality() -> None:
+    """Positives: a prompt and its perturbed copy. Negatives: any two distinct original prompts."""
+    from curation.embeddings import EmbeddingCache
+    from curation.near_duplicates import near_duplicate_clusters
+    from curation.semantic_duplicates import semantic_clusters
+    from curation.text import comparison_key, fold_accents
+
+    originals = pl.read_csv(SHARED_SAMPLE, infer_schema=False).get_column("question").unique(maintain_order=True).to_list()
+    rng = random.Random(3)
+    copies = [perturb(text, rng) for text in originals]
+    texts = originals + copies
+    truth = {(i, i + len(originals)) for i in range(len(originals))}
+    keys = pl.DataFrame({"t": texts}).select(fold_accents(comparison_key("t"))).to_series()
+    print("| dedupe (446 prompts + a perturbed copy of each) | threshold | precision | recall |\n|---|---|---|---|")
+    vectors = EmbeddingCache("static-minilm").embed(texts)
+    for label, threshold, clusters in (
+        ("near (MinHash LSH, word bigrams)", 0.8, lambda t: near_duplicate_clusters(keys, t)["cluster"].to_list()),
+        ("near (MinHash LSH, word bigrams)", 0.6, lambda t: near_duplicate_clusters(keys, t)["cluster"].to_list()),
+        ("semantic (static MiniLM)", 0.95, lambda t: semantic_clusters(vectors, t, list(range(len(texts))))),
+        ("semantic (static MiniLM)", 0.9, lambda t: semantic_clusters(vectors, t, list(range(len(texts))))),
+    ):
+        cluster = clusters(threshold)
+        found = {(i, j) for i in range(len(texts)) for j in range(i + 1, len(texts)) if cluster[i] == cluster[j]} \
+            if len(texts) < 2000 else set()
+        true_found = len(found & truth)
+        precision = true_found / len(found) if found else 1.0
+        print(f"| {label} | {threshold} | {precision:.1%} | {true_found / len(truth):.1%} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("what", choices=["all", "run", "langid", "semantic", "baseline", "quality"])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--baseline-rows", type=int, default=3_000)
+    parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "curation-bench")
+    args = parser.parse_args()
+    args.data.mkdir(parents=True, exist_ok=True)
+    if args.what in ("all", "run"):
+        bench_run(args.rows, args.data)
+    if args.what in ("all", "langid"):
+        bench_langid()
+    if args.what in ("all", "semantic"):
+        bench_semantic(100_000, args.data)
+    if args.what in ("all", "baseline"):
+        bench_baseline(args.baseline_rows, args.data)
+    if args.what in ("all", "quality"):
+        bench_quality()
+
+
+if __name__ == "__main__":
+    main()

@@ -69,7 +69,7 @@ class ExactDedupeConfig(_Section):
 
 class NearDedupeConfig(_Section):
     enabled: bool = True
-    on: Literal["prompt", "pair"] = "prompt"
+    target: Literal["prompt", "pair"] = "prompt"  # not "on": YAML reads that key as true
     threshold: float = Field(0.8, gt=0, le=1, description="Jaccard similarity of word n-gram sets.")
     ngram: int = Field(2, ge=1, le=5)
     bins: int = Field(64, ge=8, le=512, description="MinHash signature length.")

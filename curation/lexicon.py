@@ -99,3 +99,18 @@ def tag(frame: pl.DataFrame, column: str, lexicon: Lexicon, language_column: str
             pl.col("evidence").fill_null([]).alias(f"{prefix}_evidence"),
         )
     )
+
+
+TAGGED_FIELDS = ("prompt", "chosen", "rejected")
+
+
+def tag_columns(label: str) -> tuple[str, ...]:
+    """The columns `tag_fields` adds for a label: <field>_<label>, _score, _candidates, _evidence."""
+    return tuple(f"{field}_{label}{suffix}" for field in TAGGED_FIELDS for suffix in ("", "_score", "_candidates", "_evidence"))
+
+
+def tag_fields(frame: pl.DataFrame, lexicon: Lexicon, label: str) -> pl.DataFrame:
+    """Tag prompt, chosen and rejected, each matched against its own language's entries."""
+    for field in TAGGED_FIELDS:
+        frame = tag(frame, field, lexicon, f"{field}_lang", f"{field}_{label}")
+    return frame

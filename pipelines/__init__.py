@@ -28,7 +28,7 @@ BUILDERS: dict[str, Callable[[RunConfig], Stage]] = {
     DimensionTag.name: lambda c: DimensionTag(c.tagging.dimensions_lexicon),
     Filter.name: lambda c: Filter(default_rules(c.filters, tagged=c.tagging.enabled)),
     ExactDedupe.name: lambda c: ExactDedupe(by_prompt=c.dedupe.exact.by_prompt, scope=c.dedupe.scope),
-    NearDedupe.name: lambda c: NearDedupe(c.dedupe.near.on, c.dedupe.near.threshold, c.dedupe.near.ngram,
+    NearDedupe.name: lambda c: NearDedupe(c.dedupe.near.target, c.dedupe.near.threshold, c.dedupe.near.ngram,
                                           c.dedupe.near.bins, c.dedupe.near.band_size, scope=c.dedupe.scope),
     SemanticDedupe.name: lambda c: SemanticDedupe(c.dedupe.semantic.model, c.dedupe.semantic.threshold,
                                                   c.dedupe.semantic.cache_dir, scope=c.dedupe.scope),

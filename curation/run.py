@@ -16,6 +16,7 @@ from curation.config import RunConfig
 from curation.ledger import ROW_COLUMNS, Ledger, follow_duplicate_chains
 from curation.pipelines import STAGES, default_pipeline
 from curation.readers import read_inputs
+from curation.reports.duplicate_clusters import duplicate_clusters
 from curation.reports.run_summary import run_summary
 from curation.schema import Status, metadata_columns
 from curation.stage import REMOVED_COLUMNS, Pipeline
@@ -81,7 +82,10 @@ def run(config: RunConfig, output_dir: Path | None = None, console: Console | No
         result.summary["seconds"] = round(time.perf_counter() - started, 3)
         result.summary["dataset"] = config.name
         (folder / "ledger.json").write_text(json.dumps(result.summary, indent=2, ensure_ascii=False), encoding="utf-8")
-        (folder / "summary.md").write_text(run_summary(result.summary, result.removed, result.accepted), encoding="utf-8")
+        clusters = duplicate_clusters(result.accepted, result.removed)
+        clusters.write_parquet(folder / "duplicate_clusters.parquet")
+        (folder / "summary.md").write_text(run_summary(result.summary, result.removed, result.accepted, clusters),
+                                           encoding="utf-8")
         (folder / "config.yaml").write_text(yaml.safe_dump(config.model_dump(mode="json"), allow_unicode=True, sort_keys=False))
     return result
 

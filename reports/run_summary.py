@@ -19,7 +19,25 @@ def _table(header: list[str], rows: list[list[object]]) -> list[str]:
     return lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
 
 
-def run_summary(summary: dict, removed: pl.DataFrame, accepted: pl.DataFrame) -> str:
+CLUSTERS_SHOWN = 15
+
+
+def _cluster_lines(clusters: pl.DataFrame) -> list[str]:
+    """The largest clusters: the kept prompt, then each dropped one with its reason and similarity."""
+    lines = []
+    for (kept_source,), members in clusters.partition_by("kept_source", as_dict=True, maintain_order=True).items():
+        if len(lines) >= CLUSTERS_SHOWN:
+            break
+        lines.append(f"- kept `{kept_source}` {_excerpt(members['kept_prompt'][0])}")
+        for row in members.head(5).iter_rows(named=True):
+            similarity = "" if row["similarity"] is None else f", similarity {row['similarity']:.2f}"
+            lines.append(f"  - dropped `{row['dropped_source']}` ({row['reason']}{similarity}) {_excerpt(row['dropped_prompt'])}")
+        if members.height > 5:
+            lines.append(f"  - … and {members.height - 5} more (duplicate_clusters.parquet)")
+    return lines
+
+
+def run_summary(summary: dict, removed: pl.DataFrame, accepted: pl.DataFrame, clusters: pl.DataFrame) -> str:
     lines = [f"# Curation run: {summary['dataset']}", "",
              f"{summary['input_rows']} input rows, {summary['seconds']:.2f} s. Every row is in the ledger "
              "(`ledger.parquet`), which the run checked balances.", "", "## Where rows ended", ""]
@@ -36,6 +54,8 @@ def run_summary(summary: dict, removed: pl.DataFrame, accepted: pl.DataFrame) ->
             shown = "<br>".join(f"`{source}` {_excerpt(prompt)}" for source, prompt in examples.select("source", "prompt").iter_rows())
             rows.append([name, "warn" if column == "warnings" else "removed", count, shown])
     lines += _table(["reason", "kind", "rows", "examples (source, prompt)"], rows)
+    lines += ["", "## Duplicate clusters (largest first)", ""]
+    lines += _cluster_lines(clusters) or ["No duplicates."]
     lines += ["", "## Published datasets", ""]
     lines += _table(["dataset", "splits"], [[name, ", ".join(f"{s}: {n}" for s, n in splits.items())]
                                             for name, splits in summary["outputs"].items()])

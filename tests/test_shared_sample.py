@@ -43,4 +43,7 @@ def test_the_run_finds_the_repeated_prompts_and_balances(arena_sample, tmp_path)
     assert {"near_duplicate_prompt", "semantic_duplicate"} <= set(duplicates["reasons"].explode())
     assert ledger.height == 446 and ledger["source"].n_unique() == 446
     assert sum(summary["status"].values()) == 446
+    clusters = pl.read_parquet(tmp_path / "out" / "duplicate_clusters.parquet")
+    assert clusters.height == duplicates.height and clusters["kept_prompt"].null_count() == 0
+    assert "## Duplicate clusters" in (tmp_path / "out" / "summary.md").read_text()
     assert duplicates["duplicate_of"].is_in(ledger.filter(pl.col("status") == "accepted")["id"].implode()).all()

@@ -1,4 +1,8 @@
-"""A response in another language than its prompt (both identified with confidence)."""
+"""A response in another language than its prompt (both identified with confidence).
+
+A warning, not a block: in the arena data a persona sometimes answers a Spanish question in Galician
+or Catalan on purpose, and a one-line prompt ("La cigarra y la hormiga") is easy to misread.
+"""
 
 from __future__ import annotations
 
@@ -16,4 +20,4 @@ def rules(config: FilterConfig) -> list[Rule]:
         return confident & (pl.col(f"{column}_lang") != pl.col("prompt_lang"))
 
     return for_responses("language_mismatch", "response language differs from the prompt's", mismatch,
-                         chosen="block", rejected="warn")
+                         chosen="warn", rejected="warn")

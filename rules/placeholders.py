@@ -15,7 +15,7 @@ from curation.text import char_length, comparison_key, dfa_friendly
 ERROR_SIGNATURE = dfa_friendly(
     r"(?i)^\s*(?:error|exception|traceback)\s*[:\[(\d]|^\s*(?:none|null|nan|undefined|n/a)\s*$|\[error\]|"
     r"\b(?:429|500|502|503|504)\b.{0,20}(?:too many requests|internal server error|bad gateway|service unavailable|gateway timeout)|"
-    r"rate limit|request (?:failed|timed out)|upstream timeout|"
+    r"rate limit|request (?:failed|timed out)|upstream timeout|\$moderation\$|violates our content|"
     r"ha ocurrido un error|se produjo un error|ocorreu um erro|s'ha produ[ïi]t un error|an error (?:has )?occurred"
 )
 APOLOGY = dfa_friendly(r"(?i)\b(?:lo siento|disculp|perd[óo]n|lamentamos|desculp|lamento|sinto muito|ho sento|em sap greu|sorry|apologi)")
@@ -34,5 +34,7 @@ def rules(config: FilterConfig) -> list[Rule]:
         short = char_length(column) <= config.placeholder_max_chars
         return short & (text.str.contains(ERROR_SIGNATURE) | (text.str.contains(APOLOGY) & repeated))
 
-    return for_responses("error_placeholder", "error placeholder left by a failed API call", placeholder,
-                         chosen="block", rejected="block")
+    prompt = Rule("error_placeholder_prompt", "error message instead of a prompt", "block",
+                  (char_length("prompt") <= config.placeholder_max_chars) & pl.col("prompt").str.contains(ERROR_SIGNATURE))
+    return [prompt, *for_responses("error_placeholder", "error placeholder left by a failed API call", placeholder,
+                                   chosen="block", rejected="block")]

@@ -41,6 +41,7 @@ def test_clean_pair_breaks_no_rule():
         ({"rejected": "Desculpe, mas não posso ajudar com isso agora."}, "refusal_rejected"),
         ({"rejected": "Ho sento, però no puc ajudar-te amb això."}, "refusal_rejected"),
         ({"chosen": "Error: 429 Too Many Requests"}, "error_placeholder_chosen"),
+        ({"prompt": "$MODERATION$ YOUR INPUT VIOLATES OUR CONTENT MODERATION GUIDELINES."}, "error_placeholder_prompt"),
         ({"rejected": "Lo siento, ha ocurrido un error. Por favor, inténtalo de nuevo."}, "error_placeholder_rejected"),
         ({"chosen": "Las sopaipillas pasadas se hacen con chancaca y se sirven cuando llueve, y luego"}, "truncated_chosen"),
         ({"chosen": "Los pasos son:\n1. Hervir la chancaca.\n2."}, "truncated_chosen"),

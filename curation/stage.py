@@ -31,11 +31,18 @@ class StageResult:
     stats: dict[str, int] = field(default_factory=dict)
 
 
+# Rows a row-local stage handles at a time: its temporaries (lower-cased, folded copies of every
+# text) then stay small on a million-row run.
+CHUNK_ROWS = 100_000
+
+
 class Stage(ABC):
     name: ClassVar[str]
     description: ClassVar[str]
     inputs: ClassVar[tuple[str, ...]]
     outputs: ClassVar[tuple[str, ...]] = ()
+    # True when a row's result depends on that row alone: the stage may then run chunk by chunk.
+    row_local: ClassVar[bool] = False
 
     @abstractmethod
     def process(self, frame: pl.DataFrame) -> StageResult: ...
@@ -44,10 +51,19 @@ class Stage(ABC):
         missing = [column for column in self.inputs if column not in frame.columns]
         if missing:
             raise CurationError(f"stage {self.name} needs columns {missing}; run the stages before it first")
-        result = self.process(frame)
+        result = self._process_in_chunks(frame) if self.row_local and frame.height > CHUNK_ROWS else self.process(frame)
         absent = [column for column in self.outputs if column not in result.kept.columns]
         assert not absent, f"stage {self.name} did not produce {absent}"
         return result
+
+    def _process_in_chunks(self, frame: pl.DataFrame) -> StageResult:
+        results = [self.process(frame.slice(start, CHUNK_ROWS)) for start in range(0, frame.height, CHUNK_ROWS)]
+        stats: dict[str, int] = {}
+        for result in results:
+            for key, value in result.stats.items():
+                stats[key] = stats.get(key, 0) + value
+        return StageResult(pl.concat([r.kept for r in results], rechunk=False),
+                           pl.concat([r.removed for r in results], how="diagonal_relaxed", rechunk=False), stats)
 
     def leave(self, rows: pl.DataFrame, status: Status, reasons: pl.Expr,
               duplicate_of: pl.Expr | None = None, duplicate_of_source: pl.Expr | None = None) -> pl.DataFrame:

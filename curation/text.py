@@ -59,3 +59,8 @@ def fold_accents(column: str | pl.Expr) -> pl.Expr:
     """
     expr = pl.col(column) if isinstance(column, str) else column
     return expr.str.replace_many(_ACCENTED, _BARE)
+
+
+def raw_text(field: str) -> pl.Expr:
+    """The text as it was read: `<field>_raw` where normalising changed it, else the text itself."""
+    return pl.coalesce(pl.col(f"{field}_raw"), pl.col(field))

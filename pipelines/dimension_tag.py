@@ -19,6 +19,7 @@ TURNS = r"(?im)^\s*(?:usuario|user|asistente|assistant|usu[áa]rio|assistent)\s*
 class DimensionTag(Stage):
     name = "dimension_tag"
     description = "Cultural dimension of the prompt from phrases, role and turns: dimension + evidence."
+    row_local = True
     inputs = ("system_prompt", "prompt")
     outputs = ("dimension", "dimension_score", "dimension_candidates", "dimension_evidence", "has_role", "is_multi_turn")
 

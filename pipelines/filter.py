@@ -17,8 +17,9 @@ def _names_where_true(rules: list[Rule]) -> pl.Expr:
 
 
 def with_raw_text(frame: pl.DataFrame) -> pl.DataFrame:
-    """Rules that read the original text (mojibake) find it in <field>_raw, even when normalise did not run."""
-    return frame.with_columns(pl.col(field).alias(f"{field}_raw") for field in TEXT_FIELDS if f"{field}_raw" not in frame.columns)
+    """Rules that read the original text (mojibake) find <field>_raw even when normalise did not run."""
+    return frame.with_columns(pl.lit(None, dtype=pl.String).alias(f"{field}_raw")
+                              for field in TEXT_FIELDS if f"{field}_raw" not in frame.columns)
 
 
 class Filter(Stage):
@@ -33,7 +34,9 @@ class Filter(Stage):
     def process(self, frame: pl.DataFrame) -> StageResult:
         unnormalised = [f"{field}_raw" for field in TEXT_FIELDS if f"{field}_raw" not in frame.columns]
         flags = [rule.column for rule in self.rules] + unnormalised
-        flagged = with_raw_text(frame).with_columns(rule.flag() for rule in self.rules)
+        flagged = with_raw_text(frame)
+        for rule in self.rules:  # one at a time: each rule's temporary copies of the texts are freed before the next
+            flagged = flagged.with_columns(rule.flag())
         stats = flagged.select(pl.col(rule.column).sum().alias(rule.name) for rule in self.rules).row(0, named=True) if self.rules else {}
         blocking = [rule for rule in self.rules if rule.severity == "block"]
         warning = [rule for rule in self.rules if rule.severity == "warn"]

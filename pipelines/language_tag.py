@@ -13,6 +13,7 @@ TAGGED_FIELDS = ("prompt", "chosen", "rejected")
 class LanguageTag(Stage):
     name = "language_tag"
     description = "Language of prompt, chosen and rejected (<field>_lang) with its confidence (<field>_lang_score)."
+    row_local = True
     inputs = TAGGED_FIELDS
     outputs = tuple(f"{field}_{suffix}" for field in TAGGED_FIELDS for suffix in ("lang", "lang_score"))
 

@@ -1,4 +1,8 @@
-"""Normalise text: Unicode NFC, line ends and spaces, stray HTML markup. Originals stay in `<field>_raw`."""
+"""Normalise text: Unicode NFC, line ends and spaces, stray HTML markup.
+
+The original of a text that changed stays in `<field>_raw` (null where nothing changed, which keeps a
+million-row run in memory); `raw_text(field)` gives the original either way.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +23,8 @@ _ODD_SPACES = r"[\x{00A0}\x{2000}-\x{200A}\x{202F}\x{205F}\x{3000}]"  # tabs sta
 
 class Normalise(Stage):
     name = "normalise"
-    description = "Unicode NFC, whitespace and stray markup; the original text is kept in <field>_raw."
+    description = "Unicode NFC, whitespace and stray markup; the original of a changed text is kept in <field>_raw."
+    row_local = True
     inputs = TEXT_FIELDS
     outputs = tuple(f"{field}_raw" for field in TEXT_FIELDS)
 
@@ -36,12 +41,16 @@ class Normalise(Stage):
         return text.str.strip_chars()
 
     def process(self, frame: pl.DataFrame) -> StageResult:
-        # Normalising twice keeps the first original.
-        raw = frame.with_columns(pl.col(field).alias(f"{field}_raw") for field in TEXT_FIELDS if f"{field}_raw" not in frame.columns)
-        cleaned = raw.with_columns(self.clean(field) for field in TEXT_FIELDS)
+        cleaned = frame.with_columns(self.clean(field).alias(f"_clean_{field}") for field in TEXT_FIELDS)
         # An empty system prompt is no system prompt.
-        cleaned = cleaned.with_columns(system_prompt=pl.when(pl.col("system_prompt") != "").then("system_prompt"))
-        changed = cleaned.select(
-            (pl.col(field).ne_missing(pl.col(f"{field}_raw"))).sum().alias(f"changed_{field}") for field in TEXT_FIELDS
-        ).row(0, named=True)
-        return StageResult(cleaned, self.nothing_removed(cleaned), changed)
+        cleaned = cleaned.with_columns(_clean_system_prompt=pl.when(pl.col("_clean_system_prompt") != "").then("_clean_system_prompt"))
+        changes = {field: pl.col(f"_clean_{field}").ne_missing(pl.col(field)) for field in TEXT_FIELDS}
+        stats = cleaned.select(change.sum().alias(f"changed_{field}") for field, change in changes.items()).row(0, named=True)
+        # Normalising twice keeps the first original.
+        originals = [pl.coalesce(pl.col(f"{field}_raw"), pl.when(change).then(pl.col(field))).alias(f"{field}_raw")
+                     if f"{field}_raw" in frame.columns else pl.when(change).then(pl.col(field)).alias(f"{field}_raw")
+                     for field, change in changes.items()]
+        cleaned = cleaned.with_columns(originals).with_columns(
+            pl.col(f"_clean_{field}").alias(field) for field in TEXT_FIELDS
+        ).drop(f"_clean_{field}" for field in TEXT_FIELDS)
+        return StageResult(cleaned, self.nothing_removed(cleaned), stats)

@@ -11,6 +11,7 @@ from curation.stage import Stage, StageResult
 class RegisterTag(Stage):
     name = "register_tag"
     description = "Form of address (tú / usted / vos / vosotros / ustedes) per text: <field>_register + evidence."
+    row_local = True
     inputs = (*TAGGED_FIELDS, *(f"{field}_lang" for field in TAGGED_FIELDS))
     outputs = tag_columns("register")
 

@@ -11,6 +11,7 @@ from curation.stage import Stage, StageResult
 class VarietyTag(Stage):
     name = "variety_tag"
     description = "National variety from an editable lexicon (voseo, vosotros, vocabulary, slang): <field>_variety + evidence."
+    row_local = True
     inputs = (*TAGGED_FIELDS, *(f"{field}_lang" for field in TAGGED_FIELDS))
     outputs = tag_columns("variety")
 

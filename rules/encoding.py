@@ -7,6 +7,7 @@ import polars as pl
 from curation.config import FilterConfig
 from curation.rules.rule import Rule
 from curation.schema import TEXT_FIELDS
+from curation.text import raw_text
 
 # 'Ã' or 'Â' followed by what a UTF-8 continuation byte becomes in Latin-1/CP-1252; 'â€' starts the
 # CP-1252 reading of curly quotes and dashes; U+FFFD marks bytes a decoder gave up on. "»" is left
@@ -17,5 +18,5 @@ MOJIBAKE = r"[ÃÂ][\x{80}-\x{BA}\x{BC}-\x{BF}€‚ƒ„…†‡ˆ‰Š‹ŒŽ
 def rules(config: FilterConfig) -> list[Rule]:
     # The raw text: normalising turns the no-break space and soft hyphen of "Ã\xa0", "Ã\xad" into
     # ordinary characters and would hide the damage.
-    broken = pl.any_horizontal(pl.col(f"{column}_raw").str.contains(MOJIBAKE).fill_null(False) for column in TEXT_FIELDS)
+    broken = pl.any_horizontal(raw_text(column).str.contains(MOJIBAKE).fill_null(False) for column in TEXT_FIELDS)
     return [Rule("mojibake", "broken encoding (mojibake) in the prompt or a response", "block", broken)]

@@ -30,7 +30,8 @@ def rules(config: FilterConfig) -> list[Rule]:
         other = "rejected" if column == "chosen" else "chosen"
         key = keys[column]
         repeated = (pl.len().over(key) > 1) | key.is_in(keys[other].implode())
-        text = pl.col(column)
+        # Only short texts can be placeholders: the patterns read no further than that.
+        text = pl.col(column).str.slice(0, config.placeholder_max_chars + 1)
         short = char_length(column) <= config.placeholder_max_chars
         return short & (text.str.contains(ERROR_SIGNATURE) | (text.str.contains(APOLOGY) & repeated))
 

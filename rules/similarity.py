@@ -9,16 +9,18 @@ from rapidfuzz import fuzz, process, utils
 from curation.config import FilterConfig
 from curation.rules.rule import Rule
 
-# Texts whose lengths differ by more than this factor are not near-identical; skip comparing them.
-MAX_LENGTH_FACTOR = 2
+# Indel similarity is at most 2*min/(len_a+len_b), so at similarity t the lengths are within a factor
+# (2-t)/t; the slack covers the punctuation and spaces the comparison drops.
+LENGTH_SLACK = 0.1
 
 
 def near_identical(pairs: pl.Series, threshold: float) -> pl.Series:
     """rapidfuzz Indel similarity of the case-folded, punctuation-free texts at or above the threshold."""
     left, right = pairs.struct.field("left"), pairs.struct.field("right")
     lengths = pl.DataFrame({"a": left.str.len_chars(), "b": right.str.len_chars()})
+    max_factor = (2 - threshold) / threshold + LENGTH_SLACK
     comparable = lengths.select(
-        (pl.max_horizontal("a", "b") <= MAX_LENGTH_FACTOR * pl.min_horizontal("a", "b")) & (pl.col("a") > 0)
+        (pl.max_horizontal("a", "b") <= max_factor * pl.min_horizontal("a", "b")) & (pl.col("a") > 0)
     ).to_series().fill_null(False)
     candidates = comparable.arg_true()
     result = np.zeros(pairs.len(), dtype=bool)

@@ -20,6 +20,7 @@ def test_normalise_cleans_markup_spaces_and_unicode_and_keeps_the_original():
     row = result.kept.row(0, named=True)
     assert row["chosen"] == "Hola, qué tal\n¿Vienes a la fiesta?\n\nSí & no\n café 👨\u200d👩\u200d👧"
     assert row["chosen_raw"] == messy
+    assert row["prompt_raw"] is None  # unchanged: no copy kept
     assert row["system_prompt"] is None
     assert result.stats["changed_chosen"] == 1 and result.removed.height == 0
 
@@ -103,3 +104,15 @@ def test_a_stage_says_which_inputs_it_is_missing():
 
     with pytest.raises(CurationError, match=r"stage split needs columns \['country', 'preference'\]"):
         Split()(pl.DataFrame({"prompt": ["a"]}))
+
+
+def test_row_local_stages_give_the_same_result_chunk_by_chunk(monkeypatch):
+    import curation.stage
+
+    rows = [pair(prompt=f"¿Qué se come en la fiesta número {n} de tu pueblo?", chosen=f"Texto  con&nbsp;espacios {n}.")
+            for n in range(7)]
+    whole = Normalise()(frame_of(*rows))
+    monkeypatch.setattr(curation.stage, "CHUNK_ROWS", 3)
+    chunked = Normalise()(frame_of(*rows))
+    assert chunked.kept.equals(whole.kept)
+    assert chunked.stats == whole.stats

@@ -18,7 +18,7 @@ from curation.pipelines import STAGES, default_pipeline
 from curation.readers import read_inputs
 from curation.reports.duplicate_clusters import duplicate_clusters
 from curation.reports.run_summary import run_summary
-from curation.schema import Status, metadata_columns
+from curation.schema import TEXT_FIELDS, Status, metadata_columns
 from curation.stage import REMOVED_COLUMNS, Pipeline
 from curation.writers import atomic_directory, dpo_frame, kto_frame, prompts_frame, write_dataset
 
@@ -40,8 +40,10 @@ def _progress(console: Console | None) -> Progress:
 def run_pipeline(records: pl.DataFrame, pipeline: Pipeline, console: Console | None = None) -> RunResult:
     """Run the stages on canonical records; every row ends accepted, quarantined or duplicate."""
     ledger = Ledger(input_rows=records.height)
+    sources = records.get_column("source")
     removed_parts: list[pl.DataFrame] = []
     frame = records
+    del records  # the stages' outputs replace it; holding it would double a large run's memory
     stages = list(pipeline)
     with _progress(console) as progress:
         task = progress.add_task("stages", total=len(stages))
@@ -58,14 +60,19 @@ def run_pipeline(records: pl.DataFrame, pipeline: Pipeline, console: Console | N
     removed = pl.concat(removed_parts, how="diagonal_relaxed") if removed_parts else pl.DataFrame(schema=REMOVED_COLUMNS)
     removed = follow_duplicate_chains(removed)
     ledger_rows = ledger.rows(frame, removed)
-    ledger.check(records.get_column("source"), ledger_rows)
+    ledger.check(sources, ledger_rows)
     return RunResult(frame, removed, ledger_rows, ledger.summary(ledger_rows))
+
+
+def engine_columns() -> set[str]:
+    """Every column name the engine adds to a record."""
+    engine = {column for stage in STAGES.values() for column in stage.outputs} | set(REMOVED_COLUMNS) | set(ROW_COLUMNS)
+    return engine | {"label", "completion", "similarity"} | {f"{field}_raw" for field in TEXT_FIELDS}
 
 
 def protect_metadata(records: pl.DataFrame) -> pl.DataFrame:
     """Input metadata columns named like a column the engine adds are kept, renamed input_<name>."""
-    engine = {column for stage in STAGES.values() for column in stage.outputs} | set(REMOVED_COLUMNS) | set(ROW_COLUMNS)
-    engine |= {"label", "completion", "similarity"}
+    engine = engine_columns()
     clashing = [name for name in metadata_columns(records) if name in engine or name.startswith("_")]
     return records.rename({name: f"input_{name.lstrip('_')}" for name in clashing})
 
@@ -73,9 +80,10 @@ def protect_metadata(records: pl.DataFrame) -> pl.DataFrame:
 def run(config: RunConfig, output_dir: Path | None = None, console: Console | None = None) -> RunResult:
     """The configured run end to end. Bad input raises InputError before anything is written."""
     started = time.perf_counter()
-    records = protect_metadata(read_inputs(config))
-    metadata = metadata_columns(records)
-    result = run_pipeline(records, default_pipeline(config), console)
+    # Passed on, not kept here: the input frame can be freed once normalised.
+    result = run_pipeline(protect_metadata(read_inputs(config)), default_pipeline(config), console)
+    engine = engine_columns()
+    metadata = [name for name in metadata_columns(result.accepted) if name not in engine and not name.startswith("_")]
     result.output_dir = Path(output_dir or config.output_dir())
     with atomic_directory(result.output_dir) as folder:
         result.summary["outputs"] = _write_outputs(result, config, metadata, folder)

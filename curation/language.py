@@ -71,12 +71,14 @@ def _combined_chunk(texts: list[str]) -> Identification:
 
     languages, scores = _fasttext_chunk(texts)
     for position, text in enumerate(texts):
+        if (scores[position] or 0) >= FASTTEXT_SURE:  # CLD2 would not have the last word: skip the call
+            continue
         try:
             _, _, details = pycld2.detect(text, bestEffort=True)
         except pycld2.error:  # bytes CLD2 refuses (control characters): fastText's answer stands
             continue
         code, percent = details[0][1], details[0][2]
-        if code in CLD2_TRUSTED and code != languages[position] and (scores[position] or 0) < FASTTEXT_SURE:
+        if code in CLD2_TRUSTED and code != languages[position]:
             languages[position], scores[position] = code, percent / 100
     return languages, scores
 

@@ -37,6 +37,7 @@ CANONICAL: dict[str, pl.DataType] = {
 
 _ID_FIELDS = ("system_prompt", "prompt", "chosen", "rejected", "preference", "country")
 _UNIT_SEPARATOR, _NULL_MARK = "\x1f", "\x00"
+_ID_BATCH_ROWS = 50_000
 
 
 def record_ids(frame: pl.DataFrame) -> pl.Series:
@@ -49,14 +50,17 @@ def record_ids(frame: pl.DataFrame) -> pl.Series:
     normalised = frame.select(
         pl.col(name).str.normalize("NFC").str.replace_all("\r\n?", "\n").str.strip_chars() for name in _ID_FIELDS
     ).select(pl.when(pl.col(name) != "").then(pl.col(name)).alias(name) for name in _ID_FIELDS)
-    columns = [normalised.get_column(name).to_list() for name in _ID_FIELDS]
-    ids = [
-        hashlib.blake2b(
-            _UNIT_SEPARATOR.join(_NULL_MARK if value is None else value for value in values).encode(),
-            digest_size=8,
-        ).hexdigest()
-        for values in zip(*columns)
-    ]
+    ids: list[str] = []
+    # Slices, so the Python strings of a million-row input never exist all at once.
+    for part in normalised.iter_slices(_ID_BATCH_ROWS):
+        columns = [part.get_column(name).to_list() for name in _ID_FIELDS]
+        ids.extend(
+            hashlib.blake2b(
+                _UNIT_SEPARATOR.join(_NULL_MARK if value is None else value for value in values).encode(),
+                digest_size=8,
+            ).hexdigest()
+            for values in zip(*columns)
+        )
     return pl.Series("id", ids, dtype=pl.String)
 
 

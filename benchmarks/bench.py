@@ -91,20 +91,20 @@ def bench_langid() -> None:
 
 
 def bench_semantic(rows: int, folder: Path) -> None:
-    from curation.embeddings import EmbeddingCache, load_model
-    from curation.semantic_duplicates import semantic_clusters
+    """The semantic_dedupe stage itself (embedding, search, scope, clusters, ledger rows), cold embedding
+    cache; the static model is distilled once per machine, before the timing."""
+    from curation.config import InputConfig
+    from curation.embeddings import load_model
+    from curation.pipelines.semantic_dedupe import SemanticDedupe
+    from curation.readers import read_records
 
-    load_model("static-minilm")  # distilled once per machine, outside the timing
-    prompts = pl.read_parquet(_generated(rows, folder)).get_column("question").to_list()
+    load_model("static-minilm")
+    records = read_records(InputConfig(path=str(_generated(rows, folder)), format="arena"))
     with tempfile.TemporaryDirectory() as cache:
         started = time.perf_counter()
-        vectors = EmbeddingCache("static-minilm", Path(cache)).embed(prompts)
-        embedded = time.perf_counter() - started
-        founders = semantic_clusters(vectors, 0.95, list(range(len(prompts))))
+        result = SemanticDedupe(threshold=0.95, cache_dir=cache, scope=["country"])(records)
         total = time.perf_counter() - started
-    duplicates = sum(founder != row for row, founder in enumerate(founders))
-    print(f"| semantic dedupe, {rows:,} prompts, cold cache | {total:.1f} s ({embedded:.1f} s embedding) "
-          f"| {duplicates:,} duplicates |")
+    print(f"| semantic_dedupe stage, {rows:,} prompts, cold cache | {total:.1f} s | {result.removed.height:,} duplicates |")
 
 
 def bench_baseline(rows: int, folder: Path) -> None:
@@ -139,9 +139,10 @@ def bench_baseline(rows: int, folder: Path) -> None:
 
 def bench_quality() -> None:
     """Positives: a prompt and its perturbed copy. Negatives: any two distinct original prompts."""
+    from curation.clusters import greedy_clusters
     from curation.embeddings import EmbeddingCache
-    from curation.near_duplicates import near_duplicate_clusters
-    from curation.semantic_duplicates import semantic_clusters
+    from curation.near_duplicates import near_duplicate_pairs
+    from curation.semantic_duplicates import similar_pairs
     from curation.text import comparison_key, fold_accents
 
     originals = pl.read_csv(SHARED_SAMPLE, infer_schema=False).get_column("question").unique(maintain_order=True).to_list()
@@ -150,15 +151,18 @@ def bench_quality() -> None:
     texts = originals + copies
     truth = {(i, i + len(originals)) for i in range(len(originals))}
     keys = pl.DataFrame({"t": texts}).select(fold_accents(comparison_key("t"))).to_series()
-    print("| dedupe (446 prompts + a perturbed copy of each) | threshold | precision | recall |\n|---|---|---|---|")
+    print(f"| dedupe ({len(originals)} distinct prompts + a perturbed copy of each) | threshold | precision | recall |")
+    print("|---|---|---|---|")
     vectors = EmbeddingCache("static-minilm").embed(texts)
-    for label, threshold, clusters in (
-        ("near (MinHash LSH, word bigrams)", 0.8, lambda t: near_duplicate_clusters(keys, t)["cluster"].to_list()),
-        ("near (MinHash LSH, word bigrams)", 0.6, lambda t: near_duplicate_clusters(keys, t)["cluster"].to_list()),
-        ("semantic (static MiniLM)", 0.95, lambda t: semantic_clusters(vectors, t, list(range(len(texts))))),
-        ("semantic (static MiniLM)", 0.9, lambda t: semantic_clusters(vectors, t, list(range(len(texts))))),
+    same_scope = pl.Series([""] * len(texts))
+    order = list(range(len(texts)))
+    for label, threshold, pairs in (
+        ("near (MinHash LSH, word bigrams)", 0.8, lambda t: near_duplicate_pairs(keys, same_scope, t)[0]),
+        ("near (MinHash LSH, word bigrams)", 0.6, lambda t: near_duplicate_pairs(keys, same_scope, t)[0]),
+        ("semantic (static MiniLM)", 0.95, lambda t: similar_pairs(vectors, t)),
+        ("semantic (static MiniLM)", 0.9, lambda t: similar_pairs(vectors, t)),
     ):
-        cluster = clusters(threshold)
+        cluster = greedy_clusters(pairs(threshold), order, len(texts)).to_list()
         found = {(i, j) for i in range(len(texts)) for j in range(i + 1, len(texts)) if cluster[i] == cluster[j]} \
             if len(texts) < 2000 else set()
         true_found = len(found & truth)

@@ -23,11 +23,24 @@ def strip_accents(text: str) -> str:
     return "".join(ch for ch in unicodedata.normalize("NFD", text) if not unicodedata.combining(ch))
 
 
+# Paraphrase-like swaps: a word for a near synonym, as people reword the same question.
+SYNONYMS = {"qué": "cuál", "cómo": "de qué forma", "comida": "platillo", "celebrar": "festejar", "fiesta": "celebración",
+            "crees": "piensas", "típico": "tradicional", "amigos": "colegas", "casa": "hogar", "país": "nación",
+            "importante": "relevante", "ciudad": "urbe", "trabajo": "empleo", "familia": "gente", "mejor": "más bueno"}
+
+
 def perturb(text: str, rng: random.Random) -> str:
-    """One to three edits of the kinds people and tools make."""
+    """One to three edits of the kinds people and tools make, paraphrase-like swaps included."""
     for _ in range(rng.randint(1, 3)):
         words = text.split(" ")
-        kind = rng.randrange(6)
+        kind = rng.randrange(7)
+        if kind == 6:
+            swappable = [i for i, word in enumerate(words) if word.lower() in SYNONYMS]
+            if swappable:
+                i = rng.choice(swappable)
+                words[i] = SYNONYMS[words[i].lower()]
+            text = " ".join(words)
+            continue
         if kind == 0 and len(words) > 3:
             del words[rng.randrange(len(words))]
         elif kind == 1 and len(words) > 3:

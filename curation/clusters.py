@@ -31,23 +31,42 @@ def within_scope(pairs: pl.DataFrame, keys: pl.Series) -> pl.DataFrame:
             .filter(pl.col("key_a") == pl.col("key_b")).drop("key_a", "key_b"))
 
 
+def greedy_clusters(pairs: pl.DataFrame, order: list[int], rows: int) -> pl.Series:
+    """Star clusters: in `order` (best row first), each row not yet taken founds a cluster and takes its
+    untaken neighbours. No chaining: every member is within the threshold of its founder, which
+    single linkage would not give (A~B~C~... drifts to unrelated texts)."""
+    neighbours: dict[int, list[int]] = {}
+    for a, b in pairs.select("a", "b").iter_rows():
+        neighbours.setdefault(a, []).append(b)
+        neighbours.setdefault(b, []).append(a)
+    founder = [-1] * rows
+    for row in order:
+        if founder[row] == -1:
+            founder[row] = row
+            for neighbour in neighbours.get(row, ()):
+                if founder[neighbour] == -1:
+                    founder[neighbour] = row
+    return pl.Series(founder, dtype=pl.UInt32)
+
+
 def completeness(columns: list[str]) -> list[pl.Expr]:
-    """Sort keys, best first: has a system prompt, fewer warnings, longer responses, then input order."""
+    """Sort keys, best first: has a system prompt, fewer warnings, longer responses, then the id (not the
+    input order, so that shuffling the input keeps the same rows)."""
     warnings = [pl.col("warnings").list.len()] if "warnings" in columns else []
     length = (char_length("chosen") + char_length("rejected")).cast(pl.Int64)
-    return [pl.col("system_prompt").is_null(), *warnings, -length, pl.col(ROW)]
+    return [pl.col("system_prompt").is_null(), *warnings, -length, pl.col("id"), pl.col("source")]
 
 
 def completeness_order(frame: pl.DataFrame) -> list[int]:
     """Row numbers, most complete row first."""
-    return frame.with_row_index(ROW).sort(completeness(frame.columns)).get_column(ROW).to_list()
+    return frame.with_row_index(ROW).sort(completeness(frame.columns) + [pl.col(ROW)]).get_column(ROW).to_list()
 
 
 def resolve_clusters(stage: Stage, frame: pl.DataFrame, cluster_ids: pl.Series, reason: str,
                      similarity: Similarity) -> StageResult:
     """Keep each cluster's most complete row; the others leave as duplicates with their similarity to it."""
     ranked = frame.with_row_index(ROW).with_columns(cluster_ids.alias("_cluster"))
-    ranked = ranked.sort(completeness(frame.columns))
+    ranked = ranked.sort(completeness(frame.columns) + [pl.col(ROW)])
     ranked = ranked.with_columns(
         _rep_row=pl.col(ROW).first().over("_cluster"),
         _rep_id=pl.col("id").first().over("_cluster"),

@@ -30,7 +30,8 @@ def fold(text: str) -> str:
 
 
 def folded(column: str) -> pl.Expr:
-    return fold_accents(pl.col(column).str.to_lowercase())
+    # Typographic apostrophes match the lexicon's straight ones ("l’origen" = "l'origen").
+    return fold_accents(pl.col(column).str.to_lowercase()).str.replace_all("[’‘]", "'")
 
 
 def _alternative(entry: str) -> str:

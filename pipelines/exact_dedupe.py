@@ -1,9 +1,10 @@
-"""Exact duplicates: rows with the same normalised prompt (or the same whole pair); the first is kept."""
+"""Exact duplicates: rows with the same normalised prompt (or the same whole pair); the most complete is kept."""
 
 from __future__ import annotations
 
 import polars as pl
 
+from curation.clusters import completeness
 from curation.schema import TEXT_FIELDS, Status
 from curation.stage import Stage, StageResult
 from curation.text import exact_key
@@ -11,7 +12,7 @@ from curation.text import exact_key
 
 class ExactDedupe(Stage):
     name = "exact_dedupe"
-    description = "Same normalised prompt (or whole pair): keep the first, point the others to it."
+    description = "Same normalised prompt (or whole pair) in the same country: keep the most complete, point the others to it."
     inputs = ("id", "source", *TEXT_FIELDS)
 
     def __init__(self, by_prompt: bool = True, scope: list[str] | None = None):
@@ -21,7 +22,9 @@ class ExactDedupe(Stage):
         scope = [pl.col(column).cast(pl.String).fill_null("\x00") for column in self.scope]
         pair_key = pl.concat_str([exact_key(field).fill_null("") for field in TEXT_FIELDS] + scope, separator="\x1f")
         group_key = pl.concat_str([exact_key("prompt").fill_null(""), *scope], separator="\x1f") if self.by_prompt else pair_key
-        grouped = frame.with_columns(_group=group_key).with_columns(
+        # Most complete first (ties by id), so the kept row does not depend on the input's row order.
+        ranked = frame.with_row_index("_row").sort(completeness(frame.columns) + [pl.col("_row")])
+        grouped = ranked.with_columns(_group=group_key).with_columns(
             _first_id=pl.col("id").first().over("_group"),
             _first_source=pl.col("source").first().over("_group"),
             _repeat=pl.int_range(pl.len()).over("_group") > 0,
@@ -31,10 +34,10 @@ class ExactDedupe(Stage):
         repeated = grouped.filter("_in_repeated_group").with_columns(_same_pair=pl.int_range(pl.len()).over(pair_key) > 0)
         grouped = grouped.join(repeated.select("source", "_same_pair"), on="source", how="left", maintain_order="left")
         reason = pl.when(pl.col("_same_pair")).then(pl.lit(["exact_duplicate_pair"])).otherwise(pl.lit(["exact_duplicate_prompt"]))
-        helpers = ["_group", "_first_id", "_first_source", "_repeat", "_in_repeated_group", "_same_pair"]
-        removed = self.leave(grouped.filter("_repeat"), Status.DUPLICATE, reason,
+        helpers = ["_row", "_group", "_first_id", "_first_source", "_repeat", "_in_repeated_group", "_same_pair"]
+        removed = self.leave(grouped.filter("_repeat").sort("_row"), Status.DUPLICATE, reason,
                              duplicate_of=pl.col("_first_id"), duplicate_of_source=pl.col("_first_source"))
-        kept = grouped.filter(~pl.col("_repeat")).drop(helpers)
+        kept = grouped.filter(~pl.col("_repeat")).sort("_row").drop(helpers)
         stats = removed.select(
             exact_duplicate_pair=pl.col("_same_pair").sum(), exact_duplicate_prompt=(~pl.col("_same_pair")).sum()
         ).row(0, named=True)

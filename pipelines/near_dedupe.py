@@ -6,8 +6,8 @@ from typing import Literal
 
 import polars as pl
 
-from curation.clusters import resolve_clusters, scope_keys, within_scope
-from curation.near_duplicates import jaccard, near_duplicate_clusters, shingles
+from curation.clusters import completeness_order, greedy_clusters, resolve_clusters, scope_keys
+from curation.near_duplicates import jaccard, near_duplicate_pairs
 from curation.schema import TEXT_FIELDS
 from curation.stage import Stage, StageResult
 from curation.text import comparison_key, fold_accents
@@ -32,10 +32,8 @@ class NearDedupe(Stage):
     def process(self, frame: pl.DataFrame) -> StageResult:
         if frame.height == 0:
             return StageResult(frame, self.nothing_removed(frame))
-        keys = self.keys(frame)
-        scopes = scope_keys(frame, self.scope)
-        cluster_ids = near_duplicate_clusters(keys, self.threshold, self.ngram, self.bins, self.band_size,
-                                              keep_pair=lambda pairs: within_scope(pairs, scopes))
-        grams = shingles(keys, self.ngram)
-        return resolve_clusters(self, frame, cluster_ids.get_column("cluster"), f"near_duplicate_{self.on}",
+        pairs, grams = near_duplicate_pairs(self.keys(frame), scope_keys(frame, self.scope), self.threshold,
+                                            self.ngram, self.bins, self.band_size)
+        cluster_ids = greedy_clusters(pairs, completeness_order(frame), frame.height)
+        return resolve_clusters(self, frame, cluster_ids, f"near_duplicate_{self.on}",
                                 lambda pairs: jaccard(grams, pairs))

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import polars as pl
 
-from curation.clusters import completeness_order, resolve_clusters, scope_keys, within_scope
+from curation.clusters import completeness_order, greedy_clusters, resolve_clusters, scope_keys, within_scope
 from curation.embeddings import EmbeddingCache
-from curation.semantic_duplicates import cosine, semantic_clusters
+from curation.semantic_duplicates import cosine, similar_pairs
 from curation.stage import Stage, StageResult
 
 
@@ -25,11 +25,9 @@ class SemanticDedupe(Stage):
     def process(self, frame: pl.DataFrame) -> StageResult:
         if frame.height == 0:
             return StageResult(frame, self.nothing_removed(frame))
-        vectors = self.cache.embed(frame.get_column("prompt").to_list())
-        scopes = scope_keys(frame, self.scope)
-        founders = semantic_clusters(vectors, self.threshold, completeness_order(frame),
-                                     keep_pair=lambda pairs: within_scope(pairs, scopes))
-        cluster_ids = pl.Series(founders, dtype=pl.UInt32)
+        vectors = self.cache.embed(frame.get_column("prompt").fill_null("").to_list())
+        pairs = within_scope(similar_pairs(vectors, self.threshold), scope_keys(frame, self.scope))
+        cluster_ids = greedy_clusters(pairs, completeness_order(frame), frame.height)
         result = resolve_clusters(self, frame, cluster_ids, "semantic_duplicate", lambda pairs: cosine(vectors, pairs))
         result.stats["embeddings_computed"] = self.cache.computed
         return result

@@ -20,9 +20,10 @@ TAG_FAMILIES = (language_mismatch, variety_clash)
 
 def default_rules(config: FilterConfig, tagged: bool = True) -> list[Rule]:
     """Every rule, with the config's severity overrides applied and disabled rules left out."""
-    families = FAMILIES + (TAG_FAMILIES if tagged else ())
-    rules = [rule for family in families for rule in family.rules(config)]
-    names = {rule.name for rule in rules}
+    every_rule = [rule for family in FAMILIES + TAG_FAMILIES for rule in family.rules(config)]
+    names = {rule.name for rule in every_rule}
+    tag_rules = {rule.name for family in TAG_FAMILIES for rule in family.rules(config)}
+    rules = [rule for rule in every_rule if tagged or rule.name not in tag_rules]
     unknown = sorted((set(config.severity) | set(config.disabled)) - names)
     if unknown:
         raise ConfigError(f"filters: unknown rule names {unknown}; the rules are {sorted(names)}")

@@ -3,7 +3,7 @@
 import polars as pl
 
 from curation.embeddings import EmbeddingCache
-from curation.near_duplicates import near_duplicate_clusters
+from curation.near_duplicates import near_duplicate_pairs
 from curation.pipelines.near_dedupe import NearDedupe
 from curation.pipelines.semantic_dedupe import SemanticDedupe
 from tests.conftest import frame_of, pair
@@ -17,8 +17,40 @@ def test_minhash_clusters_near_duplicates_and_not_different_texts():
         "que comida preparas en tu casa de arequipa cuando llegan los primos para el aniversario de la ciudad hoy",
         "cual es el mejor sitio para ver el carnaval de cadiz con ninos pequenos y abuelos",
     ])
-    clusters = near_duplicate_clusters(texts, threshold=0.8)["cluster"].to_list()
-    assert clusters[0] == clusters[1] != clusters[2]
+    pairs, _ = near_duplicate_pairs(texts, pl.Series(["PE"] * 3), threshold=0.8)
+    assert pairs.select("a", "b").rows() == [(0, 1)]
+
+
+def test_one_word_prompts_and_unigram_shingles_work():
+    frame = frame_of(pair(prompt="¿Paella?"), pair(prompt="Paella"), pair(prompt="¿Qué se come en Valencia un domingo?"))
+    assert NearDedupe(threshold=0.8)(frame).removed["source"].to_list() == ["test:2"]
+    assert NearDedupe(threshold=0.8, ngram=1)(frame).removed.height == 1
+
+
+def test_scope_does_not_hide_pairs_of_the_same_country():
+    rows = [pair(prompt=BASE, country="PE"), pair(prompt=BASE + " hoy", country="MX"),
+            pair(prompt=BASE + " ahora", country="MX")]
+    result = NearDedupe(threshold=0.8, scope=["country"])(frame_of(*rows))
+    assert result.removed.height == 1 and result.removed["country"][0] == "MX"
+
+
+def test_near_dedupe_does_not_chain_away_from_the_kept_row():
+    words = BASE.split()
+    chain = [" ".join(words[:-k] if k else words) + " " + " ".join(["hoy"] * k) for k in range(6)]
+    result = NearDedupe(threshold=0.8)(frame_of(*[pair(prompt=text) for text in chain]))
+    assert result.removed["similarity"].min() >= 0.8
+
+
+def test_the_kept_row_does_not_depend_on_input_order():
+    from curation.config import RunConfig
+    from curation.pipelines import default_pipeline
+    from curation.run import run_pipeline
+
+    rows = [pair(prompt=BASE), pair(prompt=BASE.upper()), pair(prompt=BASE + " hoy"), pair(prompt="¿Y el rocoto relleno?")]
+    config = RunConfig(name="x", input={"path": "x"}, dedupe={"semantic": {"enabled": False}})
+    forward = run_pipeline(frame_of(*rows), default_pipeline(config)).accepted["id"].sort().to_list()
+    backward = run_pipeline(frame_of(*reversed(rows)), default_pipeline(config)).accepted["id"].sort().to_list()
+    assert forward == backward
 
 
 def test_near_dedupe_keeps_the_most_complete_row_and_reports_similarity():

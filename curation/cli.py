@@ -56,7 +56,7 @@ def run(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (default: out/<name>).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summary.")] = False,
 ) -> None:
-    """Run every stage: normalise >> filter >> exact_dedupe >> split, then write the datasets and the ledger."""
+    """Run every stage (normalise, tags, filter, exact/near/semantic dedupe, split), then write the datasets and the ledger."""
     if demo == (config_path is not None):
         raise typer.BadParameter("give a CONFIG file or --demo (one of the two)")
     try:

@@ -59,19 +59,33 @@ def completeness(columns: list[str]) -> list[pl.Expr]:
 
 def completeness_order(frame: pl.DataFrame) -> list[int]:
     """Row numbers, most complete row first."""
-    return frame.with_row_index(ROW).sort(completeness(frame.columns) + [pl.col(ROW)]).get_column(ROW).to_list()
+    keys = completeness(frame.columns)
+    narrow = frame.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias(ROW), *(k.alias(f"_key{n}") for n, k in enumerate(keys)))
+    return narrow.sort([f"_key{n}" for n in range(len(keys))] + [ROW]).get_column(ROW).to_list()
+
+
+def representatives(frame: pl.DataFrame, group: pl.Expr) -> pl.DataFrame:
+    """Per row, in the frame's order: its row number and its group's most complete row (_rep_row,
+    _rep_id, _rep_source). Ranked on a narrow frame of keys: sorting the whole frame would copy every text."""
+    keys = completeness(frame.columns)
+    narrow = frame.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias(ROW), group.alias("_group"), "id", "source",
+                          *(key.alias(f"_key{number}") for number, key in enumerate(keys)))
+    ranked = narrow.sort([f"_key{number}" for number in range(len(keys))] + [ROW])
+    return ranked.select(
+        ROW,
+        _rep_row=pl.col(ROW).first().over("_group"),
+        _rep_id=pl.col("id").first().over("_group"),
+        _rep_source=pl.col("source").first().over("_group"),
+        _group_size=pl.len().over("_group"),
+        _group="_group",
+    ).sort(ROW)
 
 
 def resolve_clusters(stage: Stage, frame: pl.DataFrame, cluster_ids: pl.Series, reason: str,
                      similarity: Similarity) -> StageResult:
     """Keep each cluster's most complete row; the others leave as duplicates with their similarity to it."""
-    ranked = frame.with_row_index(ROW).with_columns(cluster_ids.alias("_cluster"))
-    ranked = ranked.sort(completeness(frame.columns) + [pl.col(ROW)])
-    ranked = ranked.with_columns(
-        _rep_row=pl.col(ROW).first().over("_cluster"),
-        _rep_id=pl.col("id").first().over("_cluster"),
-        _rep_source=pl.col("source").first().over("_cluster"),
-    ).sort(ROW)
+    reps = representatives(frame, pl.lit(cluster_ids))
+    ranked = frame.with_columns(reps.select(ROW, "_rep_row", "_rep_id", "_rep_source", pl.col("_group").alias("_cluster")))
     is_member = pl.col(ROW) != pl.col("_rep_row")
     members = ranked.filter(is_member)
     scores = similarity(members.select(pl.col(ROW).alias("a"), pl.col("_rep_row").alias("b")))

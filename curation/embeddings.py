@@ -18,9 +18,6 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-PACKAGED = {"static-minilm", "minilm"}
-
-
 def default_cache_dir() -> Path:
     return Path(os.environ.get("CURATION_CACHE", Path.home() / ".cache" / "curation"))
 

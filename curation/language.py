@@ -13,9 +13,6 @@ import multiprocessing
 from functools import cache
 from importlib import resources
 
-# Long texts are identified from their opening: language rarely changes mid-answer and the cost
-# grows with length.
-DEFAULT_MAX_CHARS = 200
 # Below this many texts a process pool costs more than it saves.
 PARALLEL_MIN_TEXTS = 20_000
 _CHUNK = 4_000

@@ -3,7 +3,6 @@
 import json
 
 import polars as pl
-import pytest
 import yaml
 from typer.testing import CliRunner
 

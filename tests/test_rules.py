@@ -1,6 +1,5 @@
 """Each filter rule catches its defect and leaves clean text alone."""
 
-import polars as pl
 import pytest
 
 from curation.config import FilterConfig

@@ -1,6 +1,5 @@
 """Language, variety, register and cultural-dimension tags, with their evidence."""
 
-import polars as pl
 import pytest
 
 from curation.language import combined_identify, fasttext_identify, langdetect_identify

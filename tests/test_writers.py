@@ -63,8 +63,12 @@ def test_standard_dpo_and_prompts_and_parquet_files(run_on_rows):
     ]
 
 
-def test_the_dpo_split_loads_in_trl_format():
+def test_written_splits_are_what_trl_reads(run_on_rows):
+    """trl's own format checks on our output: conversational by default, standard on request."""
     from trl.data_utils import is_conversational
 
-    record = {"prompt": [{"role": "user", "content": "¿Qué tal?"}], "chosen": [{"role": "assistant", "content": "Bien."}]}
-    assert is_conversational(record)
+    conversational = run_on_rows().output_dir
+    assert is_conversational(load(conversational, "dpo")[0])
+    assert is_conversational(load(conversational, "kto")[0])
+    standard = run_on_rows(output={"dpo_format": "standard"}).output_dir
+    assert not is_conversational(load(standard, "dpo")[0])

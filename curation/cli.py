@@ -21,7 +21,7 @@ from curation.rules import default_rules
 from curation.run import RunResult, run as run_curation, run_pipeline
 from curation.schema import CANONICAL
 from curation.stage import Pipeline
-from curation.writers import atomic_directory
+from curation.writers import atomic_directory, write_table
 
 # Offline by default: nothing here needs the Hub unless a config names a Hub dataset.
 for variable in ("HF_HUB_DISABLE_TELEMETRY", "HF_DATASETS_DISABLE_PROGRESS_BARS"):
@@ -103,7 +103,7 @@ def ingest(
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.name}.partial")
     try:
-        records.write_parquet(partial)
+        write_table(records, partial)
         partial.replace(out)
     finally:
         partial.unlink(missing_ok=True)
@@ -123,8 +123,8 @@ def _stage_command(stage_name: str):
         except CurationError as error:
             raise _fail(error) from None
         with atomic_directory(out) as folder:
-            result.accepted.write_parquet(folder / "kept.parquet")
-            result.removed.write_parquet(folder / "removed.parquet")
+            write_table(result.accepted, folder / "kept.parquet")
+            write_table(result.removed, folder / "removed.parquet")
             (folder / "stats.json").write_text(json.dumps(result.summary, indent=2, ensure_ascii=False), encoding="utf-8")
         console.print(f"{stage_name}: {frame.height} in, {result.accepted.height} kept, {result.removed.height} removed -> {out}")
 

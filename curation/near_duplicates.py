@@ -14,6 +14,7 @@ ROW = "row"
 # Buckets up to this size are compared pair by pair; a larger one links each member to its first row
 # only, so that a bucket of thousands of copies stays linear.
 ALL_PAIRS_MAX_BUCKET = 32
+PAIRS_PER_PASS = 200_000
 
 
 def shingles(texts: pl.Series, ngram: int) -> pl.DataFrame:
@@ -57,6 +58,14 @@ def jaccard(grams: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
     """Exact Jaccard similarity of each (a, b) pair's shingle sets."""
     pairs = pairs.select(pl.col("a").cast(pl.UInt32), pl.col("b").cast(pl.UInt32))
     sizes = grams.group_by(ROW).len("size")
+    # A pass joins every shingle of each pair's first row: in slices, that join stays small on a big run.
+    parts = [_jaccard_of(grams, sizes, part) for part in pairs.sort("a", "b").iter_slices(PAIRS_PER_PASS)]
+    return pl.concat(parts) if parts else _jaccard_of(grams, sizes, pairs)
+
+
+def _jaccard_of(grams: pl.DataFrame, sizes: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
+    rows = pl.concat([pairs.get_column("a"), pairs.get_column("b")]).unique()
+    grams = grams.filter(pl.col(ROW).is_in(rows))  # the joins below then hash only this pass's rows
     shared = (
         pairs.join(grams, left_on="a", right_on=ROW)
         .join(grams, left_on=["b", "shingle"], right_on=[ROW, "shingle"])

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+import tempfile
+from dataclasses import dataclass, field
+from itertools import takewhile
 from pathlib import Path
 
 import polars as pl
@@ -19,8 +22,8 @@ from curation.readers import read_inputs
 from curation.reports.duplicate_clusters import duplicate_clusters
 from curation.reports.run_summary import run_summary
 from curation.schema import TEXT_FIELDS, Status, metadata_columns
-from curation.stage import REMOVED_COLUMNS, Pipeline
-from curation.writers import atomic_directory, dpo_frame, kto_frame, prompts_frame, write_dataset
+from curation.stage import BATCH_ROWS, REMOVED_COLUMNS, Pipeline, Stage, StageResult, add_stats
+from curation.writers import atomic_directory, dpo_frame, kto_frame, prompts_frame, write_dataset, write_table
 
 
 @dataclass
@@ -37,17 +40,30 @@ def _progress(console: Console | None) -> Progress:
                     TimeElapsedColumn(), console=console, disable=console is None, transient=False)
 
 
-def run_pipeline(records: pl.DataFrame, pipeline: Pipeline, console: Console | None = None) -> RunResult:
-    """Run the stages on canonical records; every row ends accepted, quarantined or duplicate."""
-    ledger = Ledger(input_rows=records.height)
-    sources = records.get_column("source")
-    removed_parts: list[pl.DataFrame] = []
-    frame = records
-    del records  # the stages' outputs replace it; holding it would double a large run's memory
+def run_pipeline(records: pl.DataFrame | Callable[[], pl.DataFrame], pipeline: Pipeline,
+                 console: Console | None = None, work_dir: Path | None = None) -> RunResult:
+    """Run the stages on canonical records; every row ends accepted, quarantined or duplicate.
+
+    The leading row-local stages (normalise, tags, filter) stream over batches of the input, spilled to
+    parquet in a work folder (in `work_dir`, else the system's temporary folder); the stages that compare
+    rows (dedupe, split) then see the survivors. Given a function that reads the records, nothing
+    outside holds the input frame, so a million-row run never holds two copies of its texts.
+    """
+    frame = records() if callable(records) else records
+    del records
+    ledger = Ledger(input_rows=frame.height)
+    sources = frame.get_column("source")
     stages = list(pipeline)
-    with _progress(console) as progress:
-        task = progress.add_task("stages", total=len(stages))
-        for stage in stages:
+    streamed = list(takewhile(lambda stage: stage.row_local, stages))
+    removed_parts: list[pl.DataFrame] = []
+    with tempfile.TemporaryDirectory(prefix=".curation-work-", dir=work_dir) as work, _progress(console) as progress:
+        if streamed:
+            spilled = Path(work) / "input.parquet"
+            write_table(frame, spilled)
+            del frame
+            frame, removed_parts = _run_in_batches(spilled, streamed, ledger, progress)
+        task = progress.add_task("stages", total=len(stages) - len(streamed))
+        for stage in stages[len(streamed):]:
             progress.update(task, description=stage.name)
             started = time.perf_counter()
             result = stage(frame)
@@ -62,6 +78,54 @@ def run_pipeline(records: pl.DataFrame, pipeline: Pipeline, console: Console | N
     ledger_rows = ledger.rows(frame, removed)
     ledger.check(sources, ledger_rows)
     return RunResult(frame, removed, ledger_rows, ledger.summary(ledger_rows))
+
+
+def _run_in_batches(spilled: Path, stages: list[Stage], ledger: Ledger,
+                    progress: Progress) -> tuple[pl.DataFrame, list[pl.DataFrame]]:
+    """Row-local stages, batch by batch; each batch's kept and removed rows go back to parquet, so a
+    batch's texts and temporaries are freed before the next (a polars string column keeps alive every
+    buffer it points into) and what is read back has compact buffers of its own."""
+    total = pl.scan_parquet(spilled).select(pl.len()).collect().item()
+    counts = {stage.name: StageCounts() for stage in stages}
+    kept_files: list[Path] = []
+    removed_files: list[Path] = []
+    task = progress.add_task(stages[0].name, total=total)
+    for number, start in enumerate(range(0, max(total, 1), BATCH_ROWS)):
+        batch = pl.scan_parquet(spilled).slice(start, BATCH_ROWS).collect()
+        rows = batch.height
+        for stage in stages:
+            progress.update(task, description=stage.name)
+            started = time.perf_counter()
+            result = stage(batch)
+            counts[stage.name].add(batch.height, result, time.perf_counter() - started)
+            if result.removed.height:
+                removed_files.append(spilled.with_name(f"removed-{number:05d}-{stage.name}.parquet"))
+                write_table(result.removed, removed_files[-1])
+            batch = result.kept
+        kept_files.append(spilled.with_name(f"kept-{number:05d}.parquet"))
+        write_table(batch, kept_files[-1])
+        progress.advance(task, rows)
+    for name, entry in counts.items():
+        ledger.record(name, entry.rows_in, entry.rows_out, entry.removed, entry.seconds, entry.stats)
+    kept = pl.concat([pl.read_parquet(file) for file in kept_files], how="diagonal_relaxed", rechunk=False)
+    return kept, [pl.read_parquet(file) for file in removed_files]
+
+
+@dataclass
+class StageCounts:
+    """One stage's rows and time summed over the batches."""
+    rows_in: int = 0
+    rows_out: int = 0
+    removed: int = 0
+    seconds: float = 0.0
+    stats: dict[str, int] = field(default_factory=dict)
+
+    def add(self, rows_in: int, result: StageResult, seconds: float) -> None:
+        self.rows_in += rows_in
+        self.rows_out += result.kept.height
+        self.removed += result.removed.height
+        self.seconds += seconds
+        add_stats(self.stats, result.stats)
 
 
 def engine_columns() -> set[str]:
@@ -80,18 +144,20 @@ def protect_metadata(records: pl.DataFrame) -> pl.DataFrame:
 def run(config: RunConfig, output_dir: Path | None = None, console: Console | None = None) -> RunResult:
     """The configured run end to end. Bad input raises InputError before anything is written."""
     started = time.perf_counter()
-    # Passed on, not kept here: the input frame can be freed once normalised.
-    result = run_pipeline(protect_metadata(read_inputs(config)), default_pipeline(config), console)
+    final = Path(output_dir or config.output_dir())
+    # Spill beside the output (where the space for it is), unless that folder is still to be made.
+    result = run_pipeline(lambda: protect_metadata(read_inputs(config)), default_pipeline(config), console,
+                          work_dir=final.parent if final.parent.is_dir() else None)
     engine = engine_columns()
     metadata = [name for name in metadata_columns(result.accepted) if name not in engine and not name.startswith("_")]
-    result.output_dir = Path(output_dir or config.output_dir())
+    result.output_dir = final
     with atomic_directory(result.output_dir) as folder:
         result.summary["outputs"] = _write_outputs(result, config, metadata, folder)
         result.summary["seconds"] = round(time.perf_counter() - started, 3)
         result.summary["dataset"] = config.name
         (folder / "ledger.json").write_text(json.dumps(result.summary, indent=2, ensure_ascii=False), encoding="utf-8")
         clusters = duplicate_clusters(result.accepted, result.removed)
-        clusters.write_parquet(folder / "duplicate_clusters.parquet")
+        write_table(clusters, folder / "duplicate_clusters.parquet")
         (folder / "summary.md").write_text(run_summary(result.summary, result.removed, result.accepted, clusters),
                                            encoding="utf-8")
         (folder / "config.yaml").write_text(yaml.safe_dump(config.model_dump(mode="json"), allow_unicode=True, sort_keys=False))
@@ -111,9 +177,9 @@ def _write_outputs(result: RunResult, config: RunConfig, metadata: list[str], fo
     for kind, frame in published.items():
         if frame.height:
             outputs[f"{config.name}_{kind}"] = write_dataset(frame, folder / f"{config.name}_{kind}", config.output.formats)
-    accepted.write_parquet(folder / "accepted.parquet")
+    write_table(accepted, folder / "accepted.parquet")
     for status, file in ((Status.QUARANTINED, "quarantine.parquet"), (Status.DUPLICATE, "duplicates.parquet")):
         rows = result.removed.filter(pl.col("status") == status.value) if result.removed.height else result.removed
-        rows.write_parquet(folder / file)
-    result.ledger_rows.write_parquet(folder / "ledger.parquet")
+        write_table(rows, folder / file)
+    write_table(result.ledger_rows, folder / "ledger.parquet")
     return outputs

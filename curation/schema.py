@@ -47,13 +47,12 @@ def record_ids(frame: pl.DataFrame) -> pl.Series:
     CSV's empty cell and a JSONL's "" or a CRLF copy of the file give the same id. blake2b rather
     than polars' hash, whose values may change between polars versions.
     """
-    normalised = frame.select(
-        pl.col(name).str.normalize("NFC").str.replace_all("\r\n?", "\n").str.strip_chars() for name in _ID_FIELDS
-    ).select(pl.when(pl.col(name) != "").then(pl.col(name)).alias(name) for name in _ID_FIELDS)
+    light = [pl.col(name).str.normalize("NFC").str.replace_all("\r\n?", "\n").str.strip_chars() for name in _ID_FIELDS]
     ids: list[str] = []
-    # Slices, so the Python strings of a million-row input never exist all at once.
-    for part in normalised.iter_slices(_ID_BATCH_ROWS):
-        columns = [part.get_column(name).to_list() for name in _ID_FIELDS]
+    # Slices, so neither the normalised copies nor the Python strings of a million-row input exist all at once.
+    for part in frame.iter_slices(_ID_BATCH_ROWS):
+        normalised = part.select(light).select(pl.when(pl.col(name) != "").then(pl.col(name)).alias(name) for name in _ID_FIELDS)
+        columns = [normalised.get_column(name).to_list() for name in _ID_FIELDS]
         ids.extend(
             hashlib.blake2b(
                 _UNIT_SEPARATOR.join(_NULL_MARK if value is None else value for value in values).encode(),

@@ -34,6 +34,8 @@ class StageResult:
 # Rows a row-local stage handles at a time: its temporaries (lower-cased, folded copies of every
 # text) then stay small on a million-row run.
 CHUNK_ROWS = 100_000
+# Rows a run streams through its leading row-local stages at a time (see curation.run).
+BATCH_ROWS = CHUNK_ROWS
 
 
 class Stage(ABC):
@@ -60,8 +62,7 @@ class Stage(ABC):
         results = [self.process(frame.slice(start, CHUNK_ROWS)) for start in range(0, frame.height, CHUNK_ROWS)]
         stats: dict[str, int] = {}
         for result in results:
-            for key, value in result.stats.items():
-                stats[key] = stats.get(key, 0) + value
+            add_stats(stats, result.stats)
         return StageResult(pl.concat([r.kept for r in results], rechunk=False),
                            pl.concat([r.removed for r in results], how="diagonal_relaxed", rechunk=False), stats)
 
@@ -81,6 +82,11 @@ class Stage(ABC):
 
     def __rshift__(self, other: Stage) -> Pipeline:
         return Pipeline([self]) >> other
+
+
+def add_stats(total: dict[str, int], more: dict[str, int]) -> None:
+    for key, value in more.items():
+        total[key] = total.get(key, 0) + value
 
 
 class Pipeline:

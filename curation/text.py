@@ -27,6 +27,12 @@ def exact_key(column: str | pl.Expr) -> pl.Expr:
     return expr.str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars()
 
 
+def own_copy(expr: pl.Expr) -> pl.Expr:
+    """The strings copied into a buffer of their own. A polars string column points into the buffers it
+    was cut from, so keeping a few original texts would otherwise keep every original text in memory."""
+    return pl.concat_str([expr, pl.lit("")])
+
+
 def dfa_friendly(pattern: str) -> str:
     r"""The pattern with ASCII word boundaries: Rust's fast regex engines cannot do Unicode `\b`.
 

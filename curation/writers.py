@@ -16,6 +16,9 @@ import polars as pl
 
 from curation.schema import Preference
 
+# Rows per parquet row group: the writer encodes a whole group at once, so a table of a million texts
+# is written without a second copy of it in memory.
+ROW_GROUP_ROWS = 20_000
 _MESSAGE = pl.Struct({"role": pl.String, "content": pl.String})
 
 
@@ -67,6 +70,10 @@ def prompts_frame(accepted: pl.DataFrame, metadata: list[str]) -> pl.DataFrame:
     return accepted.select("id", "system_prompt", "prompt", "country", *metadata, "split")
 
 
+def write_table(frame: pl.DataFrame, path: Path) -> None:
+    frame.write_parquet(path, row_group_size=ROW_GROUP_ROWS)
+
+
 def write_dataset(frame: pl.DataFrame, folder: Path, formats: list[str]) -> dict[str, int]:
     """Write one dataset, a split per value of `split`: parquet/<split>.parquet and arrow/ (save_to_disk)."""
     import datasets
@@ -76,7 +83,7 @@ def write_dataset(frame: pl.DataFrame, folder: Path, formats: list[str]) -> dict
     if "parquet" in formats:
         (folder / "parquet").mkdir(parents=True)
         for name, part in splits.items():
-            part.write_parquet(folder / "parquet" / f"{name}.parquet")
+            write_table(part, folder / "parquet" / f"{name}.parquet")
     if "disk" in formats:
         dataset = datasets.DatasetDict({name: datasets.Dataset(part.to_arrow()) for name, part in splits.items()})
         dataset.save_to_disk(str(folder / "arrow"))

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import polars as pl
 
-from curation.clusters import representatives
+from curation.clusters import ROW, representatives
 from curation.schema import TEXT_FIELDS, Status
-from curation.stage import Stage, StageResult
+from curation.stage import CHUNK_ROWS, Stage, StageResult
 from curation.text import exact_key
+
+
+def _hashes(frame: pl.DataFrame, key: pl.Expr) -> pl.Series:
+    """The key's 64-bit hash per row, a slice at a time: the lower-cased copies of a million texts never
+    exist at once. Within one run a hash stands for its key (a collision is ~1e-8 at a million rows)."""
+    parts = [part.select(key.hash(seed=11)).to_series() for part in frame.iter_slices(CHUNK_ROWS)]
+    return pl.concat(parts) if parts else pl.Series(dtype=pl.UInt64)
 
 
 class ExactDedupe(Stage):
@@ -21,24 +28,23 @@ class ExactDedupe(Stage):
     def process(self, frame: pl.DataFrame) -> StageResult:
         scope = [pl.col(column).cast(pl.String).fill_null("\x00") for column in self.scope]
         pair_key = pl.concat_str([exact_key(field).fill_null("") for field in TEXT_FIELDS] + scope, separator="\x1f")
-        group_key = pl.concat_str([exact_key("prompt").fill_null(""), *scope], separator="\x1f") if self.by_prompt else pair_key
+        prompt_key = pl.concat_str([exact_key("prompt").fill_null(""), *scope], separator="\x1f")
         # Most complete first (ties by id), so the kept row does not depend on the input's row order.
-        reps = representatives(frame, group_key)
-        grouped = frame.with_columns(reps.select(
-            pl.col("row").alias("_row"), "_group", pl.col("_rep_id").alias("_first_id"),
-            pl.col("_rep_source").alias("_first_source"), (pl.col("row") != pl.col("_rep_row")).alias("_repeat"),
-            (pl.col("_group_size") > 1).alias("_in_repeated_group"),
-        ))
+        reps = representatives(frame, pl.lit(_hashes(frame, prompt_key if self.by_prompt else pair_key)))
+        rows = reps.select(ROW, "_rep_id", "_rep_source", _repeat=pl.col(ROW) != pl.col("_rep_row"),
+                           _in_repeated_group=pl.col("_group_size") > 1)
         # Whole-pair keys cost four texts a row: only rows of repeated groups need them (to name the reason).
-        repeated = grouped.filter("_in_repeated_group").sort(pl.col("_repeat"), "_row").with_columns(
-            _same_pair=pl.int_range(pl.len()).over(pair_key) > 0)
-        grouped = grouped.join(repeated.select("source", "_same_pair"), on="source", how="left", maintain_order="left")
+        in_group = rows.get_column("_in_repeated_group")
+        same_pair = (rows.filter(in_group).with_columns(_pair=_hashes(frame.filter(in_group), pair_key))
+                     .sort("_repeat", ROW).select(ROW, _same_pair=pl.int_range(pl.len()).over("_pair") > 0))
+        rows = rows.join(same_pair, on=ROW, how="left", maintain_order="left")
+        repeat = rows.get_column("_repeat")
+        repeated = rows.filter(repeat)
         reason = pl.when(pl.col("_same_pair")).then(pl.lit(["exact_duplicate_pair"])).otherwise(pl.lit(["exact_duplicate_prompt"]))
-        helpers = ["_row", "_group", "_first_id", "_first_source", "_repeat", "_in_repeated_group", "_same_pair"]
-        removed = self.leave(grouped.filter("_repeat"), Status.DUPLICATE, reason,
-                             duplicate_of=pl.col("_first_id"), duplicate_of_source=pl.col("_first_source"))
-        kept = grouped.filter(~pl.col("_repeat")).drop(helpers)
-        stats = removed.select(
+        removed = self.leave(frame.filter(repeat).with_columns(repeated.select("_rep_id", "_rep_source", "_same_pair")),
+                             Status.DUPLICATE, reason, duplicate_of=pl.col("_rep_id"),
+                             duplicate_of_source=pl.col("_rep_source"))
+        stats = repeated.select(
             exact_duplicate_pair=pl.col("_same_pair").sum(), exact_duplicate_prompt=(~pl.col("_same_pair")).sum()
         ).row(0, named=True)
-        return StageResult(kept, removed.drop(helpers), stats)
+        return StageResult(frame.filter(~repeat), removed.drop("_rep_id", "_rep_source", "_same_pair"), stats)

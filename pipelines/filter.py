@@ -25,6 +25,7 @@ def with_raw_text(frame: pl.DataFrame) -> pl.DataFrame:
 class Filter(Stage):
     name = "filter"
     description = "Rules as polars expressions: block quarantines with reasons, warn annotates."
+    row_local = True
     inputs = ("prompt", "chosen", "rejected", "system_prompt")
     outputs = ("warnings",)
 

@@ -10,6 +10,7 @@ import polars as pl
 
 from curation.schema import TEXT_FIELDS
 from curation.stage import Stage, StageResult
+from curation.text import own_copy
 
 # Only tags of the kinds web scrapes and chat UIs leave behind; other angle brackets (code, "<3") stay.
 _BREAK_TAGS = r"(?i)<br\s*/?>|</p\s*>|</div\s*>"
@@ -47,9 +48,9 @@ class Normalise(Stage):
         changes = {field: pl.col(f"_clean_{field}").ne_missing(pl.col(field)) for field in TEXT_FIELDS}
         stats = cleaned.select(change.sum().alias(f"changed_{field}") for field, change in changes.items()).row(0, named=True)
         # Normalising twice keeps the first original.
-        originals = [pl.coalesce(pl.col(f"{field}_raw"), pl.when(change).then(pl.col(field))).alias(f"{field}_raw")
-                     if f"{field}_raw" in frame.columns else pl.when(change).then(pl.col(field)).alias(f"{field}_raw")
-                     for field, change in changes.items()]
+        originals = [own_copy(pl.when(change).then(pl.col(field))) for field, change in changes.items()]
+        originals = [pl.coalesce(pl.col(f"{field}_raw"), original).alias(f"{field}_raw") if f"{field}_raw" in frame.columns
+                     else original.alias(f"{field}_raw") for field, original in zip(TEXT_FIELDS, originals)]
         cleaned = cleaned.with_columns(originals).with_columns(
             pl.col(f"_clean_{field}").alias(field) for field in TEXT_FIELDS
         ).drop(f"_clean_{field}" for field in TEXT_FIELDS)

@@ -167,7 +167,7 @@ def run(config: RunConfig, output_dir: Path | None = None, console: Console | No
 def _write_outputs(result: RunResult, config: RunConfig, metadata: list[str], folder: Path) -> dict:
     """The published datasets, and the accepted, quarantined, duplicate and ledger tables."""
     conversational = config.output.dpo_format == "conversational"
-    accepted = result.accepted
+    accepted = result.accepted.lazy()
     published = {
         "dpo": dpo_frame(accepted, conversational, metadata),
         "kto": kto_frame(accepted, conversational, metadata),
@@ -175,9 +175,9 @@ def _write_outputs(result: RunResult, config: RunConfig, metadata: list[str], fo
     }
     outputs: dict = {}
     for kind, frame in published.items():
-        if frame.height:
+        if frame.select(pl.len()).collect().item():
             outputs[f"{config.name}_{kind}"] = write_dataset(frame, folder / f"{config.name}_{kind}", config.output.formats)
-    write_table(accepted, folder / "accepted.parquet")
+    write_table(result.accepted, folder / "accepted.parquet")
     for status, file in ((Status.QUARANTINED, "quarantine.parquet"), (Status.DUPLICATE, "duplicates.parquet")):
         rows = result.removed.filter(pl.col("status") == status.value) if result.removed.height else result.removed
         write_table(rows, folder / file)

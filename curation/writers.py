@@ -34,7 +34,7 @@ def _prompt_messages() -> pl.Expr:
     return pl.when(pl.col("system_prompt").is_not_null()).then(with_system).otherwise(user)
 
 
-def dpo_frame(accepted: pl.DataFrame, conversational: bool, metadata: list[str]) -> pl.DataFrame:
+def dpo_frame(accepted: pl.LazyFrame, conversational: bool, metadata: list[str]) -> pl.LazyFrame:
     """Pairs with a clear winner; both-good and both-bad are never DPO pairs (they feed KTO)."""
     pairs = accepted.filter(pl.col("preference") == Preference.CHOSEN_BETTER.value)
     if conversational:
@@ -47,7 +47,7 @@ def dpo_frame(accepted: pl.DataFrame, conversational: bool, metadata: list[str])
     return pairs.select("id", *columns, "country", *metadata, "split")
 
 
-def kto_frame(accepted: pl.DataFrame, conversational: bool, metadata: list[str]) -> pl.DataFrame:
+def kto_frame(accepted: pl.LazyFrame, conversational: bool, metadata: list[str]) -> pl.LazyFrame:
     """Unpaired completions: chosen of a clear pair and both of a both-good pair are desirable."""
     rows = accepted.filter(pl.col("preference").is_not_null())
     prompt = _prompt_messages() if conversational else pl.col("prompt")
@@ -66,7 +66,7 @@ def kto_frame(accepted: pl.DataFrame, conversational: bool, metadata: list[str])
     return pl.concat(sides)
 
 
-def prompts_frame(accepted: pl.DataFrame, metadata: list[str]) -> pl.DataFrame:
+def prompts_frame(accepted: pl.LazyFrame, metadata: list[str]) -> pl.LazyFrame:
     return accepted.select("id", "system_prompt", "prompt", "country", *metadata, "split")
 
 
@@ -74,20 +74,32 @@ def write_table(frame: pl.DataFrame, path: Path) -> None:
     frame.write_parquet(path, row_group_size=ROW_GROUP_ROWS)
 
 
-def write_dataset(frame: pl.DataFrame, folder: Path, formats: list[str]) -> dict[str, int]:
-    """Write one dataset, a split per value of `split`: parquet/<split>.parquet and arrow/ (save_to_disk)."""
+def write_dataset(frame: pl.DataFrame | pl.LazyFrame, folder: Path, formats: list[str]) -> dict[str, int]:
+    """Write one dataset, a split per value of `split`: parquet/<split>.parquet and arrow/ (save_to_disk).
+
+    Streamed: each split is sunk to parquet in row groups, and the save_to_disk copy is built from
+    that parquet, so a large dataset is never held twice (polars, then arrow) in memory.
+    """
     import datasets
 
     datasets.disable_progress_bars()
-    splits = {name: part.drop("split") for (name,), part in frame.partition_by("split", as_dict=True, maintain_order=True).items()}
-    if "parquet" in formats:
-        (folder / "parquet").mkdir(parents=True)
-        for name, part in splits.items():
-            write_table(part, folder / "parquet" / f"{name}.parquet")
+    lazy = frame.lazy()
+    names = lazy.select(pl.col("split").unique(maintain_order=True)).collect().to_series().to_list()
+    parquet = folder / ("parquet" if "parquet" in formats else ".parquet")
+    parquet.mkdir(parents=True)
+    files = {name: parquet / f"{name}.parquet" for name in names}
+    for name, file in files.items():
+        lazy.filter(pl.col("split") == name).drop("split").sink_parquet(file, row_group_size=ROW_GROUP_ROWS)
     if "disk" in formats:
-        dataset = datasets.DatasetDict({name: datasets.Dataset(part.to_arrow()) for name, part in splits.items()})
-        dataset.save_to_disk(str(folder / "arrow"))
-    return {name: part.height for name, part in splits.items()}
+        cache = folder / ".cache"
+        splits = {name: datasets.Dataset.from_parquet(str(file), cache_dir=str(cache)) for name, file in files.items()}
+        datasets.DatasetDict(splits).save_to_disk(str(folder / "arrow"))
+        del splits
+        shutil.rmtree(cache)
+    counts = {name: pl.scan_parquet(file).select(pl.len()).collect().item() for name, file in files.items()}
+    if "parquet" not in formats:
+        shutil.rmtree(parquet)
+    return counts
 
 
 @contextmanager

@@ -31,6 +31,7 @@ app = typer.Typer(help="Curate culturally aligned preference data (DPO/KTO): fil
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 console = Console(stderr=True)
 EXIT_BAD_INPUT = 2
+EXIT_GATE_FAILED = 1
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="YAML config (defaults apply without one).")]
 
@@ -55,8 +56,10 @@ def run(
     demo: Annotated[bool, typer.Option("--demo", help="Run on the embedded demo data: no network, keys or servers.")] = False,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (default: out/<name>).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summary.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when a dataset expectation fails (gate.strict).")] = False,
 ) -> None:
-    """Run every stage (normalise, tags, filter, exact/near/semantic dedupe, split), then write the datasets and the ledger."""
+    """Run every stage (normalise, tags, filter, exact/near/semantic dedupe, split), write the datasets and the
+    ledger, and check the rule packs' dataset expectations (validation.json)."""
     if demo == (config_path is not None):
         raise typer.BadParameter("give a CONFIG file or --demo (one of the two)")
     try:
@@ -66,6 +69,12 @@ def run(
         raise _fail(error) from None
     if not quiet:
         _print_summary(result)
+    validation = result.summary["validation"]
+    if not validation["success"]:
+        console.print(f"[yellow]{validation['failed']} of {validation['evaluated']} dataset expectations failed[/] "
+                      f"(see {result.output_dir / 'validation.json'})")
+        if strict or config.gate.strict:
+            raise typer.Exit(EXIT_GATE_FAILED)
 
 
 def _print_summary(result: RunResult) -> None:

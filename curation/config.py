@@ -96,6 +96,11 @@ class SplitConfig(_Section):
     seed: int = 42
 
 
+class GateConfig(_Section):
+    packs: list[str] = Field(["default"], description="Rule packs: 'default' or paths of YAML packs (see rules/default_pack.yaml).")
+    strict: bool = Field(False, description="A failed dataset expectation fails the run (exit 1); `curation run --strict` too.")
+
+
 class RunConfig(_Section):
     name: str = Field(description="Base name of the published datasets: <name>_dpo, <name>_kto, <name>_prompts.")
     input: InputConfig | list[InputConfig] = Field(description="One input, or several read as one dataset (seed + generated).")
@@ -103,6 +108,7 @@ class RunConfig(_Section):
     normalise: NormaliseConfig = NormaliseConfig()
     tagging: TaggingConfig = TaggingConfig()
     filters: FilterConfig = FilterConfig()
+    gate: GateConfig = GateConfig()
     dedupe: DedupeConfig = DedupeConfig()
     split: SplitConfig = SplitConfig()
 

@@ -9,7 +9,9 @@ the text when CLD2 decided.
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing
+import multiprocessing.pool
 from functools import cache
 from importlib import resources
 
@@ -44,10 +46,17 @@ def _in_chunks(identify_chunk, texts: list[str], workers: int) -> Identification
     if workers <= 1 or len(texts) < PARALLEL_MIN_TEXTS:
         return identify_chunk(texts)
     chunks = [texts[start : start + _CHUNK] for start in range(0, len(texts), _CHUNK)]
-    # spawn, not fork: a forked polars thread pool can deadlock.
-    with multiprocessing.get_context("spawn").Pool(workers) as pool:
-        results = pool.map(identify_chunk, chunks)
+    results = _pool(workers).map(identify_chunk, chunks)
     return [lang for part in results for lang in part[0]], [score for part in results for score in part[1]]
+
+
+@cache
+def _pool(workers: int) -> multiprocessing.pool.Pool:
+    """One pool per process, started at the first large batch and reused by every later one (a run
+    tags a million rows batch by batch); spawn, not fork: a forked polars thread pool can deadlock."""
+    pool = multiprocessing.get_context("spawn").Pool(workers)
+    atexit.register(pool.terminate)
+    return pool
 
 
 def fasttext_identify(texts: list[str], workers: int = 1) -> Identification:

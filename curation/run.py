@@ -20,6 +20,8 @@ from curation.ledger import ROW_COLUMNS, Ledger, follow_duplicate_chains
 from curation.pipelines import STAGES, default_pipeline
 from curation.readers import read_inputs
 from curation.reports.duplicate_clusters import duplicate_clusters
+from curation.rules.expectations import tables, validate
+from curation.rules.pack import load_packs
 from curation.reports.run_summary import run_summary
 from curation.schema import TEXT_FIELDS, Status, metadata_columns
 from curation.stage import BATCH_ROWS, REMOVED_COLUMNS, Pipeline, Stage, StageResult, add_stats
@@ -153,6 +155,10 @@ def run(config: RunConfig, output_dir: Path | None = None, console: Console | No
     result.output_dir = final
     with atomic_directory(result.output_dir) as folder:
         result.summary["outputs"] = _write_outputs(result, config, metadata, folder)
+        validation = _validate(result, config, folder)
+        result.summary["validation"] = {key: validation[key] for key in ("success", "evaluated", "failed")}
+        (folder / "validation.json").write_text(json.dumps(validation, indent=2, ensure_ascii=False, default=str),
+                                                encoding="utf-8")
         result.summary["seconds"] = round(time.perf_counter() - started, 3)
         result.summary["dataset"] = config.name
         (folder / "ledger.json").write_text(json.dumps(result.summary, indent=2, ensure_ascii=False), encoding="utf-8")
@@ -162,6 +168,15 @@ def run(config: RunConfig, output_dir: Path | None = None, console: Console | No
                                            encoding="utf-8")
         (folder / "config.yaml").write_text(yaml.safe_dump(config.model_dump(mode="json"), allow_unicode=True, sort_keys=False))
     return result
+
+
+def _validate(result: RunResult, config: RunConfig, folder: Path) -> dict:
+    """The packs' dataset expectations on the accepted rows and on what was published."""
+    dpo_files = sorted((folder / f"{config.name}_dpo").glob("parquet/*.parquet"))
+    dpo_ids = pl.concat([pl.read_parquet(file, columns=["id"]) for file in dpo_files]).get_column("id") if dpo_files \
+        else pl.Series("id", [], dtype=pl.String)
+    names = {kind: f"{config.name}_{kind}" for kind in ("dpo", "kto", "prompts")}
+    return validate(load_packs(config.gate.packs), tables(result.accepted, dpo_ids, names))
 
 
 def _write_outputs(result: RunResult, config: RunConfig, metadata: list[str], folder: Path) -> dict:

@@ -16,6 +16,7 @@ from curation.pipelines.semantic_dedupe import SemanticDedupe
 from curation.pipelines.split import Split
 from curation.pipelines.variety_tag import VarietyTag
 from curation.rules import default_rules
+from curation.rules.pack import load_packs
 from curation.stage import Pipeline, Stage
 
 # Each stage built from the run config; the order is the pipeline's.
@@ -26,7 +27,8 @@ BUILDERS: dict[str, Callable[[RunConfig], Stage]] = {
     VarietyTag.name: lambda c: VarietyTag(c.tagging.varieties_lexicon),
     RegisterTag.name: lambda c: RegisterTag(c.tagging.register_lexicon),
     DimensionTag.name: lambda c: DimensionTag(c.tagging.dimensions_lexicon),
-    Filter.name: lambda c: Filter(default_rules(c.filters, tagged=c.tagging.enabled)),
+    Filter.name: lambda c: Filter(default_rules(c.filters, tagged=c.tagging.enabled)
+                                  + [rule for pack in load_packs(c.gate.packs) for rule in pack.rules()]),
     ExactDedupe.name: lambda c: ExactDedupe(by_prompt=c.dedupe.exact.by_prompt, scope=c.dedupe.scope),
     NearDedupe.name: lambda c: NearDedupe(c.dedupe.near.target, c.dedupe.near.threshold, c.dedupe.near.ngram,
                                           c.dedupe.near.bins, c.dedupe.near.band_size, scope=c.dedupe.scope),

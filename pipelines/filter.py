@@ -16,10 +16,11 @@ def _names_where_true(rules: list[Rule]) -> pl.Expr:
     return pl.concat_list(pl.when(pl.col(rule.column)).then(pl.lit(rule.name)) for rule in rules).list.drop_nulls()
 
 
-def with_raw_text(frame: pl.DataFrame) -> pl.DataFrame:
-    """Rules that read the original text (mojibake) find <field>_raw even when normalise did not run."""
-    return frame.with_columns(pl.lit(None, dtype=pl.String).alias(f"{field}_raw")
-                              for field in TEXT_FIELDS if f"{field}_raw" not in frame.columns)
+def absent_columns(frame: pl.DataFrame, rules: list[Rule]) -> list[str]:
+    """Columns the rules read that the frame lacks: each is read as all null. That covers <field>_raw
+    when normalise did not run, and a pack's optional columns (modelo_gen on seed data)."""
+    read = {column for rule in rules for column in rule.columns} | {f"{field}_raw" for field in TEXT_FIELDS}
+    return sorted(read - set(frame.columns))
 
 
 class Filter(Stage):
@@ -33,9 +34,9 @@ class Filter(Stage):
         self.rules = rules
 
     def process(self, frame: pl.DataFrame) -> StageResult:
-        unnormalised = [f"{field}_raw" for field in TEXT_FIELDS if f"{field}_raw" not in frame.columns]
-        flags = [rule.column for rule in self.rules] + unnormalised
-        flagged = with_raw_text(frame)
+        absent = absent_columns(frame, self.rules)
+        flags = [rule.column for rule in self.rules] + absent
+        flagged = frame.with_columns(pl.lit(None, dtype=pl.String).alias(column) for column in absent)
         for rule in self.rules:  # one at a time: each rule's temporary copies of the texts are freed before the next
             flagged = flagged.with_columns(rule.flag())
         stats = flagged.select(pl.col(rule.column).sum().alias(rule.name) for rule in self.rules).row(0, named=True) if self.rules else {}

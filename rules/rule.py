@@ -17,6 +17,8 @@ class Rule:
     reason: str
     severity: Severity
     expr: pl.Expr
+    # Columns the data may lack (modelo_gen, origin): the filter reads an absent one as all null.
+    columns: tuple[str, ...] = ()
 
     def with_severity(self, severity: Severity) -> Rule:
         return replace(self, severity=severity)

@@ -5,7 +5,9 @@ import pytest
 from curation.config import FilterConfig
 from curation.rules import default_rules
 from curation.errors import ConfigError
-from curation.pipelines.filter import with_raw_text
+import polars as pl
+
+from curation.pipelines.filter import absent_columns
 from tests.conftest import frame_of, pair
 
 RULES = {rule.name: rule for rule in default_rules(FilterConfig(), tagged=False)}
@@ -13,7 +15,8 @@ LONG = "Claro que sí. " + "En Lima el ceviche se come al mediodía, nunca de no
 
 
 def flags(row: dict) -> set[str]:
-    frame = with_raw_text(frame_of(row))
+    frame = frame_of(row)
+    frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in absent_columns(frame, list(RULES.values())))
     hits = frame.select(rule.flag() for rule in RULES.values()).row(0, named=True)
     return {name.removeprefix("_rule:") for name, hit in hits.items() if hit}
 

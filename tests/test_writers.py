@@ -59,7 +59,7 @@ def test_standard_dpo_and_prompts_and_parquet_files(run_on_rows):
     assert prompts.num_rows == 3 and "chosen" not in prompts.column_names
     assert sorted(path.name for path in folder.iterdir()) == [
         "accepted.parquet", "config.yaml", "duplicate_clusters.parquet", "duplicates.parquet", "ledger.json", "ledger.parquet",
-        "mini_dpo", "mini_kto", "mini_prompts", "quarantine.parquet", "summary.md",
+        "mini_dpo", "mini_kto", "mini_prompts", "quarantine.parquet", "summary.md", "validation.json",
     ]
 
 

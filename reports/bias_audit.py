@@ -1,0 +1,167 @@
+"""The bias-balance audit that goes into the dataset card: who is represented, how, and what is missing.
+
+- representation by country against a target share (uniform over the countries present, or a
+  reference table such as Spanish speakers per country), with an imbalance index;
+- coverage of the four cultural dimensions per country, and the register of address per country;
+- length bias: the share of clear pairs whose chosen answer is longer (DPO learns length);
+- which generating model wins how often, when the data names the models;
+- persona axes (age, gender, region...) when the data has them;
+- the gap list: country x dimension cells below target and how many rows each needs.
+"""
+
+from __future__ import annotations
+
+import math
+from importlib import resources
+from pathlib import Path
+
+import polars as pl
+import yaml
+
+from curation.rules.expectations import DIMENSIONS, country_dimension_counts
+from curation.schema import Preference
+from curation.text import char_length
+
+PERSONA_AXES = ("edad", "genero", "region", "nivel_educativo", "clase_social", "age", "gender")
+REFERENCES = {"spanish_speakers": "spanish_speakers.yaml"}
+
+
+def load_target(target: str, countries: list[str]) -> tuple[dict[str, float], str]:
+    """Target share per country, and where it comes from: `uniform`, a shipped reference or a YAML file."""
+    if target == "uniform":
+        return {country: 1 / len(countries) for country in countries} if countries else {}, "uniform over the countries present"
+    path = resources.files("curation.data").joinpath(REFERENCES[target]) if target in REFERENCES else Path(target)
+    table = yaml.safe_load(path.read_text(encoding="utf-8"))
+    weights = {country: float(table["values"].get(country, 0.0)) for country in countries}
+    total = sum(weights.values())
+    if total == 0:
+        raise ValueError(f"the reference {target} has no value for any country present ({countries})")
+    return {country: weight / total for country, weight in weights.items()}, table["source"]
+
+
+def representation(accepted: pl.DataFrame, target: str = "uniform") -> tuple[pl.DataFrame, dict]:
+    """Rows and share per country beside the target share; the imbalance index is the total variation
+    distance between the two (0: as the target; 1: nothing in common)."""
+    counts = accepted.group_by(pl.col("country").fill_null("unknown")).agg(rows=pl.len()).sort("rows", descending=True)
+    shares, source = load_target(target, counts.get_column("country").to_list())
+    table = counts.with_columns(share=pl.col("rows") / pl.col("rows").sum()).with_columns(
+        target_share=pl.col("country").replace_strict(shares, default=0.0, return_dtype=pl.Float64)
+    ).with_columns(ratio_to_target=pl.when(pl.col("target_share") > 0).then(pl.col("share") / pl.col("target_share")))
+    imbalance = 0.5 * table.select((pl.col("share") - pl.col("target_share")).abs().sum()).item() if table.height else 0.0
+    return table, {"target": target, "target_source": source, "imbalance_index": round(imbalance, 4)}
+
+
+def shares_by_country(accepted: pl.DataFrame, column: str) -> pl.DataFrame:
+    """Per country, the share of rows with each value of `column` (a wide table, one column per value)."""
+    counts = accepted.group_by(pl.col("country").fill_null("unknown"), pl.col(column).fill_null("undetermined")).agg(rows=pl.len())
+    return (counts.with_columns(share=(pl.col("rows") / pl.col("rows").sum().over("country")).round(3))
+            .pivot(on=column, index="country", values="share").fill_null(0.0).sort("country"))
+
+
+def length_bias(accepted: pl.DataFrame) -> pl.DataFrame:
+    """Per country, of the clear pairs: how often the chosen answer is the longer one."""
+    pairs = accepted.filter(pl.col("preference") == Preference.CHOSEN_BETTER.value)
+    return pairs.group_by(pl.col("country").fill_null("unknown")).agg(
+        pairs=pl.len(),
+        chosen_longer=(char_length("chosen") > char_length("rejected")).mean().round(3),
+        mean_chosen_chars=char_length("chosen").mean().round(1),
+        mean_rejected_chars=char_length("rejected").mean().round(1),
+    ).sort("country")
+
+
+def model_wins(accepted: pl.DataFrame) -> pl.DataFrame | None:
+    """Wins, losses and win rate per generating model, when the data names them (pairwise exports)."""
+    if not {"chosen_model", "rejected_model"} <= set(accepted.columns):
+        return None
+    pairs = accepted.filter(pl.col("preference") == Preference.CHOSEN_BETTER.value)
+    wins = pairs.group_by(pl.col("chosen_model").alias("model")).agg(wins=pl.len())
+    losses = pairs.group_by(pl.col("rejected_model").alias("model")).agg(losses=pl.len())
+    return (wins.join(losses, on="model", how="full", coalesce=True).fill_null(0)
+            .with_columns(win_rate=(pl.col("wins") / (pl.col("wins") + pl.col("losses"))).round(3))
+            .sort("win_rate", descending=True))
+
+
+def gaps(accepted: pl.DataFrame, cell_target: int | None = None) -> tuple[pl.DataFrame, int]:
+    """Country x dimension cells below target, with the rows each needs. The default target is what a
+    balanced dataset of this size would hold per cell: rows / (countries x 4)."""
+    cells = country_dimension_counts(accepted)
+    if cell_target is None:
+        countries = cells.get_column("country").n_unique()
+        cell_target = math.ceil(accepted.height / (countries * len(DIMENSIONS))) if countries else 0
+    below = cells.filter(pl.col("rows") < cell_target).with_columns(needed=cell_target - pl.col("rows"))
+    return below.sort("needed", "country", "dimension", descending=[True, False, False]), cell_target
+
+
+def audit(accepted: pl.DataFrame, target: str = "uniform", cell_target: int | None = None) -> dict[str, object]:
+    """Every table of the audit (polars frames) and its headline figures."""
+    represented, headline = representation(accepted, target)
+    gap_list, cell_target = gaps(accepted, cell_target)
+    tables: dict[str, object] = {
+        "representation": represented,
+        "dimensions": shares_by_country(accepted, "dimension") if "dimension" in accepted.columns else None,
+        "register": shares_by_country(accepted, "prompt_register") if "prompt_register" in accepted.columns else None,
+        "variety": shares_by_country(accepted, "prompt_variety") if "prompt_variety" in accepted.columns else None,
+        "length_bias": length_bias(accepted),
+        "model_wins": model_wins(accepted),
+        "gaps": gap_list,
+    }
+    for axis in PERSONA_AXES:
+        if axis in accepted.columns:
+            tables[f"persona_{axis}"] = shares_by_country(accepted, axis)
+    headline.update(rows=accepted.height, countries=represented.height, cell_target=cell_target,
+                    rows_needed=int(gap_list.get_column("needed").sum()) if gap_list.height else 0,
+                    chosen_longer=_overall_chosen_longer(accepted))
+    return {"headline": headline, "tables": tables}
+
+
+def _overall_chosen_longer(accepted: pl.DataFrame) -> float | None:
+    pairs = accepted.filter(pl.col("preference") == Preference.CHOSEN_BETTER.value)
+    return round(pairs.select((char_length("chosen") > char_length("rejected")).mean()).item(), 3) if pairs.height else None
+
+
+def audit_json(result: dict[str, object]) -> dict:
+    """The audit as plain JSON: each table a list of rows."""
+    tables = {name: table.to_dicts() for name, table in result["tables"].items() if table is not None}
+    return {"headline": result["headline"], "tables": tables}
+
+
+def audit_markdown(result: dict[str, object]) -> str:
+    """The audit as the Markdown section of a dataset card."""
+    head = result["headline"]
+    lines = [
+        f"Accepted rows: {head['rows']} from {head['countries']} countries. Target: {head['target_source']}. "
+        f"Imbalance index (total variation distance to the target, 0 = balanced): **{head['imbalance_index']}**.",
+        "",
+    ]
+    titles = {
+        "representation": "Representation by country",
+        "dimensions": "Cultural dimensions per country (share of rows)",
+        "register": "Register of address in the prompt, per country (share of rows)",
+        "variety": "Regional variety of the prompt, per country (share of rows)",
+        "length_bias": "Length bias: share of clear pairs whose chosen answer is longer",
+        "model_wins": "Which generating model wins",
+        "gaps": f"Gap list: country x dimension cells below {head['cell_target']} rows ({head['rows_needed']} rows needed)",
+    }
+    for name, table in result["tables"].items():
+        if table is None:
+            continue
+        lines += [f"#### {titles.get(name, name.replace('_', ' ').capitalize())}", "", markdown_table(table), ""]
+    return "\n".join(lines)
+
+
+def markdown_table(table: pl.DataFrame, max_rows: int = 40) -> str:
+    if table.height == 0:
+        return "_(none)_"
+    shown = table.head(max_rows)
+    header = "| " + " | ".join(shown.columns) + " |\n|" + "---|" * len(shown.columns)
+    rows = ["| " + " | ".join(_cell(value) for value in row) + " |" for row in shown.iter_rows()]
+    more = [f"\n_{table.height - max_rows} more rows in the JSON._"] if table.height > max_rows else []
+    return "\n".join([header, *rows, *more])
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.3f}".rstrip("0").rstrip(".") if value == value else ""
+    return str(value).replace("|", "\\|").replace("\n", " ")

@@ -1,0 +1,294 @@
+"""The curation report of a run folder: one self-contained HTML file (inline CSS and figures, opens from
+disk) and a Markdown summary, plus the bias-balance audit as JSON and Markdown.
+
+Every piece of user text goes through `html.escape`: a prompt holding `<script>` is shown, never run.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from curation.errors import CurationError
+from curation.reports import figures
+from curation.reports.bias_audit import audit, audit_json, audit_markdown, markdown_table
+from curation.reports.similarity import tfidf_similarity
+from curation.text import char_length, raw_text
+
+EXAMPLES_PER_RULE = 3
+EXCERPT_CHARS = 120
+CLUSTERS_SHOWN = 20
+RUN_FILES = ("accepted.parquet", "quarantine.parquet", "duplicates.parquet", "ledger.json")
+
+
+@dataclass
+class RunFolder:
+    """What a run wrote, read back for the report."""
+    path: Path
+    accepted: pl.DataFrame
+    quarantined: pl.DataFrame
+    duplicates: pl.DataFrame
+    summary: dict
+    validation: dict | None
+    clusters: pl.DataFrame | None
+
+    @classmethod
+    def read(cls, path: Path) -> RunFolder:
+        missing = [name for name in RUN_FILES if not (path / name).is_file()]
+        if missing:
+            raise CurationError(f"{path} is not a run folder: it lacks {missing} (make one with `curation run`)")
+        validation = path / "validation.json"
+        clusters = path / "duplicate_clusters.parquet"
+        return cls(path, pl.read_parquet(path / "accepted.parquet"), pl.read_parquet(path / "quarantine.parquet"),
+                   pl.read_parquet(path / "duplicates.parquet"), json.loads((path / "ledger.json").read_text(encoding="utf-8")),
+                   json.loads(validation.read_text(encoding="utf-8")) if validation.is_file() else None,
+                   pl.read_parquet(clusters) if clusters.is_file() else None)
+
+    def as_read(self) -> pl.DataFrame:
+        """Every input row (accepted, quarantined or duplicate) with the columns they share."""
+        parts = [frame.select("source", "country", raw_text("prompt").alias("raw_prompt"))
+                 for frame in (self.accepted, self.quarantined, self.duplicates) if frame.height]
+        return pl.concat(parts) if parts else pl.DataFrame(schema={"source": pl.String, "country": pl.String, "raw_prompt": pl.String})
+
+
+def prompt_length_by_country(rows: pl.DataFrame) -> pl.DataFrame:
+    """The table of the community's v0 analysis: per country, number of prompts and the mean, min and
+    max length in characters of the raw prompt text, to two decimals."""
+    length = pl.col("raw_prompt").fill_null("").str.len_chars()
+    return rows.group_by(pl.col("country").fill_null("unknown")).agg(
+        prompts=pl.len(), mean_chars=length.mean().round(2), min_chars=length.min(), max_chars=length.max(),
+    ).sort("prompts", "country", descending=[True, False])
+
+
+def lengths_by_country(accepted: pl.DataFrame) -> pl.DataFrame:
+    return accepted.group_by(pl.col("country").fill_null("unknown")).agg(
+        rows=pl.len(), **{f"mean_{field}_chars": char_length(field).mean().round(1) for field in ("prompt", "chosen", "rejected")}
+    ).sort("country")
+
+
+def similarity_by_country(scored: pl.DataFrame) -> pl.DataFrame:
+    return scored.group_by(pl.col("country").fill_null("unknown")).agg(
+        pairs=pl.len(), mean_similarity=pl.col("similarity").mean().round(3),
+        median_similarity=pl.col("similarity").median().round(3),
+    ).sort("country")
+
+
+def rule_examples(run: RunFolder) -> pl.DataFrame:
+    """Per rule (blocking reasons and warnings), its count and a few example prompts with their source."""
+    rows = []
+    for column, frame, counts in (("reasons", run.quarantined, run.summary.get("reasons", {})),
+                                  ("warnings", run.accepted, run.summary.get("warnings", {}))):
+        for name, count in counts.items():
+            if "duplicate" in name:
+                continue
+            examples = frame.filter(pl.col(column).list.contains(name)).head(EXAMPLES_PER_RULE) if column in frame.columns else frame.clear()
+            rows.append({"rule": name, "kind": "block" if column == "reasons" else "warn", "rows": count,
+                         "examples": [f"{source}: {_excerpt(prompt)}" for source, prompt in examples.select("source", "prompt").iter_rows()]})
+    return pl.DataFrame(rows, schema={"rule": pl.String, "kind": pl.String, "rows": pl.Int64, "examples": pl.List(pl.String)})
+
+
+def _excerpt(text: str | None) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 1] + "…"
+
+
+def _counts(frame: pl.DataFrame, column: str) -> tuple[list[str], list[float]]:
+    if column not in frame.columns:
+        return [], []
+    counts = frame.group_by(pl.col(column).cast(pl.String).fill_null("undetermined")).agg(rows=pl.len()).sort("rows", column, descending=[True, False])
+    return counts.get_column(column).to_list(), counts.get_column("rows").to_list()
+
+
+@dataclass
+class Report:
+    html: str
+    markdown: str
+    audit: dict
+    audit_markdown: str
+
+
+def build_report(run: RunFolder, target: str = "uniform", cell_target: int | None = None) -> Report:
+    accepted = run.accepted
+    pairs = accepted.filter(pl.col("chosen").is_not_null() & pl.col("rejected").is_not_null())
+    scored = pairs.select("country").with_columns(tfidf_similarity(pairs))
+    tables = {
+        "prompt_length_as_read": prompt_length_by_country(run.as_read()),
+        "prompt_length_accepted": prompt_length_by_country(accepted.select("country", raw_text("prompt").alias("raw_prompt"))),
+        "lengths": lengths_by_country(accepted),
+        "similarity": similarity_by_country(scored),
+        "rules": rule_examples(run),
+        "funnel": pl.DataFrame(run.summary["stages"]).select("stage", "rows_in", "rows_out", "removed", "seconds"),
+    }
+    audited = audit(accepted, target, cell_target)
+    charts = _charts(run, accepted, scored)
+    return Report(_html(run, tables, audited, charts), _markdown(run, tables, audited), audit_json(audited),
+                  audit_markdown(audited))
+
+
+def _charts(run: RunFolder, accepted: pl.DataFrame, scored: pl.DataFrame) -> dict[str, str]:
+    status = run.summary["status"]
+    stages = run.summary["stages"]
+    charts = {"funnel": figures.bars([s["stage"] for s in stages] + [f"→ {name}" for name in status],
+                                     [s["rows_in"] for s in stages] + list(status.values()),
+                                     "Rows into each stage, and where they ended", "rows")}
+    for column, title in (("country", "Accepted rows by country"), ("prompt_lang", "Prompt language"),
+                          ("prompt_variety", "Regional variety of the prompt"), ("prompt_register", "Register of address in the prompt"),
+                          ("dimension", "Cultural dimension of the prompt")):
+        labels, values = _counts(accepted, column)
+        if labels:
+            charts[column] = figures.bars(labels, values, title, "accepted rows")
+    countries = sorted(accepted.get_column("country").fill_null("unknown").unique().to_list())
+    if countries:
+        lengths = {country: [accepted.filter(pl.col("country").fill_null("unknown") == country).select(char_length(field)).to_series().to_list()
+                             for field in ("prompt", "chosen", "rejected")] for country in countries}
+        charts["lengths"] = figures.boxes(lengths, ["prompt", "chosen", "rejected"], "Length by country", "characters")
+        similarity = {country: [scored.filter(pl.col("country").fill_null("unknown") == country).get_column("similarity").to_list()]
+                      for country in countries}
+        charts["similarity"] = figures.boxes(similarity, ["chosen vs rejected"], "TF-IDF cosine similarity by country", "cosine")
+    return charts
+
+
+# ---------------------------------------------------------------- HTML
+
+STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#1d2733;line-height:1.45;padding:0 1rem}
+h1{font-size:1.7rem}h2{border-bottom:2px solid #dde3ea;padding-bottom:.2rem;margin-top:2.2rem}
+table{border-collapse:collapse;margin:.6rem 0 1rem;font-size:.88rem}th,td{border:1px solid #dde3ea;padding:.25rem .5rem;text-align:left;vertical-align:top}
+th{background:#f3f6f9}td.num{text-align:right;font-variant-numeric:tabular-nums}
+.ok{color:#1e7b34;font-weight:600}.fail{color:#b3261e;font-weight:600}.muted{color:#5b6875}
+img{max-width:100%;border:1px solid #eef1f4;margin:.4rem 0}.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(460px,1fr));gap:1rem}
+code{background:#f3f6f9;padding:0 .2rem}
+"""
+
+
+def _escape(value: object) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def html_table(frame: pl.DataFrame, max_rows: int = 60) -> str:
+    if frame.height == 0:
+        return '<p class="muted">(none)</p>'
+    head = "".join(f"<th>{_escape(name)}</th>" for name in frame.columns)
+    body = []
+    for row in frame.head(max_rows).iter_rows():
+        cells = []
+        for value in row:
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                cells.append(f'<td class="num">{_escape(f"{value:,.3f}".rstrip("0").rstrip(".") if isinstance(value, float) else f"{value:,}")}</td>')
+            elif isinstance(value, list):
+                cells.append("<td>" + "<br>".join(_escape(item) for item in value) + "</td>")
+            else:
+                cells.append(f"<td>{_escape(value)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    more = f'<p class="muted">{frame.height - max_rows} more rows not shown.</p>' if frame.height > max_rows else ""
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{more}"
+
+
+def _figure(uri: str | None, alt: str) -> str:
+    return f'<img src="{uri}" alt="{_escape(alt)}">' if uri else ""
+
+
+def _validation_html(validation: dict | None) -> str:
+    if validation is None:
+        return '<p class="muted">No validation.json in this run.</p>'
+    verdict = '<span class="ok">all passed</span>' if validation["success"] else \
+        f'<span class="fail">{validation["failed"]} of {validation["evaluated"]} failed</span>'
+    rows = [{"result": "pass" if r["success"] else "FAIL", "table": r["table"], "expectation": r["expectation"],
+             "arguments": json.dumps(r["kwargs"], ensure_ascii=False), "what it checks": r.get("description") or "",
+             "observed": json.dumps({k: v for k, v in r["result"].items() if k in ("observed_value", "unexpected_count", "unexpected_percent", "partial_unexpected_list")}, ensure_ascii=False, default=str)[:300]}
+            for r in validation["results"]]
+    return f"<p>Dataset expectations (great-expectations {_escape(validation['great_expectations'])}): {verdict}.</p>" + html_table(pl.DataFrame(rows))
+
+
+def _clusters_html(clusters: pl.DataFrame | None) -> str:
+    if clusters is None or clusters.height == 0:
+        return '<p class="muted">No duplicates.</p>'
+    parts = []
+    for (kept_source,), members in clusters.partition_by("kept_source", as_dict=True, maintain_order=True).items():
+        if len(parts) >= CLUSTERS_SHOWN:
+            break
+        items = "".join(
+            f"<li><code>{_escape(row['dropped_source'])}</code> {_escape(row['reason'])}"
+            f"{'' if row['similarity'] is None else f', similarity {row['similarity']:.2f}'}: {_escape(_excerpt(row['dropped_prompt']))}</li>"
+            for row in members.head(5).iter_rows(named=True))
+        more = f"<li class='muted'>… and {members.height - 5} more</li>" if members.height > 5 else ""
+        parts.append(f"<li>kept <code>{_escape(kept_source)}</code> {_escape(_excerpt(members['kept_prompt'][0]))}<ul>{items}{more}</ul></li>")
+    return f"<p>{clusters.height} rows dropped as duplicates; the largest clusters:</p><ul>{''.join(parts)}</ul>"
+
+
+def _html(run: RunFolder, tables: dict[str, pl.DataFrame], audited: dict, charts: dict[str, str]) -> str:
+    summary = run.summary
+    head = audited["headline"]
+    status = ", ".join(f"{_escape(name)} {count:,}" for name, count in summary["status"].items())
+    audit_sections = "".join(f"<h3>{_escape(name.replace('_', ' ').capitalize())}</h3>{html_table(table)}"
+                             for name, table in audited["tables"].items() if table is not None)
+    distributions = "".join(_figure(charts.get(column), column) for column in ("country", "prompt_lang", "prompt_variety", "prompt_register", "dimension"))
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Curation report: {_escape(summary['dataset'])}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"><style>{STYLE}</style></head>
+<body>
+<h1>Curation report: {_escape(summary['dataset'])}</h1>
+<p>{summary['input_rows']:,} input rows: {status}. Every row is in the ledger (<code>ledger.parquet</code>), which the run checked balances.</p>
+<h2>Funnel per stage</h2>
+<div class="grid">{html_table(tables['funnel'])}{_figure(charts.get('funnel'), 'funnel')}</div>
+<h2>The gate</h2>
+{_validation_html(run.validation)}
+<h2>Rules, with examples</h2>
+{html_table(tables['rules'])}
+<h2>Distributions of the accepted rows</h2>
+<div class="grid">{distributions}</div>
+<h2>Prompts per country and their length</h2>
+<p>Number of prompts and mean / min / max length in characters of the raw prompt text, as the community analysis of v0 published it.</p>
+<h3>Every row read</h3>{html_table(tables['prompt_length_as_read'])}
+<h3>Accepted rows</h3>{html_table(tables['prompt_length_accepted'])}
+<h2>Length by country</h2>
+{html_table(tables['lengths'])}{_figure(charts.get('lengths'), 'lengths by country')}
+<h2>Chosen vs rejected similarity by country</h2>
+<p>TF-IDF cosine of the two answers of each pair (one vocabulary over every answer).</p>
+{html_table(tables['similarity'])}{_figure(charts.get('similarity'), 'similarity by country')}
+<h2>Duplicate clusters</h2>
+{_clusters_html(run.clusters)}
+<h2>Bias-balance audit</h2>
+<p>Target: {_escape(head['target_source'])}. Imbalance index (total variation distance to the target, 0 = balanced): <b>{head['imbalance_index']}</b>.
+Gap list target: {head['cell_target']} rows per country × dimension cell; {head['rows_needed']:,} rows needed.</p>
+{audit_sections}
+</body></html>
+"""
+
+
+def _markdown(run: RunFolder, tables: dict[str, pl.DataFrame], audited: dict) -> str:
+    summary = run.summary
+    validation = run.validation
+    gate = "no validation.json" if validation is None else (
+        "all dataset expectations passed" if validation["success"] else f"{validation['failed']} of {validation['evaluated']} dataset expectations failed")
+    rules = tables["rules"].with_columns(pl.col("examples").list.join(" / "))
+    lines = [
+        f"# Curation report: {summary['dataset']}", "",
+        f"{summary['input_rows']:,} input rows: " + ", ".join(f"{k} {v:,}" for k, v in summary["status"].items()) + f". Gate: {gate}.", "",
+        "## Funnel per stage", "", markdown_table(tables["funnel"]), "",
+        "## Rules", "", markdown_table(rules), "",
+        "## Prompts per country (raw prompt length in characters)", "", "Every row read:", "",
+        markdown_table(tables["prompt_length_as_read"]), "", "Accepted rows:", "", markdown_table(tables["prompt_length_accepted"]), "",
+        "## Length by country", "", markdown_table(tables["lengths"]), "",
+        "## Chosen vs rejected TF-IDF cosine similarity by country", "", markdown_table(tables["similarity"]), "",
+        "## Bias-balance audit", "", audit_markdown(audited),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(run_dir: Path, out_dir: Path | None = None, target: str = "uniform", cell_target: int | None = None) -> dict[str, Path]:
+    """report.html, report.md, bias_audit.json and bias_audit.md in `out_dir` (default: the run folder)."""
+    run = RunFolder.read(run_dir)
+    report = build_report(run, target, cell_target)
+    out_dir = out_dir or run_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {name: out_dir / name for name in ("report.html", "report.md", "bias_audit.json", "bias_audit.md")}
+    paths["report.html"].write_text(report.html, encoding="utf-8")
+    paths["report.md"].write_text(report.markdown, encoding="utf-8")
+    paths["bias_audit.json"].write_text(json.dumps(report.audit, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+    paths["bias_audit.md"].write_text(report.audit_markdown, encoding="utf-8")
+    return paths

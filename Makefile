@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # Tests and scripts never reach the Hugging Face Hub.
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1
 
-.PHONY: setup demo test clean
+.PHONY: setup browser demo test clean
 
 setup: $(VENV)/.installed
 
@@ -19,7 +19,11 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 demo: setup
 	$(OFFLINE) $(BIN)/curation run --demo
 
-test: setup
+# The report test opens the HTML report in Debian's headless Chromium.
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+test: setup browser
 	$(OFFLINE) $(BIN)/python -m pytest -q
 
 clean:

@@ -17,7 +17,10 @@ from curation.config import RunConfig, demo_config, load_config
 from curation.errors import CurationError
 from curation.pipelines import STAGES, build_stage
 from curation.readers import read_records
+from curation.reports.curation_report import write_report
+from curation.reports.dataset_card import KINDS, write_card
 from curation.rules import default_rules
+from curation.rules.pack import load_packs
 from curation.run import RunResult, run as run_curation, run_pipeline
 from curation.schema import CANONICAL
 from curation.stage import Pipeline
@@ -155,18 +158,81 @@ for _name in STAGES:
 
 @app.command("rules")
 def list_rules(config_path: ConfigOption = None) -> None:
-    """List the filter rules with their severity and reason."""
+    """List the filter rules and the rule packs' row rules and dataset expectations."""
     try:
         config = load_config(config_path) if config_path else None
-        rules = default_rules(config.filters if config else RunConfig.model_fields["filters"].default)
+        filters = config.filters if config else RunConfig.model_fields["filters"].default
+        packs = load_packs(config.gate.packs if config else RunConfig.model_fields["gate"].default.packs)
     except CurationError as error:
         raise _fail(error) from None
-    table = Table(title="filter rules")
-    for column in ("rule", "severity", "reason"):
+    table = Table(title="row rules")
+    for column in ("rule", "from", "severity", "reason"):
         table.add_column(column)
-    for rule in rules:
-        table.add_row(rule.name, rule.severity, rule.reason)
-    Console().print(table)
+    for rule in default_rules(filters):
+        table.add_row(rule.name, "built in", rule.severity, rule.reason)
+    for pack in packs:
+        for rule in pack.rules():
+            table.add_row(rule.name, f"pack {pack.name}", rule.severity, rule.reason)
+    expectations = Table(title="dataset expectations (great-expectations)")
+    for column in ("expectation", "table", "arguments", "what it checks"):
+        expectations.add_column(column)
+    for pack in packs:
+        for expectation in pack.expectations:
+            expectations.add_row(expectation.expectation, expectation.table, json.dumps(expectation.kwargs, ensure_ascii=False),
+                                 expectation.description or "")
+    Console().print(table, expectations)
+
+
+Target = Annotated[str, typer.Option("--target", help="Country target of the audit: uniform, spanish_speakers or a YAML file.")]
+
+
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A folder `curation run` wrote.")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Where to write (default: the run folder).")] = None,
+    target: Target = "uniform",
+    cell_target: Annotated[int | None, typer.Option("--cell-target", help="Rows wanted per country x dimension cell.")] = None,
+) -> None:
+    """The curation report (report.html, self-contained; report.md), the bias-balance audit (bias_audit.json,
+    bias_audit.md) and the dataset cards of the run's published datasets."""
+    try:
+        paths = write_report(run_dir, out, target, cell_target)
+        cards = [_card(run_dir, kind, None, "apache-2.0", target) for kind in KINDS if _published(run_dir, kind)]
+    except CurationError as error:
+        raise _fail(error) from None
+    for path in [*paths.values(), *cards]:
+        console.print(f"wrote {path}")
+
+
+@app.command()
+def card(
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A folder `curation run` wrote.")],
+    kind: Annotated[str, typer.Option("--kind", help="Which published dataset: dpo, kto or prompts.")] = "dpo",
+    repo_id: Annotated[str | None, typer.Option("--repo-id", help="Hub name to publish under (checked against the naming convention).")] = None,
+    license_id: Annotated[str, typer.Option("--license", help="Licence id for the card's metadata.")] = "apache-2.0",
+    target: Target = "uniform",
+) -> None:
+    """The Hugging Face dataset card (README.md) of one published dataset; exits 1 if its name breaks the
+    naming convention (prompts / dpo / kto / image)."""
+    if kind not in KINDS:
+        raise typer.BadParameter(f"--kind must be one of {sorted(KINDS)}")
+    try:
+        path = _card(run_dir, kind, repo_id, license_id, target)
+    except CurationError as error:
+        raise _fail(error) from None
+    console.print(f"wrote {path}")
+
+
+def _published(run_dir: Path, kind: str) -> bool:
+    return any(run_dir.glob(f"*_{kind}/parquet"))
+
+
+def _card(run_dir: Path, kind: str, repo_id: str | None, license_id: str, target: str) -> Path:
+    path, problem = write_card(run_dir, kind, repo_id, license_id, target)
+    if problem:
+        console.print(f"[red]naming convention:[/] {problem}")
+        raise typer.Exit(EXIT_GATE_FAILED)
+    return path
 
 
 if __name__ == "__main__":

@@ -64,6 +64,11 @@ def prompt_length_by_country(rows: pl.DataFrame) -> pl.DataFrame:
     ).sort("prompts", "country", descending=[True, False])
 
 
+def with_two_decimals(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+    """The column as text with exactly two decimals (119 -> "119.00"), as the published table shows it."""
+    return frame.with_columns(pl.Series(column, [None if value is None else f"{value:.2f}" for value in frame.get_column(column)]))
+
+
 def lengths_by_country(accepted: pl.DataFrame) -> pl.DataFrame:
     return accepted.group_by(pl.col("country").fill_null("unknown")).agg(
         rows=pl.len(), **{f"mean_{field}_chars": char_length(field).mean().round(1) for field in ("prompt", "chosen", "rejected")}
@@ -80,8 +85,11 @@ def similarity_by_country(scored: pl.DataFrame) -> pl.DataFrame:
 def rule_examples(run: RunFolder) -> pl.DataFrame:
     """Per rule (blocking reasons and warnings), its count and a few example prompts with their source."""
     rows = []
+    # Warnings travel with every row, so their examples may be quarantined or duplicate rows too.
+    every_row = pl.concat([frame.select("source", "prompt", "warnings") for frame in (run.accepted, run.quarantined, run.duplicates)
+                           if "warnings" in frame.columns and frame.height])
     for column, frame, counts in (("reasons", run.quarantined, run.summary.get("reasons", {})),
-                                  ("warnings", run.accepted, run.summary.get("warnings", {}))):
+                                  ("warnings", every_row, run.summary.get("warnings", {}))):
         for name, count in counts.items():
             if "duplicate" in name:
                 continue
@@ -116,8 +124,9 @@ def build_report(run: RunFolder, target: str = "uniform", cell_target: int | Non
     pairs = accepted.filter(pl.col("chosen").is_not_null() & pl.col("rejected").is_not_null())
     scored = pairs.select("country").with_columns(tfidf_similarity(pairs))
     tables = {
-        "prompt_length_as_read": prompt_length_by_country(run.as_read()),
-        "prompt_length_accepted": prompt_length_by_country(accepted.select("country", raw_text("prompt").alias("raw_prompt"))),
+        "prompt_length_as_read": with_two_decimals(prompt_length_by_country(run.as_read()), "mean_chars"),
+        "prompt_length_accepted": with_two_decimals(
+            prompt_length_by_country(accepted.select("country", raw_text("prompt").alias("raw_prompt"))), "mean_chars"),
         "lengths": lengths_by_country(accepted),
         "similarity": similarity_by_country(scored),
         "rules": rule_examples(run),
@@ -212,12 +221,16 @@ def _clusters_html(clusters: pl.DataFrame | None) -> str:
         if len(parts) >= CLUSTERS_SHOWN:
             break
         items = "".join(
-            f"<li><code>{_escape(row['dropped_source'])}</code> {_escape(row['reason'])}"
-            f"{'' if row['similarity'] is None else f', similarity {row['similarity']:.2f}'}: {_escape(_excerpt(row['dropped_prompt']))}</li>"
+            f"<li><code>{_escape(row['dropped_source'])}</code> {_escape(row['reason'])}{_similarity_text(row['similarity'])}: "
+            f"{_escape(_excerpt(row['dropped_prompt']))}</li>"
             for row in members.head(5).iter_rows(named=True))
         more = f"<li class='muted'>… and {members.height - 5} more</li>" if members.height > 5 else ""
         parts.append(f"<li>kept <code>{_escape(kept_source)}</code> {_escape(_excerpt(members['kept_prompt'][0]))}<ul>{items}{more}</ul></li>")
     return f"<p>{clusters.height} rows dropped as duplicates; the largest clusters:</p><ul>{''.join(parts)}</ul>"
+
+
+def _similarity_text(similarity: float | None) -> str:
+    return "" if similarity is None else f", similarity {similarity:.2f}"
 
 
 def _html(run: RunFolder, tables: dict[str, pl.DataFrame], audited: dict, charts: dict[str, str]) -> str:

@@ -2,9 +2,10 @@
 
     .venv/bin/python benchmarks/bench.py all            # everything below, 100k rows (about 10 minutes)
     .venv/bin/python benchmarks/bench.py run --rows 1000000
-    .venv/bin/python benchmarks/bench.py langid | semantic | baseline | quality
+    .venv/bin/python benchmarks/bench.py report | langid | semantic | baseline | quality
 
 run       full offline `curation run` (every stage but semantic dedupe) on generated rows: wall time, peak RSS
+report    `curation report` (HTML report, bias audit, dataset cards) on that run's folder
 langid    language-tagging throughput (texts/s) and accuracy on benchmarks/data/langid_eval.jsonl
 semantic  semantic dedupe of 100k prompts end to end (embedding with a cold cache, search, clusters)
 baseline  the way a steward writes it today (pandas, per-row langdetect, scikit-learn TF-IDF cosine) vs the engine, same rows
@@ -57,6 +58,19 @@ def bench_run(rows: int, folder: Path) -> None:
     print("| stage | rows in | seconds |\n|---|---|---|")
     for stage in summary["stages"]:
         print(f"| {stage['stage']} | {stage['rows_in']:,} | {stage['seconds']:.2f} |")
+
+
+def bench_report(rows: int, folder: Path) -> None:
+    """`curation report` on the run folder of `bench_run` (report, audit and the three dataset cards)."""
+    run_dir = folder / f"out_{rows}"
+    if not (run_dir / "ledger.json").is_file():
+        bench_run(rows, folder)
+    started = time.perf_counter()
+    subprocess.run([str(CURATION), "report", str(run_dir)], check=True, capture_output=True)
+    wall = time.perf_counter() - started
+    summary = json.loads((run_dir / "ledger.json").read_text())
+    print(f"| report + audit + 3 dataset cards, run of {rows:,} rows ({summary['status']['accepted']:,} accepted) "
+          f"| {wall:.1f} s wall, start-up included |")
 
 
 def _texts(count: int) -> list[str]:
@@ -173,7 +187,7 @@ def bench_quality() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["all", "run", "langid", "semantic", "baseline", "quality"])
+    parser.add_argument("what", choices=["all", "run", "report", "langid", "semantic", "baseline", "quality"])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--baseline-rows", type=int, default=3_000)
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "curation-bench")
@@ -181,6 +195,8 @@ def main() -> None:
     args.data.mkdir(parents=True, exist_ok=True)
     if args.what in ("all", "run"):
         bench_run(args.rows, args.data)
+    if args.what in ("all", "report"):
+        bench_report(args.rows, args.data)
     if args.what in ("all", "langid"):
         bench_langid()
     if args.what in ("all", "semantic"):

@@ -154,6 +154,7 @@ def _resolve_paths(config: RunConfig, base: Path) -> RunConfig:
     for source in config.inputs():
         if (base / source.path).exists():
             source.path = str(base / source.path)
+    config.gate.packs = [str(base / pack) if (base / pack).is_file() else pack for pack in config.gate.packs]
     if config.output.dir is not None:
         config.output.dir = str(base / config.output.dir)
     if config.dedupe.semantic.cache_dir is not None:

@@ -136,6 +136,12 @@ def engine_columns() -> set[str]:
     return engine | {"label", "completion", "similarity"} | {f"{field}_raw" for field in TEXT_FIELDS}
 
 
+def published_metadata(accepted: pl.DataFrame) -> list[str]:
+    """The input's own metadata columns (persona, model...), which the published datasets carry."""
+    engine = engine_columns()
+    return [name for name in metadata_columns(accepted) if name not in engine and not name.startswith("_")]
+
+
 def protect_metadata(records: pl.DataFrame) -> pl.DataFrame:
     """Input metadata columns named like a column the engine adds are kept, renamed input_<name>."""
     engine = engine_columns()
@@ -150,8 +156,7 @@ def run(config: RunConfig, output_dir: Path | None = None, console: Console | No
     # Spill beside the output (where the space for it is), unless that folder is still to be made.
     result = run_pipeline(lambda: protect_metadata(read_inputs(config)), default_pipeline(config), console,
                           work_dir=final.parent if final.parent.is_dir() else None)
-    engine = engine_columns()
-    metadata = [name for name in metadata_columns(result.accepted) if name not in engine and not name.startswith("_")]
+    metadata = published_metadata(result.accepted)
     result.output_dir = final
     with atomic_directory(result.output_dir) as folder:
         result.summary["outputs"] = _write_outputs(result, config, metadata, folder)

@@ -1,0 +1,106 @@
+"""`curation review push`: send the rows that passed the gate to an Argilla dataset.
+
+Idempotent and resumable: records carry the row's stable id (a re-push updates, never duplicates), and
+review_push.parquet in the run folder lists what reached the server with the A/B order it was shown in,
+so a push cut short by a dead server resumes where it stopped. A record the server rejects is reported;
+the others go through.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import polars as pl
+from rich.console import Console
+from rich.progress import Progress
+
+from curation.errors import CurationError
+from curation.review.dataset import review_rows, settings, to_record
+from curation.review.server import WORKSPACE, ReviewServerError
+
+MANIFEST = "review_push.parquet"
+
+
+@dataclass
+class PushResult:
+    dataset: str
+    pushed: int
+    skipped: int
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (id, the server's reason)
+
+
+def connect(api_url: str, api_key: str):
+    import argilla as rg
+
+    try:
+        client = rg.Argilla(api_url=api_url, api_key=api_key, timeout=60)
+        client.me  # noqa: B018  (checks the URL and the key now, not at the first batch)
+    except Exception as error:  # the SDK raises its own errors and httpx's
+        raise ReviewServerError(f"cannot reach Argilla at {api_url}: {_reason(error)}") from None
+    return client
+
+
+def _reason(error: Exception) -> str:
+    # Never the key: the SDK's messages hold URLs and status codes, not headers.
+    return f"{type(error).__name__}: {str(error).splitlines()[0][:300] if str(error) else ''}"
+
+
+def review_dataset(client, name: str, workspace: str = WORKSPACE, overlap: int = 1):
+    import argilla as rg
+
+    dataset = client.datasets(name=name, workspace=workspace)
+    if dataset is None:
+        dataset = rg.Dataset(name=name, workspace=workspace, settings=settings(overlap), client=client).create()
+    return dataset
+
+
+def _connection_lost(error: Exception) -> bool:
+    return isinstance(error, (httpx.TransportError, ConnectionError)) or isinstance(error.__cause__, httpx.TransportError)
+
+
+def push(run_dir: Path, client, name: str, workspace: str = WORKSPACE, overlap: int = 1, seed: int = 0,
+         batch_size: int = 500, update: bool = False, console: Console | None = None) -> PushResult:
+    accepted_file = run_dir / "accepted.parquet"
+    if not accepted_file.is_file():
+        raise CurationError(f"{run_dir} has no accepted.parquet: push a folder `curation run` wrote")
+    rows = review_rows(pl.read_parquet(accepted_file), seed)
+    manifest_file = run_dir / MANIFEST
+    manifest = pl.read_parquet(manifest_file) if manifest_file.is_file() else pl.DataFrame(
+        schema={"id": pl.String, "a_is_chosen": pl.Boolean, "dataset": pl.String})
+    done = set(manifest.filter(pl.col("dataset") == name).get_column("id").to_list())
+    todo = rows if update else rows.filter(~pl.col("id").is_in(list(done)))
+    dataset = review_dataset(client, name, workspace, overlap)
+    result = PushResult(name, 0, rows.height - todo.height)
+    with Progress(console=console, disable=console is None) as progress:
+        task = progress.add_task(f"push {name}", total=todo.height)
+        for batch in todo.iter_slices(batch_size):
+            accepted_ids = _log(dataset, batch.to_dicts(), result)
+            sent = batch.filter(pl.col("id").is_in(accepted_ids)).select("id", "a_is_chosen", dataset=pl.lit(name))
+            manifest = pl.concat([manifest.filter(~pl.col("id").is_in(accepted_ids) | (pl.col("dataset") != name)), sent])
+            _save(manifest, manifest_file)
+            result.pushed += sent.height
+            progress.advance(task, batch.height)
+    return result
+
+
+def _log(dataset, rows: list[dict], result: PushResult) -> list[str]:
+    """Log a batch; if the server refuses it, log its records one by one so only the bad ones stay out."""
+    try:
+        dataset.records.log([to_record(row) for row in rows])
+        return [row["id"] for row in rows]
+    except Exception as error:
+        if _connection_lost(error):
+            raise ReviewServerError(f"lost the Argilla server while pushing: {_reason(error)}. Nothing is lost: "
+                                    f"{result.pushed} records were pushed; run the same push again to resume") from None
+        if len(rows) == 1:
+            result.rejected.append((rows[0]["id"], _reason(error)))
+            return []
+        return [row_id for row in rows for row_id in _log(dataset, [row], result)]
+
+
+def _save(manifest: pl.DataFrame, path: Path) -> None:
+    partial = path.with_name(f".{path.name}.partial")
+    manifest.write_parquet(partial)
+    partial.replace(path)

@@ -5,7 +5,9 @@ BIN := $(VENV)/bin
 # Tests and scripts never reach the Hugging Face Hub.
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1
 
-.PHONY: setup browser demo test clean
+ARGILLA_VENV := .argilla-server-venv
+
+.PHONY: setup browser argilla demo test clean
 
 setup: $(VENV)/.installed
 
@@ -23,8 +25,19 @@ demo: setup
 browser:
 	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
-test: setup browser
+# argilla-server in its own environment: its pins (click<8.2, huggingface_hub<1.0, datasets<4) clash with
+# the engine's. Debian's redis-server beside it. The review tests and `curation review serve` start both.
+$(ARGILLA_VENV)/.installed:
+	$(PYTHON) -m venv $(ARGILLA_VENV)
+	$(ARGILLA_VENV)/bin/pip install --quiet --upgrade pip
+	$(ARGILLA_VENV)/bin/pip install --quiet "argilla-server==2.8.0" "click<8.2" "huggingface_hub<1.0" "datasets<4"
+	touch $@
+
+argilla: $(ARGILLA_VENV)/.installed
+	@command -v redis-server >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null)
+
+test: setup browser argilla
 	$(OFFLINE) $(BIN)/python -m pytest -q
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .hypothesis
+	rm -rf $(VENV) $(ARGILLA_VENV) out .pytest_cache .hypothesis

@@ -7,6 +7,8 @@ import hashlib
 
 import polars as pl
 
+from curation.rules.pack import VALUE_SETS
+
 VOTES = {"a": "A better", "b": "B better", "both_good": "Both good", "both_bad": "Both bad"}
 # The guide's seven categories: three reject a prompt, four accept it by its predominant dimension.
 REJECT_CATEGORIES = {"trivial": "Trivial / factual", "stereotype": "Reproduces or induces a stereotype",
@@ -37,7 +39,9 @@ def settings(overlap: int = 1):
                    rg.TextQuestion(name="corrected_response", title="Corrected answer (optional)", required=False,
                                    use_markdown=True),
                    rg.TextQuestion(name="comment", title="Comment (optional)", required=False)],
-        metadata=[*(rg.TermsMetadataProperty(name=name) for name in METADATA),
+        # Countries are ISO codes: the server refuses anything else, so a stray value cannot reach annotators.
+        metadata=[rg.TermsMetadataProperty(name="country", options=VALUE_SETS["iso_countries"]),
+                  *(rg.TermsMetadataProperty(name=name) for name in METADATA if name != "country"),
                   # The order A/B was drawn in: hidden, so it cannot bias anyone.
                   rg.TermsMetadataProperty(name="a_is_chosen", visible_for_annotators=False)],
         distribution=rg.TaskDistribution(min_submitted=overlap),

@@ -8,6 +8,7 @@ the others go through.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,7 +51,9 @@ def _reason(error: Exception) -> str:
 def review_dataset(client, name: str, workspace: str = WORKSPACE, overlap: int = 1):
     import argilla as rg
 
-    dataset = client.datasets(name=name, workspace=workspace)
+    with warnings.catch_warnings():  # "not found" is the expected answer on a first push
+        warnings.simplefilter("ignore", UserWarning)
+        dataset = client.datasets(name=name, workspace=workspace)
     if dataset is None:
         dataset = rg.Dataset(name=name, workspace=workspace, settings=settings(overlap), client=client).create()
     return dataset

@@ -131,6 +131,9 @@ class LocalArgilla:
         raise ReviewServerError(f"argilla-server did not answer on {self.api_url} within {timeout:.0f} s; "
                                 f"see {self.home / 'server.log'}")
 
+    def alive(self) -> bool:
+        return bool(self._processes) and all(process.poll() is None for process in self._processes)
+
     def stop(self) -> None:
         for process in reversed(self._processes):
             process.terminate()

@@ -2,10 +2,11 @@
 
     .venv/bin/python benchmarks/bench.py all            # everything below, 100k rows (about 10 minutes)
     .venv/bin/python benchmarks/bench.py run --rows 1000000
-    .venv/bin/python benchmarks/bench.py report | langid | semantic | baseline | quality
+    .venv/bin/python benchmarks/bench.py report | review | langid | semantic | baseline | quality
 
 run       full offline `curation run` (every stage but semantic dedupe) on generated rows: wall time, peak RSS
 report    `curation report` (HTML report, bias audit, dataset cards) on that run's folder
+review    push 10,000 accepted rows to a local Argilla server and pull them back
 langid    language-tagging throughput (texts/s) and accuracy on benchmarks/data/langid_eval.jsonl
 semantic  semantic dedupe of 100k prompts end to end (embedding with a cold cache, search, clusters)
 baseline  the way a steward writes it today (pandas, per-row langdetect, scikit-learn TF-IDF cosine) vs the engine, same rows
@@ -71,6 +72,36 @@ def bench_report(rows: int, folder: Path) -> None:
     summary = json.loads((run_dir / "ledger.json").read_text())
     print(f"| report + audit + 3 dataset cards, run of {rows:,} rows ({summary['status']['accepted']:,} accepted) "
           f"| {wall:.1f} s wall, start-up included |")
+
+
+def bench_review(records: int, folder: Path) -> None:
+    """Push `records` accepted rows of the 100k run to a local Argilla server and pull them back."""
+    import shutil
+
+    import polars as pl
+
+    from curation.review.pull import pull
+    from curation.review.push import connect, push
+    from curation.review.server import LocalArgilla, free_port
+
+    run_dir = folder / "out_100000"
+    if not (run_dir / "ledger.json").is_file():
+        bench_run(100_000, folder)
+    review_dir = folder / f"review_{records}"
+    shutil.rmtree(review_dir, ignore_errors=True)
+    review_dir.mkdir()
+    shutil.copy(run_dir / "config.yaml", review_dir / "config.yaml")
+    pl.read_parquet(run_dir / "accepted.parquet").head(records).write_parquet(review_dir / "accepted.parquet")
+    with tempfile.TemporaryDirectory() as home, LocalArgilla(Path(home), port=free_port()) as server:
+        client = connect(server.api_url, server.accounts["owner"].api_key)
+        started = time.perf_counter()
+        pushed = push(review_dir, client, "bench_review")
+        push_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        pull(review_dir, client, "bench_review")
+        pull_seconds = time.perf_counter() - started
+    print(f"| review, {pushed.pushed:,} records, local Argilla (SQLite, SQL search engine) | push {push_seconds:.1f} s "
+          f"| pull {pull_seconds:.1f} s |")
 
 
 def _texts(count: int) -> list[str]:
@@ -187,7 +218,7 @@ def bench_quality() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["all", "run", "report", "langid", "semantic", "baseline", "quality"])
+    parser.add_argument("what", choices=["all", "run", "report", "review", "langid", "semantic", "baseline", "quality"])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--baseline-rows", type=int, default=3_000)
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "curation-bench")
@@ -197,6 +228,8 @@ def main() -> None:
         bench_run(args.rows, args.data)
     if args.what in ("all", "report"):
         bench_report(args.rows, args.data)
+    if args.what in ("all", "review"):
+        bench_review(10_000, args.data)
     if args.what in ("all", "langid"):
         bench_langid()
     if args.what in ("all", "semantic"):

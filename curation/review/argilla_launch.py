@@ -1,5 +1,6 @@
-"""Start argilla-server's own CLI with the SQL search engine registered. Run with the argilla-server
-environment's Python: `python argilla_launch.py start | database migrate | database users create ...`."""
+"""Start argilla-server's own CLI with the SQL search engine registered and two fixes for bulk pushes
+(below). Run with the argilla-server environment's Python:
+`python argilla_launch.py start | database migrate | database users create ...`."""
 
 import os
 import sys
@@ -9,6 +10,37 @@ os.environ.setdefault("ARGILLA_SEARCH_ENGINE", "sql")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import argilla_sql_engine  # noqa: E402,F401  (registers the "sql" engine)
+from argilla_server.bulk import records_bulk  # noqa: E402
 from argilla_server.cli import app  # noqa: E402
+from argilla_server.contexts import webhooks  # noqa: E402
+from argilla_server.models import database  # noqa: E402
+from pydantic import TypeAdapter  # noqa: E402
+
+_notify_record_event = records_bulk.notify_record_event_v1
+
+
+async def _notify_when_someone_listens(db, record_event, record):
+    """argilla-server 2.8 builds every logged record's webhook event (the dataset with five relations
+    loaded, the record serialised) before it looks for a webhook to send it to: most of a bulk push's
+    time on SQLite. With no webhook enabled, there is nothing to build."""
+    if not await webhooks.list_enabled_webhooks(db):
+        return []
+    return await _notify_record_event(db, record_event, record)
+
+
+records_bulk.notify_record_event_v1 = _notify_when_someone_listens
+
+_adapters: dict[int, tuple[object, TypeAdapter]] = {}
+
+
+def _type_adapter(kind):
+    """argilla-server 2.8 builds a pydantic TypeAdapter (a whole schema build) for every question and
+    metadata property of every record it validates; one per settings type is enough."""
+    if id(kind) not in _adapters:
+        _adapters[id(kind)] = (kind, TypeAdapter(kind))
+    return _adapters[id(kind)][1]
+
+
+database.TypeAdapter = _type_adapter
 
 app()

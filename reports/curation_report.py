@@ -35,6 +35,7 @@ class RunFolder:
     summary: dict
     validation: dict | None
     clusters: pl.DataFrame | None
+    review: dict | None = None
 
     @classmethod
     def read(cls, path: Path) -> RunFolder:
@@ -43,10 +44,12 @@ class RunFolder:
             raise CurationError(f"{path} is not a run folder: it lacks {missing} (make one with `curation run`)")
         validation = path / "validation.json"
         clusters = path / "duplicate_clusters.parquet"
+        review = path / "reviewed" / "review.json"
         return cls(path, pl.read_parquet(path / "accepted.parquet"), pl.read_parquet(path / "quarantine.parquet"),
                    pl.read_parquet(path / "duplicates.parquet"), json.loads((path / "ledger.json").read_text(encoding="utf-8")),
                    json.loads(validation.read_text(encoding="utf-8")) if validation.is_file() else None,
-                   pl.read_parquet(clusters) if clusters.is_file() else None)
+                   pl.read_parquet(clusters) if clusters.is_file() else None,
+                   json.loads(review.read_text(encoding="utf-8")) if review.is_file() else None)
 
     def as_read(self) -> pl.DataFrame:
         """Every input row (accepted, quarantined or duplicate) with the columns they share."""
@@ -229,6 +232,17 @@ def _clusters_html(clusters: pl.DataFrame | None) -> str:
     return f"<p>{clusters.height} rows dropped as duplicates; the largest clusters:</p><ul>{''.join(parts)}</ul>"
 
 
+def _review_html(review: dict | None) -> str:
+    if review is None:
+        return '<p class="muted">Not reviewed yet (<code>curation review push</code>, then <code>pull</code>).</p>'
+    agreement = pl.DataFrame([{"question": question, "records answered by 2+": value["records"],
+                               "Fleiss' kappa": value["fleiss_kappa"]} for question, value in review["agreement"].items()])
+    decisions = pl.DataFrame([{"decision": name, "records": count} for name, count in review["decisions"].items()],
+                             schema={"decision": pl.String, "records": pl.Int64})
+    return (f"<p>{review['reviewed']:,} records reviewed in Argilla dataset <code>{_escape(review['dataset'])}</code> "
+            f"({review['answers']:,} submitted answers).</p><div class='grid'>{html_table(decisions)}{html_table(agreement)}</div>")
+
+
 def _similarity_text(similarity: float | None) -> str:
     return "" if similarity is None else f", similarity {similarity:.2f}"
 
@@ -263,6 +277,8 @@ def _html(run: RunFolder, tables: dict[str, pl.DataFrame], audited: dict, charts
 <h2>Chosen vs rejected similarity by country</h2>
 <p>TF-IDF cosine of the two answers of each pair (one vocabulary over every answer).</p>
 {html_table(tables['similarity'])}{_figure(charts.get('similarity'), 'similarity by country')}
+<h2>Human review</h2>
+{_review_html(run.review)}
 <h2>Duplicate clusters</h2>
 {_clusters_html(run.clusters)}
 <h2>Bias-balance audit</h2>

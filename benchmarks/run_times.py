@@ -40,7 +40,7 @@ def main() -> None:
     if SHARED_SAMPLE.is_file():
         runs["arena_v0_sample.csv"] = RunConfig(name="arena_v0", input={"path": str(SHARED_SAMPLE)})
     time_run(runs["demo (embedded)"], 1)  # warm-up: imports and regex compilation
-    print(f"| input | rows | accepted | quarantined | duplicate | median s | best s | rows/s |")
+    print("| input | rows | accepted | quarantined | duplicate | median s | best s | rows/s |")
     print("|---|---|---|---|---|---|---|---|")
     for label, config in runs.items():
         seconds, summary = time_run(config, repeat)

@@ -181,3 +181,56 @@ def test_fleiss_kappa():
     assert fleiss_kappa([["a", "a"], ["b", "b"], ["a", "a"]]) == 1.0
     assert fleiss_kappa([["a", "b"], ["b", "a"]]) == -1.0
     assert fleiss_kappa([["a"]]) is None
+
+
+def test_serve_command_starts_and_stops_the_stack(tmp_path):
+    """`curation review serve` as a user runs it: up with both accounts, down on Ctrl-C, no key printed."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    port = free_port()
+    serve = subprocess.Popen([sys.executable, "-m", "curation", "review", "serve", "--home", str(tmp_path), "--port", str(port)],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "accounts.env").is_file() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        keys = dict(line.split("=", 1) for line in (tmp_path / "accounts.env").read_text().splitlines())
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/api/v1/me", headers={"X-Argilla-Api-Key": keys["annotator_api_key"]}).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("the server did not come up")
+        assert oct((tmp_path / "accounts.env").stat().st_mode & 0o777) == "0o600"
+    finally:
+        serve.send_signal(signal.SIGINT)
+        output, _ = serve.communicate(timeout=60)
+    assert "Argilla is up" in output and keys["owner_api_key"] not in output
+
+
+def test_the_sql_search_engine_answers_the_sdks_queries(argilla, demo_run):
+    """Text, metadata and status queries go through argilla-server to our SQL engine."""
+    import argilla as rg
+
+    client = owner(argilla)
+    push(demo_run, client, "searched")
+    dataset = client.datasets(name="searched", workspace="curation")
+    pairs = pl.read_parquet(demo_run / "accepted.parquet").filter(pl.col("chosen").is_not_null() & pl.col("rejected").is_not_null())
+    spanish = pairs.filter(pl.col("country") == "ES").height
+    by_country = list(dataset.records(query=rg.Query(filter=rg.Filter(("metadata.country", "==", "ES")))))
+    assert len(by_country) == spanish and all(record.metadata["country"] == "ES" for record in by_country)
+    found = list(dataset.records(query=rg.Query(query="abuela")))
+    expected = pairs.filter(pl.col("prompt").str.to_lowercase().str.contains("abuela")
+                            | pl.col("chosen").str.to_lowercase().str.contains("abuela")
+                            | pl.col("rejected").str.to_lowercase().str.contains("abuela")
+                            | pl.col("system_prompt").fill_null("").str.to_lowercase().str.contains("abuela")).height
+    assert len(found) == expected > 0
+    pending = list(dataset.records(query=rg.Query(filter=rg.Filter(("status", "==", "pending")))))
+    assert len(pending) == pairs.height

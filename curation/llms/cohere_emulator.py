@@ -1,0 +1,130 @@
+"""A Cohere-compatible emulator of the v2 chat endpoint on 127.0.0.1, for tests and benchmarks.
+
+Deterministic: the answer is a function of the request (same messages, same text), and a JSON-schema
+request gets JSON that fits the schema. Faults are queued and served in order, one per request:
+`429` (with Retry-After), `500`, `timeout` (the answer comes after the client gave up), `malformed`
+(a body that is not JSON). `latency` delays every answer. The real `cohere` client talks to it
+through base_url, so everything above the HTTP layer is the real thing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+WORDS = ("la", "abuela", "prepara", "mate", "con", "yerba", "del", "barrio", "y", "cuenta", "que", "en", "Rosario",
+         "se", "toma", "amargo", "por", "la", "mañana", "mientras", "charlamos", "sobre", "el", "día")
+
+
+def _text(seed: str, words: int) -> str:
+    digest = hashlib.blake2b(seed.encode(), digest_size=32).digest()
+    chosen = [WORDS[digest[i % len(digest)] % len(WORDS)] for i in range(words)]
+    return " ".join(chosen).capitalize() + "."
+
+
+def _fill(schema: dict, seed: str):
+    """A value that fits a (simple) JSON schema, decided by the seed."""
+    kind = schema.get("type")
+    if "enum" in schema:
+        return schema["enum"][int(hashlib.blake2b(seed.encode(), digest_size=2).hexdigest(), 16) % len(schema["enum"])]
+    if kind == "object":
+        return {name: _fill(sub, f"{seed}/{name}") for name, sub in schema.get("properties", {}).items()}
+    if kind == "array":
+        return [_fill(schema.get("items", {"type": "string"}), f"{seed}/{index}") for index in range(2)]
+    if kind == "integer":
+        low, high = schema.get("minimum", 1), schema.get("maximum", 10)
+        return low + int(hashlib.blake2b(seed.encode(), digest_size=2).hexdigest(), 16) % (high - low + 1)
+    if kind == "number":
+        return round(int(hashlib.blake2b(seed.encode(), digest_size=2).hexdigest(), 16) / 65535, 3)
+    if kind == "boolean":
+        return hashlib.blake2b(seed.encode(), digest_size=1).digest()[0] % 2 == 0
+    return _text(seed, 8)
+
+
+class CohereEmulator:
+    """Start with `with CohereEmulator() as emulator:`; give the client `emulator.base_url`."""
+
+    def __init__(self, latency: float = 0.0, output_words: int = 40):
+        self.latency, self.output_words = latency, output_words
+        self.faults: deque[str] = deque()
+        self.requests: list[dict] = []
+        self.in_flight = self.most_in_flight = 0
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def inject(self, *faults: str) -> None:
+        self.faults.extend(faults)
+
+    def answer(self, request: dict) -> dict:
+        seed = json.dumps(request.get("messages"), sort_keys=True, ensure_ascii=False)
+        response_format = request.get("response_format") or {}
+        if response_format.get("type") == "json_object" and response_format.get("json_schema"):
+            text = json.dumps(_fill(response_format["json_schema"], seed), ensure_ascii=False)
+        else:
+            text = _text(seed, self.output_words)
+        input_tokens = sum(len(str(message.get("content", "")).split()) for message in request.get("messages", []))
+        output_tokens = len(text.split())
+        return {"id": hashlib.blake2b(seed.encode(), digest_size=8).hexdigest(), "finish_reason": "COMPLETE",
+                "message": {"role": "assistant", "content": [{"type": "text", "text": text}]},
+                "usage": {"billed_units": {"input_tokens": input_tokens, "output_tokens": output_tokens},
+                          "tokens": {"input_tokens": input_tokens, "output_tokens": output_tokens}}}
+
+    def _handler(self):
+        emulator = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # quiet: tests read emulator.requests instead
+                pass
+
+            def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self):  # noqa: N802 (http.server's naming)
+                length = int(self.headers.get("Content-Length", 0))
+                request = json.loads(self.rfile.read(length) or b"{}")
+                with emulator._lock:
+                    emulator.requests.append(request)
+                    fault = emulator.faults.popleft() if emulator.faults else None
+                if self.path.rstrip("/") != "/v2/chat":
+                    return self._send(404, b'{"message": "only /v2/chat is emulated"}')
+                if fault == "429":
+                    return self._send(429, b'{"message": "too many requests"}', {"Retry-After": "1"})
+                if fault == "500":
+                    return self._send(500, b'{"message": "internal error"}')
+                if fault == "malformed":
+                    return self._send(200, b'{"id": "x", "message": {"content": [')
+                with emulator._lock:
+                    emulator.in_flight += 1
+                    emulator.most_in_flight = max(emulator.most_in_flight, emulator.in_flight)
+                try:
+                    time.sleep(5 if fault == "timeout" else emulator.latency)
+                    self._send(200, json.dumps(emulator.answer(request), ensure_ascii=False).encode())
+                finally:
+                    with emulator._lock:
+                        emulator.in_flight -= 1
+
+        return Handler
+
+    def __enter__(self) -> CohereEmulator:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.shutdown()
+        self._server.server_close()

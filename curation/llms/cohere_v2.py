@@ -1,0 +1,115 @@
+"""A distilabel LLM on Cohere's v2 chat API (`cohere.AsyncClientV2`).
+
+distilabel 1.5.3's CohereLLM calls the v1 chat API, and its load() breaks (it calls a sync tokenizer
+helper with the async client). This one keeps the real client and adds what a paid run needs: a base
+URL (COHERE_BASE_URL: a proxy, or the tests' emulator), system messages, structured output from a JSON
+schema, token usage per call, a concurrency limit, and retries with backoff that honour Retry-After
+on 429, 5xx, timeouts and unreadable bodies. A call that still fails returns no text (None), never a
+placeholder: the row is then marked failed downstream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+from typing import Any, Optional
+
+from distilabel.mixins.runtime_parameters import RuntimeParameter
+from distilabel.models.llms.base import AsyncLLM
+from distilabel.models.llms.utils import prepare_output
+from pydantic import Field, PrivateAttr, SecretStr
+
+RETRYABLE_STATUS = {429, 500, 502, 503, 504}
+
+
+def retry_delay(error: Exception, attempt: int, backoff: float) -> float | None:
+    """Seconds to wait before the next attempt, or None when retrying cannot help (a 400, a bad key)."""
+    import httpx
+    from cohere.core.api_error import ApiError
+
+    if isinstance(error, ApiError):
+        status = error.status_code or 0
+        unreadable = status == 200  # the client got a 200 whose body it could not parse
+        if status not in RETRYABLE_STATUS and not unreadable:
+            return None
+        retry_after = (error.headers or {}).get("retry-after") or (error.headers or {}).get("Retry-After")
+        if retry_after:
+            try:
+                return float(retry_after)
+            except ValueError:
+                pass
+    elif not isinstance(error, (httpx.TimeoutException, httpx.TransportError, json.JSONDecodeError)):
+        return None
+    return backoff * 2**attempt * (0.5 + random.random())  # jitter: many calls must not come back together
+
+
+class CohereV2LLM(AsyncLLM):
+    model: str
+    base_url: Optional[RuntimeParameter[str]] = Field(
+        default_factory=lambda: os.getenv("COHERE_BASE_URL"), description="Cohere API base URL (default: Cohere's).")
+    api_key: Optional[RuntimeParameter[SecretStr]] = Field(
+        default_factory=lambda: os.getenv("COHERE_API_KEY"), description="The API key (COHERE_API_KEY).")
+    timeout: RuntimeParameter[float] = Field(default=120.0, description="Seconds before a call is given up.")
+    max_attempts: RuntimeParameter[int] = Field(default=5, description="Attempts per call, the first included.")
+    backoff_seconds: RuntimeParameter[float] = Field(default=1.0, description="First wait between attempts; doubles.")
+    max_concurrency: RuntimeParameter[int] = Field(default=32, description="Calls in flight at most.")
+    json_schema: Optional[dict[str, Any]] = Field(default=None, description="Structured output: the answer's JSON schema.")
+
+    _num_generations_param_supported = False
+    _client: Any = PrivateAttr(None)
+    _limits: dict = PrivateAttr(default_factory=dict)
+
+    def load(self) -> None:
+        super().load()
+        from cohere import AsyncClientV2
+
+        if self.api_key is None:
+            raise ValueError("no Cohere API key: set COHERE_API_KEY (or api_key)")
+        self._client = AsyncClientV2(api_key=self.api_key.get_secret_value(), base_url=self.base_url,
+                                     timeout=self.timeout, max_retries=0, client_name="curation")
+
+    @property
+    def model_name(self) -> str:
+        return self.model
+
+    def _limit(self) -> asyncio.Semaphore:
+        # One semaphore per event loop: distilabel may run each batch on its own loop.
+        loop = asyncio.get_running_loop()
+        if loop not in self._limits:
+            self._limits[loop] = asyncio.Semaphore(self.max_concurrency)
+        return self._limits[loop]
+
+    async def agenerate(self, input: list[dict[str, str]], max_tokens: Optional[int] = None,  # noqa: A002 (distilabel's name)
+                        temperature: Optional[float] = None, seed: Optional[int] = None) -> dict:
+        """One chat call: the text (None if every attempt failed) and its billed input and output tokens.
+
+        Args:
+            input: chat messages (system, user, assistant).
+            max_tokens: the most tokens to generate.
+            temperature: sampling temperature.
+            seed: sampling seed, for repeatable answers.
+        """
+        options: dict[str, Any] = {key: value for key, value in
+                                   (("max_tokens", max_tokens), ("temperature", temperature), ("seed", seed)) if value is not None}
+        if self.json_schema is not None:
+            options["response_format"] = {"type": "json_object", "json_schema": self.json_schema}
+        messages = [{"role": message["role"], "content": message["content"]} for message in input]
+        for attempt in range(self.max_attempts):
+            try:
+                async with self._limit():
+                    response = await self._client.chat(model=self.model, messages=messages, **options)
+                text = response.message.content[0].text
+                if self.json_schema is not None:
+                    json.loads(text)  # an answer that is not the JSON asked for is retried like a bad body
+                usage = response.usage.billed_units
+                return prepare_output([text], input_tokens=[int(usage.input_tokens or 0)],
+                                      output_tokens=[int(usage.output_tokens or 0)])
+            except Exception as error:  # classified below: retried, or given up at once
+                wait = retry_delay(error, attempt, self.backoff_seconds)
+                if wait is None or attempt == self.max_attempts - 1:
+                    self._logger.warning(f"Cohere call failed after {attempt + 1} attempt(s): {type(error).__name__}")
+                    break
+                await asyncio.sleep(wait)
+        return prepare_output([None], input_tokens=[0], output_tokens=[0])

@@ -2,11 +2,12 @@
 
     .venv/bin/python benchmarks/bench.py all            # everything below, 100k rows (about 10 minutes)
     .venv/bin/python benchmarks/bench.py run --rows 1000000
-    .venv/bin/python benchmarks/bench.py report | review | langid | semantic | baseline | quality
+    .venv/bin/python benchmarks/bench.py report | review | llm | langid | semantic | baseline | quality
 
 run       full offline `curation run` (every stage but semantic dedupe) on generated rows: wall time, peak RSS
 report    `curation report` (HTML report, bias audit, dataset cards) on that run's folder
 review    push 10,000 accepted rows to a local Argilla server and pull them back
+llm       the Cohere v2 LLM against the emulator (1 s latency, 32 in flight): calls/s and CPU per row
 langid    language-tagging throughput (texts/s) and accuracy on benchmarks/data/langid_eval.jsonl
 semantic  semantic dedupe of 100k prompts end to end (embedding with a cold cache, search, clusters)
 baseline  the way a steward writes it today (pandas, per-row langdetect, scikit-learn TF-IDF cosine) vs the engine, same rows
@@ -102,6 +103,29 @@ def bench_review(records: int, folder: Path) -> None:
         pull_seconds = time.perf_counter() - started
     print(f"| review, {pushed.pushed:,} records, local Argilla (SQLite, SQL search engine) | push {push_seconds:.1f} s "
           f"| pull {pull_seconds:.1f} s |")
+
+
+def bench_llm(calls: int = 640, in_flight: int = 32) -> None:
+    """Cohere v2 LLM against the emulator in its own process (1 s latency): calls/s, and this process's
+    CPU per generated row (the engine's overhead: client, retries bookkeeping, distilabel's output)."""
+    from curation.llms.cohere_v2 import CohereV2LLM
+
+    emulator = subprocess.Popen([sys.executable, "-m", "curation.llms.cohere_emulator", "--latency", "1"],
+                                stdout=subprocess.PIPE, text=True)
+    try:
+        base_url = emulator.stdout.readline().strip()
+        llm = CohereV2LLM(model="command-r7b-12-2024", base_url=base_url, api_key="bench", max_concurrency=in_flight)
+        llm.load()
+        inputs = [[{"role": "user", "content": f"Pregunta número {number} sobre el mate en Rosario"}] for number in range(calls)]
+        llm.generate_outputs(inputs=inputs[:in_flight])  # warm-up: connections and imports
+        cpu, wall = time.process_time(), time.perf_counter()
+        outputs = llm.generate_outputs(inputs=inputs)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    finally:
+        emulator.terminate()
+    assert all(output["generations"][0] for output in outputs)
+    print(f"| Cohere v2 LLM, {calls} calls, 1 s emulated latency, {in_flight} in flight | {calls / wall:.1f} calls/s "
+          f"| {1000 * cpu / calls:.2f} ms CPU per generated row |")
 
 
 def _texts(count: int) -> list[str]:
@@ -218,7 +242,7 @@ def bench_quality() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["all", "run", "report", "review", "langid", "semantic", "baseline", "quality"])
+    parser.add_argument("what", choices=["all", "run", "report", "review", "llm", "langid", "semantic", "baseline", "quality"])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--baseline-rows", type=int, default=3_000)
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "curation-bench")
@@ -230,6 +254,8 @@ def main() -> None:
         bench_report(args.rows, args.data)
     if args.what in ("all", "review"):
         bench_review(10_000, args.data)
+    if args.what in ("all", "llm"):
+        bench_llm()
     if args.what in ("all", "langid"):
         bench_langid()
     if args.what in ("all", "semantic"):

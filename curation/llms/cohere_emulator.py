@@ -128,3 +128,19 @@ class CohereEmulator:
     def __exit__(self, *exc) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def main() -> None:
+    """`python -m curation.llms.cohere_emulator --latency 1`: serve until killed (for benchmarks)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--latency", type=float, default=0.0)
+    arguments = parser.parse_args()
+    with CohereEmulator(latency=arguments.latency) as emulator:
+        print(emulator.base_url, flush=True)
+        threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()

@@ -188,30 +188,27 @@ def test_serve_command_starts_and_stops_the_stack(tmp_path):
     import signal
     import subprocess
     import sys
-    import time
 
     import httpx
 
     port = free_port()
     serve = subprocess.Popen([sys.executable, "-m", "curation", "review", "serve", "--home", str(tmp_path), "--port", str(port)],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    printed = []
     try:
-        deadline = time.monotonic() + 120
-        while not (tmp_path / "accounts.env").is_file() and time.monotonic() < deadline:
-            time.sleep(0.5)
+        for line in serve.stdout:  # the command says when it is up
+            printed.append(line)
+            if "Argilla is up" in line:
+                break
         keys = dict(line.split("=", 1) for line in (tmp_path / "accounts.env").read_text().splitlines())
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/v1/me", headers={"X-Argilla-Api-Key": keys["annotator_api_key"]}).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("the server did not come up")
+        me = httpx.get(f"http://127.0.0.1:{port}/api/v1/me", headers={"X-Argilla-Api-Key": keys["annotator_api_key"]})
+        assert me.status_code == 200 and me.json()["role"] == "annotator"
         assert oct((tmp_path / "accounts.env").stat().st_mode & 0o777) == "0o600"
     finally:
         serve.send_signal(signal.SIGINT)
-        output, _ = serve.communicate(timeout=60)
+        rest, _ = serve.communicate(timeout=60)
+    output = "".join(printed) + rest
+    assert serve.returncode == 0
     assert "Argilla is up" in output and keys["owner_api_key"] not in output
 
 

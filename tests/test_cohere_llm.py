@@ -81,3 +81,70 @@ def test_a_real_distilabel_pipeline_generates_through_it(emulator, tmp_path):
     assert len(produced) == 2 and all(row["generation"] for row in produced)
     assert all(row["model_name"] == "command-r7b-12-2024" for row in produced)
     assert {message["content"] for request in emulator.requests for message in request["messages"]} >= {"Eres de Asunción."}
+
+
+def test_a_restarted_run_does_not_pay_twice(emulator, tmp_path):
+    journal = str(tmp_path / "calls.sqlite")
+    inputs = [[{"role": "user", "content": f"pregunta {number}"}] for number in range(6)]
+    first = llm_for(emulator, journal_path=journal).generate_outputs(inputs=inputs[:4])
+    paid = len(emulator.requests)
+    again = llm_for(emulator, journal_path=journal).generate_outputs(inputs=inputs)  # a new process, same journal
+    assert len(emulator.requests) == paid + 2  # only the two calls not made before
+    assert [o["generations"] for o in again[:4]] == [o["generations"] for o in first]
+
+
+def test_the_budget_stops_calls_before_it_is_exceeded(emulator, tmp_path):
+    from curation.llms.cost import load_prices
+    from curation.llms.journal import Journal
+
+    journal = tmp_path / "calls.sqlite"
+    price = load_prices()["command-r7b-12-2024"]
+    one_call = price.usd(10, 100)  # estimated per call: a short prompt and max_tokens=100
+    llm = llm_for(emulator, journal_path=str(journal), budget_usd=3.5 * one_call, max_concurrency=1)
+    outputs = llm.generate_outputs(inputs=[[{"role": "user", "content": f"pregunta {n}"}] for n in range(10)], max_tokens=100)
+    made = [o for o in outputs if o["generations"][0] is not None]
+    assert 3 <= len(made) < 10 and len(emulator.requests) == len(made)
+    assert Journal(journal).spent() <= 3.5 * one_call
+
+
+def test_dry_run_estimate_uses_the_price_table():
+    from curation.llms.cost import estimate_input_tokens, load_prices
+
+    price = load_prices()["command-a-03-2025"]
+    assert price.usd(1_000_000, 1_000_000) == 12.5
+    assert estimate_input_tokens([{"role": "user", "content": "x" * 400}]) == 104
+
+
+GENERATE = """
+import sys
+from curation.llms.cohere_v2 import CohereV2LLM
+llm = CohereV2LLM(model="command-r7b-12-2024", base_url=sys.argv[1], api_key="test-key", journal_path=sys.argv[2],
+                  max_concurrency=4)
+llm.load()
+llm.generate_outputs(inputs=[[{"role": "user", "content": f"pregunta {n}"}] for n in range(40)])
+"""
+
+
+def test_kill_9_then_resume_pays_only_for_unfinished_calls(emulator, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    from curation.llms.journal import Journal
+
+    emulator.latency = 0.1
+    journal = tmp_path / "calls.sqlite"
+    command = [sys.executable, "-c", GENERATE, emulator.base_url, str(journal)]
+    killed = subprocess.Popen(command)
+    while not journal.exists() or Journal(journal).calls() < 8:
+        time.sleep(0.05)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    finished_before = Journal(journal).calls()
+    assert finished_before < 40
+    requests_before = len(emulator.requests)
+    subprocess.run(command, check=True)
+    assert Journal(journal).calls() == 40
+    # Finished calls were not paid again; only the unfinished ones (at most 4 were in flight) were.
+    assert len(emulator.requests) - requests_before == 40 - finished_before
+    assert requests_before - finished_before <= 4

@@ -1,0 +1,42 @@
+"""What calls cost: list prices per model (a table you edit) and estimates before anything is spent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+from curation.errors import ConfigError
+
+# Tokens are estimated as characters / 4 (plus a few per message) before a call: close enough for
+# Spanish and Portuguese with Cohere's tokenizer to budget with, and the journal records the billed truth.
+CHARS_PER_TOKEN = 4
+TOKENS_PER_MESSAGE = 4
+
+
+@dataclass(frozen=True)
+class Price:
+    input_per_million: float
+    output_per_million: float
+
+    def usd(self, input_tokens: int, output_tokens: int) -> float:
+        return (input_tokens * self.input_per_million + output_tokens * self.output_per_million) / 1e6
+
+
+def load_prices(path: str | Path | None = None) -> dict[str, Price]:
+    """USD per million tokens per model: curation/data/prices.yaml, or your own table."""
+    source = Path(path) if path else resources.files("curation.data").joinpath("prices.yaml")
+    table = yaml.safe_load(source.read_text(encoding="utf-8"))
+    return {model: Price(float(price["input"]), float(price["output"])) for model, price in table.items()}
+
+
+def price_of(prices: dict[str, Price], model: str) -> Price:
+    if model not in prices:
+        raise ConfigError(f"no price for model {model!r}; add it to the price table (models priced: {sorted(prices)})")
+    return prices[model]
+
+
+def estimate_input_tokens(messages: list[dict]) -> int:
+    return sum(len(str(message.get("content", ""))) // CHARS_PER_TOKEN + TOKENS_PER_MESSAGE for message in messages)

@@ -1,0 +1,51 @@
+"""The call journal: every paid call that finished, by the hash of its request, with its answer and
+its cost. A run killed at any moment (kill -9) resumes from it without paying twice; the budget is the
+journal's spend plus the calls in flight, checked before each call.
+
+SQLite in WAL mode: distilabel runs each step in its own process, and all of them share one journal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from pathlib import Path
+
+
+def request_key(model: str, messages: list[dict], options: dict) -> str:
+    """The same request (model, messages, options) always has the same key."""
+    canonical = json.dumps({"model": model, "messages": messages, "options": options}, sort_keys=True, ensure_ascii=False)
+    return hashlib.blake2b(canonical.encode(), digest_size=16).hexdigest()
+
+
+class Journal:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        with self._connection() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, model TEXT, text TEXT, "
+                       "input_tokens INTEGER, output_tokens INTEGER, usd REAL)")
+
+    def _connection(self) -> sqlite3.Connection:
+        if getattr(self._local, "db", None) is None:
+            self._local.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        return self._local.db
+
+    def get(self, key: str) -> tuple[str, int, int] | None:
+        row = self._connection().execute("SELECT text, input_tokens, output_tokens FROM calls WHERE key = ?", (key,)).fetchone()
+        return None if row is None else (row[0], row[1], row[2])
+
+    def record(self, key: str, model: str, text: str, input_tokens: int, output_tokens: int, usd: float) -> None:
+        # Committed before the answer is used: a kill right after this line loses nothing paid for.
+        self._connection().execute("INSERT OR IGNORE INTO calls VALUES (?, ?, ?, ?, ?, ?)",
+                                   (key, model, text, input_tokens, output_tokens, usd))
+
+    def spent(self) -> float:
+        return self._connection().execute("SELECT COALESCE(SUM(usd), 0) FROM calls").fetchone()[0]
+
+    def calls(self) -> int:
+        return self._connection().execute("SELECT COUNT(*) FROM calls").fetchone()[0]

@@ -184,12 +184,13 @@ def list_rules(config_path: ConfigOption = None) -> None:
     Console().print(table, expectations)
 
 
+RunDir = Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A folder `curation run` wrote.")]
 Target = Annotated[str, typer.Option("--target", help="Country target of the audit: uniform, spanish_speakers or a YAML file.")]
 
 
 @app.command()
 def report(
-    run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A folder `curation run` wrote.")],
+    run_dir: RunDir,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Where to write (default: the run folder).")] = None,
     target: Target = "uniform",
     cell_target: Annotated[int | None, typer.Option("--cell-target", help="Rows wanted per country x dimension cell.")] = None,
@@ -207,7 +208,7 @@ def report(
 
 @app.command()
 def card(
-    run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A folder `curation run` wrote.")],
+    run_dir: RunDir,
     kind: Annotated[str, typer.Option("--kind", help="Which published dataset: dpo, kto or prompts.")] = "dpo",
     repo_id: Annotated[str | None, typer.Option("--repo-id", help="Hub name to publish under (checked against the naming convention).")] = None,
     license_id: Annotated[str, typer.Option("--license", help="Licence id for the card's metadata.")] = "apache-2.0",
@@ -240,6 +241,7 @@ review_app = typer.Typer(help="Human review in Argilla: serve a local server, pu
                          no_args_is_help=True)
 app.add_typer(review_app, name="review")
 ApiUrl = Annotated[str, typer.Option("--api-url", envvar="ARGILLA_API_URL", help="Argilla server (local or hosted).")]
+LOCAL_ARGILLA = "http://127.0.0.1:6900"
 ApiKey = Annotated[str, typer.Option("--api-key", envvar="ARGILLA_API_KEY", help="Its API key (never printed).")]
 DatasetName = Annotated[str | None, typer.Option("--dataset", help="Argilla dataset name (default: <run name>_review).")]
 Workspace = Annotated[str, typer.Option("--workspace", help="Argilla workspace.")]
@@ -254,17 +256,17 @@ def review_serve(
     annotator account, until Ctrl-C. The accounts' keys are in <home>/accounts.env (readable by you only)."""
     from curation.review.server import LocalArgilla
 
+    server = LocalArgilla(home.resolve(), port=port)
     try:
-        server = LocalArgilla(home.resolve(), port=port).start()
-    except CurationError as error:
-        raise _fail(error) from None
-    console.print(f"Argilla is up at {server.api_url} (workspace curation). Users: owner, annotator; "
-                  f"passwords and API keys in {home / 'accounts.env'}. Ctrl-C stops it.")
-    try:
+        server.start()
+        console.print(f"Argilla is up at {server.api_url} (workspace curation). Users: owner, annotator; "
+                      f"passwords and API keys in {home / 'accounts.env'}. Ctrl-C stops it.")
         while server.alive():
             time.sleep(1)
     except KeyboardInterrupt:
         pass
+    except CurationError as error:
+        raise _fail(error) from None
     finally:
         server.stop()
 
@@ -282,8 +284,8 @@ def _review_name(run_dir: Path, dataset: str | None) -> str:
 
 @review_app.command("push")
 def review_push(
-    run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A folder `curation run` wrote.")],
-    api_url: ApiUrl = "http://127.0.0.1:6900",
+    run_dir: RunDir,
+    api_url: ApiUrl = LOCAL_ARGILLA,
     api_key: ApiKey = "",
     dataset: DatasetName = None,
     workspace: Workspace = "curation",
@@ -307,8 +309,8 @@ def review_push(
 
 @review_app.command("pull")
 def review_pull(
-    run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="The run folder that was pushed.")],
-    api_url: ApiUrl = "http://127.0.0.1:6900",
+    run_dir: RunDir,
+    api_url: ApiUrl = LOCAL_ARGILLA,
     api_key: ApiKey = "",
     dataset: DatasetName = None,
     workspace: Workspace = "curation",

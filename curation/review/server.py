@@ -82,6 +82,14 @@ class LocalArgilla:
         return done
 
     def start(self, timeout: float = 90) -> LocalArgilla:
+        """Start the stack; if any part fails (or Ctrl-C comes) midway, what did start is stopped."""
+        try:
+            return self._start(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, timeout: float) -> LocalArgilla:
         self.home.mkdir(parents=True, exist_ok=True)
         redis = shutil.which("redis-server")
         if redis is None:

@@ -18,7 +18,8 @@ from curation.config import RunConfig, demo_config, load_config
 from curation.errors import CurationError
 from curation.pipelines import STAGES, build_stage
 from curation.readers import read_records
-from curation.reports.curation_report import write_report
+from curation.reports.bias_audit import audit
+from curation.reports.curation_report import RunFolder, write_report
 from curation.reports.dataset_card import KINDS, write_card
 from curation.rules import default_rules
 from curation.rules.pack import load_packs
@@ -198,8 +199,9 @@ def report(
     """The curation report (report.html, self-contained; report.md), the bias-balance audit (bias_audit.json,
     bias_audit.md) and the dataset cards of the run's published datasets."""
     try:
-        paths = write_report(run_dir, out, target, cell_target)
-        cards = [_card(run_dir, kind, None, "apache-2.0", target) for kind in KINDS if _published(run_dir, kind)]
+        run = RunFolder.read(run_dir)
+        written, paths = write_report(run, out, target, cell_target)
+        cards = [_card(run, written.audited, kind, None, "apache-2.0") for kind in KINDS if run.published(kind)]
     except CurationError as error:
         raise _fail(error) from None
     for path in [*paths.values(), *cards]:
@@ -219,18 +221,15 @@ def card(
     if kind not in KINDS:
         raise typer.BadParameter(f"--kind must be one of {sorted(KINDS)}")
     try:
-        path = _card(run_dir, kind, repo_id, license_id, target)
+        run = RunFolder.read(run_dir)
+        path = _card(run, audit(run.accepted, target), kind, repo_id, license_id)
     except CurationError as error:
         raise _fail(error) from None
     console.print(f"wrote {path}")
 
 
-def _published(run_dir: Path, kind: str) -> bool:
-    return any(run_dir.glob(f"*_{kind}/parquet"))
-
-
-def _card(run_dir: Path, kind: str, repo_id: str | None, license_id: str, target: str) -> Path:
-    path, problem = write_card(run_dir, kind, repo_id, license_id, target)
+def _card(run: RunFolder, audited: dict, kind: str, repo_id: str | None, license_id: str) -> Path:
+    path, problem = write_card(run, audited, kind, repo_id, license_id)
     if problem:
         console.print(f"[red]naming convention:[/] {problem}")
         raise typer.Exit(EXIT_GATE_FAILED)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from collections.abc import Callable
-import tempfile
 from dataclasses import dataclass, field
 from itertools import takewhile
 from pathlib import Path
@@ -20,12 +20,12 @@ from curation.ledger import ROW_COLUMNS, Ledger, follow_duplicate_chains
 from curation.pipelines import STAGES, default_pipeline
 from curation.readers import read_inputs
 from curation.reports.duplicate_clusters import duplicate_clusters
+from curation.reports.run_summary import run_summary
 from curation.rules.expectations import tables, validate
 from curation.rules.pack import load_packs
-from curation.reports.run_summary import run_summary
 from curation.schema import TEXT_FIELDS, Status, metadata_columns
 from curation.stage import BATCH_ROWS, REMOVED_COLUMNS, Pipeline, Stage, StageResult, add_stats
-from curation.writers import atomic_directory, dpo_frame, kto_frame, prompts_frame, write_dataset, write_table
+from curation.writers import atomic_directory, write_published, write_table
 
 
 @dataclass
@@ -186,17 +186,8 @@ def _validate(result: RunResult, config: RunConfig, folder: Path) -> dict:
 
 def _write_outputs(result: RunResult, config: RunConfig, metadata: list[str], folder: Path) -> dict:
     """The published datasets, and the accepted, quarantined, duplicate and ledger tables."""
-    conversational = config.output.dpo_format == "conversational"
-    accepted = result.accepted.lazy()
-    published = {
-        "dpo": dpo_frame(accepted, conversational, metadata),
-        "kto": kto_frame(accepted, conversational, metadata),
-        "prompts": prompts_frame(accepted, metadata),
-    }
-    outputs: dict = {}
-    for kind, frame in published.items():
-        if frame.select(pl.len()).collect().item():
-            outputs[f"{config.name}_{kind}"] = write_dataset(frame, folder / f"{config.name}_{kind}", config.output.formats)
+    outputs = write_published(result.accepted, config.name, folder, config.output.dpo_format == "conversational",
+                              config.output.formats, metadata)
     write_table(result.accepted, folder / "accepted.parquet")
     for status, file in ((Status.QUARANTINED, "quarantine.parquet"), (Status.DUPLICATE, "duplicates.parquet")):
         rows = result.removed.filter(pl.col("status") == status.value) if result.removed.height else result.removed

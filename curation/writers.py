@@ -70,6 +70,16 @@ def prompts_frame(accepted: pl.LazyFrame, metadata: list[str]) -> pl.LazyFrame:
     return accepted.select("id", "system_prompt", "prompt", "country", *metadata, "split")
 
 
+def write_published(accepted: pl.DataFrame, name: str, folder: Path, conversational: bool, formats: list[str],
+                    metadata: list[str]) -> dict[str, dict[str, int]]:
+    """<name>_dpo, <name>_kto and <name>_prompts in `folder` (an empty one is not written): rows per split of each."""
+    lazy = accepted.lazy()
+    published = {"dpo": dpo_frame(lazy, conversational, metadata), "kto": kto_frame(lazy, conversational, metadata),
+                 "prompts": prompts_frame(lazy, metadata)}
+    return {f"{name}_{kind}": write_dataset(frame, folder / f"{name}_{kind}", formats)
+            for kind, frame in published.items() if frame.select(pl.len()).collect().item()}
+
+
 def write_table(frame: pl.DataFrame, path: Path) -> None:
     frame.write_parquet(path, row_group_size=ROW_GROUP_ROWS)
 

@@ -58,12 +58,19 @@ def shares_by_country(accepted: pl.DataFrame, column: str) -> pl.DataFrame:
             .pivot(on=column, index="country", values="share").fill_null(0.0).sort("country"))
 
 
+CHOSEN_LONGER = char_length("chosen") > char_length("rejected")
+
+
+def clear_pairs(accepted: pl.DataFrame) -> pl.DataFrame:
+    """The pairs with a winner: the only ones where length or a model can win."""
+    return accepted.filter(pl.col("preference") == Preference.CHOSEN_BETTER.value)
+
+
 def length_bias(accepted: pl.DataFrame) -> pl.DataFrame:
     """Per country, of the clear pairs: how often the chosen answer is the longer one."""
-    pairs = accepted.filter(pl.col("preference") == Preference.CHOSEN_BETTER.value)
-    return pairs.group_by(pl.col("country").fill_null("unknown")).agg(
+    return clear_pairs(accepted).group_by(pl.col("country").fill_null("unknown")).agg(
         pairs=pl.len(),
-        chosen_longer=(char_length("chosen") > char_length("rejected")).mean().round(3),
+        chosen_longer=CHOSEN_LONGER.mean().round(3),
         mean_chosen_chars=char_length("chosen").mean().round(1),
         mean_rejected_chars=char_length("rejected").mean().round(1),
     ).sort("country")
@@ -73,7 +80,7 @@ def model_wins(accepted: pl.DataFrame) -> pl.DataFrame | None:
     """Wins, losses and win rate per generating model, when the data names them (pairwise exports)."""
     if not {"chosen_model", "rejected_model"} <= set(accepted.columns):
         return None
-    pairs = accepted.filter(pl.col("preference") == Preference.CHOSEN_BETTER.value)
+    pairs = clear_pairs(accepted)
     wins = pairs.group_by(pl.col("chosen_model").alias("model")).agg(wins=pl.len())
     losses = pairs.group_by(pl.col("rejected_model").alias("model")).agg(losses=pl.len())
     return (wins.join(losses, on="model", how="full", coalesce=True).fill_null(0)
@@ -115,8 +122,8 @@ def audit(accepted: pl.DataFrame, target: str = "uniform", cell_target: int | No
 
 
 def _overall_chosen_longer(accepted: pl.DataFrame) -> float | None:
-    pairs = accepted.filter(pl.col("preference") == Preference.CHOSEN_BETTER.value)
-    return round(pairs.select((char_length("chosen") > char_length("rejected")).mean()).item(), 3) if pairs.height else None
+    pairs = clear_pairs(accepted)
+    return round(pairs.select(CHOSEN_LONGER.mean()).item(), 3) if pairs.height else None
 
 
 def audit_json(result: dict[str, object]) -> dict:

@@ -51,6 +51,10 @@ class RunFolder:
                    pl.read_parquet(clusters) if clusters.is_file() else None,
                    json.loads(review.read_text(encoding="utf-8")) if review.is_file() else None)
 
+    def published(self, kind: str) -> bool:
+        """Whether the run wrote its <name>_<kind> dataset (dpo, kto, prompts)."""
+        return any(name.endswith(f"_{kind}") for name in self.summary.get("outputs", {}))
+
     def as_read(self) -> pl.DataFrame:
         """Every input row (accepted, quarantined or duplicate) with the columns they share."""
         parts = [frame.select("source", "country", raw_text("prompt").alias("raw_prompt"))
@@ -118,8 +122,7 @@ def _counts(frame: pl.DataFrame, column: str) -> tuple[list[str], list[float]]:
 class Report:
     html: str
     markdown: str
-    audit: dict
-    audit_markdown: str
+    audited: dict  # the bias-balance audit's tables and headline, which the dataset cards show too
 
 
 def build_report(run: RunFolder, target: str = "uniform", cell_target: int | None = None) -> Report:
@@ -137,8 +140,7 @@ def build_report(run: RunFolder, target: str = "uniform", cell_target: int | Non
     }
     audited = audit(accepted, target, cell_target)
     charts = _charts(run, accepted, scored)
-    return Report(_html(run, tables, audited, charts), _markdown(run, tables, audited), audit_json(audited),
-                  audit_markdown(audited))
+    return Report(_html(run, tables, audited, charts), _markdown(run, tables, audited), audited)
 
 
 def _charts(run: RunFolder, accepted: pl.DataFrame, scored: pl.DataFrame) -> dict[str, str]:
@@ -153,15 +155,18 @@ def _charts(run: RunFolder, accepted: pl.DataFrame, scored: pl.DataFrame) -> dic
         labels, values = _counts(accepted, column)
         if labels:
             charts[column] = figures.bars(labels, values, title, "accepted rows")
-    countries = sorted(accepted.get_column("country").fill_null("unknown").unique().to_list())
-    if countries:
-        lengths = {country: [accepted.filter(pl.col("country").fill_null("unknown") == country).select(char_length(field)).to_series().to_list()
-                             for field in ("prompt", "chosen", "rejected")] for country in countries}
+    if accepted.height:
+        lengths = _values_by_country(accepted, [char_length(field).alias(field) for field in ("prompt", "chosen", "rejected")])
         charts["lengths"] = figures.boxes(lengths, ["prompt", "chosen", "rejected"], "Length by country", "characters")
-        similarity = {country: [scored.filter(pl.col("country").fill_null("unknown") == country).get_column("similarity").to_list()]
-                      for country in countries}
+        similarity = _values_by_country(scored, [pl.col("similarity")])
         charts["similarity"] = figures.boxes(similarity, ["chosen vs rejected"], "TF-IDF cosine similarity by country", "cosine")
     return charts
+
+
+def _values_by_country(frame: pl.DataFrame, values: list[pl.Expr]) -> dict[str, list[list[float]]]:
+    """Country -> one list of values per expression, countries in order: the data of a box plot."""
+    grouped = frame.group_by(pl.col("country").fill_null("unknown")).agg(values).sort("country")
+    return {row[0]: list(row[1:]) for row in grouped.iter_rows()}
 
 
 # ---------------------------------------------------------------- HTML
@@ -309,15 +314,15 @@ def _markdown(run: RunFolder, tables: dict[str, pl.DataFrame], audited: dict) ->
     return "\n".join(lines) + "\n"
 
 
-def write_report(run_dir: Path, out_dir: Path | None = None, target: str = "uniform", cell_target: int | None = None) -> dict[str, Path]:
+def write_report(run: RunFolder, out_dir: Path | None = None, target: str = "uniform",
+                 cell_target: int | None = None) -> tuple[Report, dict[str, Path]]:
     """report.html, report.md, bias_audit.json and bias_audit.md in `out_dir` (default: the run folder)."""
-    run = RunFolder.read(run_dir)
     report = build_report(run, target, cell_target)
-    out_dir = out_dir or run_dir
+    out_dir = out_dir or run.path
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {name: out_dir / name for name in ("report.html", "report.md", "bias_audit.json", "bias_audit.md")}
-    paths["report.html"].write_text(report.html, encoding="utf-8")
-    paths["report.md"].write_text(report.markdown, encoding="utf-8")
-    paths["bias_audit.json"].write_text(json.dumps(report.audit, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
-    paths["bias_audit.md"].write_text(report.audit_markdown, encoding="utf-8")
-    return paths
+    texts = {"report.html": report.html, "report.md": report.markdown,
+             "bias_audit.json": json.dumps(audit_json(report.audited), indent=2, ensure_ascii=False, default=str),
+             "bias_audit.md": audit_markdown(report.audited)}
+    for name, text in texts.items():
+        (out_dir / name).write_text(text, encoding="utf-8")
+    return report, {name: out_dir / name for name in texts}

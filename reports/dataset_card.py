@@ -12,7 +12,7 @@ import polars as pl
 import yaml
 
 from curation.errors import CurationError
-from curation.reports.bias_audit import audit, audit_markdown, markdown_table
+from curation.reports.bias_audit import audit_markdown, markdown_table
 from curation.reports.curation_report import RunFolder
 from curation.rules.naming import name_problem
 
@@ -65,8 +65,8 @@ def card_metadata(run: RunFolder, kind: str, splits: dict[str, int], license_id:
     return data.to_dict()
 
 
-def dataset_card(run: RunFolder, kind: str = "dpo", repo_id: str | None = None, license_id: str = "apache-2.0",
-                 target: str = "uniform") -> tuple[str, str]:
+def dataset_card(run: RunFolder, audited: dict, kind: str = "dpo", repo_id: str | None = None,
+                 license_id: str = "apache-2.0") -> tuple[str, str]:
     """The card's text, and the naming-convention problem of its name ('' when it follows it)."""
     config = yaml.safe_load((run.path / "config.yaml").read_text(encoding="utf-8"))
     dataset = f"{config['name']}_{kind}"
@@ -77,16 +77,15 @@ def dataset_card(run: RunFolder, kind: str = "dpo", repo_id: str | None = None, 
     problem = name_problem(name, KINDS[kind])
     fields = card_metadata(run, kind, splits, license_id, name.rsplit("/", 1)[-1])
     front = yaml.safe_dump(fields, allow_unicode=True, sort_keys=False)
-    body = _body(run, config, kind, name, splits, problem, license_id, target)
+    body = _body(run, audited, config, kind, name, splits, problem, license_id)
     return f"---\n{front}---\n\n{body}", problem
 
 
-def _body(run: RunFolder, config: dict, kind: str, name: str, splits: dict[str, int], problem: str,
-          license_id: str, target: str) -> str:
+def _body(run: RunFolder, audited: dict, config: dict, kind: str, name: str, splits: dict[str, int], problem: str,
+          license_id: str) -> str:
     summary = run.summary
     status = summary["status"]
     validation = run.validation
-    audited = audit(run.accepted, target)
     stages = pl.DataFrame(summary["stages"]).select("stage", "rows_in", "rows_out", "removed")
     inputs = config["input"] if isinstance(config["input"], list) else [config["input"]]
     versions = "\n".join(f"| {library} | {version} |" for library, version in _versions())
@@ -168,12 +167,11 @@ train/test split by prompt group, stratified by country and vote.
 """
 
 
-def write_card(run_dir: Path, kind: str = "dpo", repo_id: str | None = None, license_id: str = "apache-2.0",
-               target: str = "uniform") -> tuple[Path, str]:
+def write_card(run: RunFolder, audited: dict, kind: str = "dpo", repo_id: str | None = None,
+               license_id: str = "apache-2.0") -> tuple[Path, str]:
     """README.md in the published dataset's folder (ready to upload); returns it and the naming problem."""
-    run = RunFolder.read(run_dir)
-    text, problem = dataset_card(run, kind, repo_id, license_id, target)
-    config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
-    path = run_dir / f"{config['name']}_{kind}" / "README.md"
+    text, problem = dataset_card(run, audited, kind, repo_id, license_id)
+    config = yaml.safe_load((run.path / "config.yaml").read_text(encoding="utf-8"))
+    path = run.path / f"{config['name']}_{kind}" / "README.md"
     path.write_text(text, encoding="utf-8")
     return path, problem

@@ -41,7 +41,7 @@ def run_dir(tmp_path_factory) -> Path:
         config = RunConfig(name="report_test", input=[{"path": str(hostile), "format": "arena"},
                                                       {"path": str(demo), "format": "arena"}])
         result = run(config, folder / "out")
-    write_report(result.output_dir)
+    write_report(RunFolder.read(result.output_dir))
     return result.output_dir
 
 
@@ -141,7 +141,8 @@ def test_audit_length_bias_and_model_wins():
 def test_dataset_card_metadata_is_valid_for_the_hub(run_dir):
     from huggingface_hub import DatasetCard
 
-    text, problem = dataset_card(RunFolder.read(run_dir), "dpo")
+    run_folder = RunFolder.read(run_dir)
+    text, problem = dataset_card(run_folder, audit(run_folder.accepted), "dpo")
     assert problem == ""
     card = DatasetCard(text)
     data = card.data.to_dict()

@@ -29,6 +29,9 @@ class Journal:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, model TEXT, text TEXT, "
                        "input_tokens INTEGER, output_tokens INTEGER, usd REAL)")
+            # The running spend, kept beside the calls: the budget reads it before every call.
+            db.execute("CREATE TABLE IF NOT EXISTS spend (one INTEGER PRIMARY KEY CHECK (one = 1), usd REAL)")
+            db.execute("INSERT OR IGNORE INTO spend VALUES (1, (SELECT COALESCE(SUM(usd), 0) FROM calls))")
 
     def _connection(self) -> sqlite3.Connection:
         if getattr(self._local, "db", None) is None:
@@ -40,12 +43,17 @@ class Journal:
         return None if row is None else (row[0], row[1], row[2])
 
     def record(self, key: str, model: str, text: str, input_tokens: int, output_tokens: int, usd: float) -> None:
-        # Committed before the answer is used: a kill right after this line loses nothing paid for.
-        self._connection().execute("INSERT OR IGNORE INTO calls VALUES (?, ?, ?, ?, ?, ?)",
-                                   (key, model, text, input_tokens, output_tokens, usd))
+        # Committed before the answer is used: a kill right after this loses nothing paid for.
+        db = self._connection()
+        with db:  # one transaction: the call and the spend it adds
+            db.execute("BEGIN IMMEDIATE")
+            added = db.execute("INSERT OR IGNORE INTO calls VALUES (?, ?, ?, ?, ?, ?)",
+                               (key, model, text, input_tokens, output_tokens, usd)).rowcount
+            if added:
+                db.execute("UPDATE spend SET usd = usd + ?", (usd,))
 
     def spent(self) -> float:
-        return self._connection().execute("SELECT COALESCE(SUM(usd), 0) FROM calls").fetchone()[0]
+        return self._connection().execute("SELECT usd FROM spend").fetchone()[0]
 
     def calls(self) -> int:
         return self._connection().execute("SELECT COUNT(*) FROM calls").fetchone()[0]

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
+from curation.config import RunConfig
 from curation.errors import CurationError
 from curation.review.agreement import fleiss_kappa
 from curation.review.dataset import REJECT_CATEGORIES
@@ -24,7 +25,7 @@ from curation.review.push import MANIFEST
 from curation.review.server import WORKSPACE, ReviewServerError
 from curation.run import published_metadata
 from curation.schema import Preference, Status
-from curation.writers import atomic_directory, dpo_frame, kto_frame, prompts_frame, write_dataset, write_table
+from curation.writers import atomic_directory, write_published, write_table
 
 ANSWERS = {"id": pl.String, "user": pl.String, "question": pl.String, "value": pl.String}
 
@@ -45,7 +46,7 @@ def submitted_answers(client, name: str, workspace: str = WORKSPACE) -> pl.DataF
     rows = [{"id": str(record.id), "user": str(response.user_id), "question": response.question_name,
              "value": None if response.value is None else str(response.value)}
             for record in dataset.records(with_responses=True, with_suggestions=False)
-            for response in record.responses if str(response.status) in ("submitted", "ResponseStatus.submitted")]
+            for response in record.responses if response.status == "submitted"]  # drafts and discards do not count
     return pl.DataFrame(rows, schema=ANSWERS)
 
 
@@ -131,7 +132,7 @@ def pull(run_dir: Path, client, name: str, workspace: str = WORKSPACE) -> PullRe
     for needed in ("accepted.parquet", MANIFEST, "config.yaml"):
         if not (run_dir / needed).is_file():
             raise CurationError(f"{run_dir} lacks {needed}: pull into the run folder you pushed from")
-    config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
+    config = RunConfig.model_validate(yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")))
     answers = submitted_answers(client, name, workspace)
     decisions = decide(answers)
     shown = pl.read_parquet(run_dir / MANIFEST).filter(pl.col("dataset") == name)
@@ -139,16 +140,10 @@ def pull(run_dir: Path, client, name: str, workspace: str = WORKSPACE) -> PullRe
     agreed = agreement(answers)
     summary = {"dataset": name, "reviewed": decisions.height, "answers": answers.height, "agreement": agreed,
                "decisions": dict(ledger.get_column("decision").value_counts().iter_rows()) if ledger.height else {}}
-    metadata = published_metadata(accepted)
-    conversational = config.get("output", {}).get("dpo_format", "conversational") == "conversational"
-    formats = config.get("output", {}).get("formats", ["parquet", "disk"])
     output = run_dir / "reviewed"
     with atomic_directory(output) as folder:
-        lazy = accepted.lazy()
-        for kind, frame in (("dpo", dpo_frame(lazy, conversational, metadata)), ("kto", kto_frame(lazy, conversational, metadata)),
-                            ("prompts", prompts_frame(lazy, metadata))):
-            if frame.select(pl.len()).collect().item():
-                write_dataset(frame, folder / f"{config['name']}_{kind}", formats)
+        write_published(accepted, config.name, folder, config.output.dpo_format == "conversational",
+                        config.output.formats, published_metadata(accepted))
         write_table(accepted, folder / "accepted.parquet")
         write_table(quarantined, folder / "quarantine.parquet")
         write_table(decisions, folder / "review_decisions.parquet")

@@ -327,3 +327,72 @@ def review_pull(
 
 if __name__ == "__main__":
     app()
+
+
+@app.command()
+def extend(
+    run_dir: RunDir,
+    config_path: Annotated[Path | None, typer.Option("--config", "-c", help="Extension YAML (see configs/extend.yaml).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Where to write (default: <run folder>_extension).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Estimate tokens and USD, call nothing, write nothing.")] = False,
+    budget: Annotated[float | None, typer.Option("--budget", help="Hard budget in USD (default: the config's, 500).")] = None,
+    max_prompts: Annotated[int | None, typer.Option("--max-prompts", help="New prompts at most, largest gaps first.")] = None,
+    cell_target: Annotated[int | None, typer.Option("--cell-target", help="Rows wanted per country x dimension cell.")] = None,
+) -> None:
+    """Extend a run's data with an LLM where the bias audit found gaps: new prompts (with modelo_gen and
+    their template), two candidate answers, an LLM judge. Cohere v2 (COHERE_API_KEY, COHERE_BASE_URL) or
+    an OpenAI-compatible server. Killed, it resumes from its call journal without paying twice; it stops
+    cleanly at the budget. Then `curation run OUT/run.yaml` curates seed + generated rows together."""
+    from curation.llms.journal import Journal
+    from curation.pipelines.extend.config import load_extend_config
+    from curation.pipelines.extend.estimate import estimate
+    from curation.pipelines.extend.requests import prompt_requests
+    from curation.pipelines.extend.run import JOURNAL, run_extension, write_outputs
+
+    try:
+        run = RunFolder.read(run_dir)
+        config = load_extend_config(config_path)
+        overrides = {"budget_usd": budget, "max_prompts": max_prompts, "cell_target": cell_target}
+        config = config.model_copy(update={key: value for key, value in overrides.items() if value is not None})
+        requests = prompt_requests(run.accepted, config)
+        out = out or run_dir.with_name(f"{run_dir.name}_extension")
+        if requests.is_empty():
+            console.print("no country x dimension cell is below its target: nothing to generate")
+            return
+        costs = estimate(requests, config)
+        spent = Journal(out / JOURNAL).spent() if (out / JOURNAL).is_file() else 0.0
+        _print_estimate(costs, config.budget_usd, spent)
+        if dry_run:
+            return
+        with console.status(f"generating {requests.height} prompts, their answers and verdicts"):
+            extension = run_extension(config, requests, out)
+        paths = write_outputs(extension, out, run_dir)
+    except CurationError as error:
+        raise _fail(error) from None
+    _print_extension(extension.summary, paths)
+
+
+def _print_estimate(costs: pl.DataFrame, budget: float, spent: float) -> None:
+    table = Table(title="estimate (upper bound: every answer at its max_tokens)")
+    for name in costs.columns:
+        table.add_column(name, justify="left" if name in ("step", "model") else "right")
+    for row in costs.iter_rows():
+        table.add_row(*(f"{value:,.4f}" if isinstance(value, float) else f"{value:,}" if isinstance(value, int) else value
+                        for value in row))
+    console.print(table)
+    total = costs.get_column("usd")[-1]
+    left = budget - spent
+    verdict = "fits" if total <= left else "does not fit: the run stops cleanly when the budget is reached"
+    console.print(f"budget {budget:,.2f} USD, spent so far {spent:,.4f} USD, left {left:,.4f} USD: the estimate {verdict}")
+
+
+def _print_extension(summary: dict, paths: dict[str, Path]) -> None:
+    console.print(f"{summary['requested']} requested: {summary['generated']} generated "
+                  f"({', '.join(f'{name} {count}' for name, count in summary['preferences'].items())}), "
+                  f"{summary['failed']} failed {summary['failed_by_step'] or ''}")
+    console.print(f"spent {summary['spent_usd']:,.4f} of {summary['budget_usd']:,.2f} USD in {summary['paid_calls']} paid calls"
+                  + (f"; {summary['usd_per_generated_pair']:,.4f} USD per generated pair" if summary["usd_per_generated_pair"] else ""))
+    for path in paths.values():
+        console.print(f"wrote {path}")
+    if "run_config" in paths:
+        console.print(f"next: curation run {paths['run_config']}  (filters, dedupe against the seed, tagging, the gate)")

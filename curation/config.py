@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -14,6 +14,7 @@ from curation.errors import ConfigError
 
 Severity = Literal["block", "warn"]
 DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+Model = TypeVar("Model", bound=BaseModel)
 
 
 class _Section(BaseModel):
@@ -131,6 +132,11 @@ class RunConfig(_Section):
 
 def load_config(path: str | Path) -> RunConfig:
     """Read and validate a YAML config; relative paths in it are relative to the file."""
+    return _resolve_paths(read_model(path, RunConfig), Path(path).parent)
+
+
+def read_model(path: str | Path, model: type[Model]) -> Model:
+    """A YAML file validated as `model`: a ConfigError names the file and every setting at fault."""
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -141,13 +147,12 @@ def load_config(path: str | Path) -> RunConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"config {path}: expected a mapping of settings at the top level")
     try:
-        config = RunConfig.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as error:
         problems = "; ".join(
             f"{'.'.join(str(part) for part in issue['loc'])}: {issue['msg']}" for issue in error.errors()
         )
         raise ConfigError(f"config {path}: {problems}") from None
-    return _resolve_paths(config, path.parent)
 
 
 def _resolve_paths(config: RunConfig, base: Path) -> RunConfig:

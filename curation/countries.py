@@ -16,6 +16,19 @@ def _fold(name: str) -> str:
 
 
 @cache
+def _local_names() -> dict[str, list[str]]:
+    return yaml.safe_load(resources.files("curation.data").joinpath("countries.yaml").read_text(encoding="utf-8"))
+
+
+def local_name(code: str) -> str:
+    """The name the country's people write (the first of countries.yaml), else pycountry's English name."""
+    import pycountry
+
+    names = _local_names().get(code)
+    return names[0] if names else pycountry.countries.get(alpha_2=code).name
+
+
+@cache
 def country_table() -> dict[str, str]:
     """Folded name or code -> ISO code: every ISO 3166 country by code and English name (pycountry),
     then the Spanish, Portuguese and Catalan names of the editable `countries.yaml`."""
@@ -26,8 +39,7 @@ def country_table() -> dict[str, str]:
         for name in (country.alpha_2, country.alpha_3, country.name, getattr(country, "common_name", None)):
             if name:
                 table[_fold(name)] = country.alpha_2
-    text = resources.files("curation.data").joinpath("countries.yaml").read_text(encoding="utf-8")
-    for code, names in yaml.safe_load(text).items():
+    for code, names in _local_names().items():
         for name in [code, *names]:
             table[_fold(name)] = code
     return table

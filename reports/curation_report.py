@@ -16,6 +16,7 @@ import polars as pl
 from curation.errors import CurationError
 from curation.reports import figures
 from curation.reports.bias_audit import audit, audit_json, audit_markdown, markdown_table
+from curation.reports.generation_cost import generation_cost
 from curation.reports.similarity import tfidf_similarity
 from curation.text import char_length, raw_text
 
@@ -137,6 +138,7 @@ def build_report(run: RunFolder, target: str = "uniform", cell_target: int | Non
         "similarity": similarity_by_country(scored),
         "rules": rule_examples(run),
         "funnel": pl.DataFrame(run.summary["stages"]).select("stage", "rows_in", "rows_out", "removed", "seconds"),
+        "generation_cost": generation_cost(run),
     }
     audited = audit(accepted, target, cell_target)
     charts = _charts(run, accepted, scored)
@@ -248,6 +250,16 @@ def _review_html(review: dict | None) -> str:
             f"({review['answers']:,} submitted answers).</p><div class='grid'>{html_table(decisions)}{html_table(agreement)}</div>")
 
 
+COST_NOTE = ("Rows made by <code>curation extend</code>; spend is over every generated row the run read, "
+             "quarantined and duplicate ones included. Requests that failed before a pair existed are in the extension's <code>extend.json</code>.")
+
+
+def _cost_html(cost: pl.DataFrame | None) -> str:
+    if cost is None:
+        return '<p class="muted">No generated rows in this run.</p>'
+    return f"<p>{COST_NOTE}</p>{html_table(cost)}"
+
+
 def _similarity_text(similarity: float | None) -> str:
     return "" if similarity is None else f", similarity {similarity:.2f}"
 
@@ -282,6 +294,8 @@ def _html(run: RunFolder, tables: dict[str, pl.DataFrame], audited: dict, charts
 <h2>Chosen vs rejected similarity by country</h2>
 <p>TF-IDF cosine of the two answers of each pair (one vocabulary over every answer).</p>
 {html_table(tables['similarity'])}{_figure(charts.get('similarity'), 'similarity by country')}
+<h2>Generated rows and their cost</h2>
+{_cost_html(tables['generation_cost'])}
 <h2>Human review</h2>
 {_review_html(run.review)}
 <h2>Duplicate clusters</h2>
@@ -309,6 +323,8 @@ def _markdown(run: RunFolder, tables: dict[str, pl.DataFrame], audited: dict) ->
         markdown_table(tables["prompt_length_as_read"]), "", "Accepted rows:", "", markdown_table(tables["prompt_length_accepted"]), "",
         "## Length by country", "", markdown_table(tables["lengths"]), "",
         "## Chosen vs rejected TF-IDF cosine similarity by country", "", markdown_table(tables["similarity"]), "",
+        *(["## Generated rows and their cost", "", markdown_table(tables["generation_cost"]), ""]
+          if tables["generation_cost"] is not None else []),
         "## Bias-balance audit", "", audit_markdown(audited),
     ]
     return "\n".join(lines) + "\n"

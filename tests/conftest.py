@@ -26,6 +26,15 @@ def arena_sample() -> Path:
     return ARENA_SAMPLE
 
 
+@pytest.fixture
+def emulator():
+    """A Cohere- and OpenAI-compatible emulator on 127.0.0.1, for the real clients."""
+    from curation.llms.cohere_emulator import CohereEmulator
+
+    with CohereEmulator() as running:
+        yield running
+
+
 def pair(**fields) -> dict:
     """One clean canonical-looking row; override any field."""
     row = {

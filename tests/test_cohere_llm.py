@@ -2,18 +2,9 @@
 
 import time
 
-import pytest
-
-from curation.llms.cohere_emulator import CohereEmulator
 from curation.llms.cohere_v2 import CohereV2LLM
 
 CHAT = [{"role": "system", "content": "Eres una abuela de Rosario."}, {"role": "user", "content": "¿Mate dulce o amargo?"}]
-
-
-@pytest.fixture
-def emulator():
-    with CohereEmulator() as running:
-        yield running
 
 
 def llm_for(emulator, **settings) -> CohereV2LLM:

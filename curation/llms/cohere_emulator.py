@@ -1,4 +1,5 @@
-"""A Cohere-compatible emulator of the v2 chat endpoint on 127.0.0.1, for tests and benchmarks.
+"""A Cohere-compatible emulator of the v2 chat endpoint on 127.0.0.1, for tests and benchmarks. It also
+answers OpenAI's /v1/chat/completions (what vLLM and llama.cpp's server speak), with the same content.
 
 Deterministic: the answer is a function of the request (same messages, same text), and a JSON-schema
 request gets JSON that fits the schema. Faults are queued and served in order, one per request:
@@ -16,6 +17,7 @@ import time
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+COHERE_CHAT, OPENAI_CHAT = "/v2/chat", "/v1/chat/completions"
 WORDS = ("la", "abuela", "prepara", "mate", "con", "yerba", "del", "barrio", "y", "cuenta", "que", "en", "Rosario",
          "se", "toma", "amargo", "por", "la", "mañana", "mientras", "charlamos", "sobre", "el", "día")
 
@@ -41,7 +43,7 @@ def _fill(schema: dict, seed: str):
     if kind == "number":
         return round(int(hashlib.blake2b(seed.encode(), digest_size=2).hexdigest(), 16) / 65535, 3)
     if kind == "boolean":
-        return hashlib.blake2b(seed.encode(), digest_size=1).digest()[0] % 2 == 0
+        return hashlib.blake2b(seed.encode(), digest_size=1).digest()[0] % 4 == 0  # true one time in four
     return _text(seed, 8)
 
 
@@ -65,16 +67,26 @@ class CohereEmulator:
     def inject(self, *faults: str) -> None:
         self.faults.extend(faults)
 
-    def answer(self, request: dict) -> dict:
+    def reply(self, request: dict) -> tuple[str, str, int, int]:
+        """The answer's id, text, and billed input and output tokens (words, here)."""
         seed = json.dumps(request.get("messages"), sort_keys=True, ensure_ascii=False)
         response_format = request.get("response_format") or {}
-        if response_format.get("type") == "json_object" and response_format.get("json_schema"):
-            text = json.dumps(_fill(response_format["json_schema"], seed), ensure_ascii=False)
-        else:
-            text = _text(seed, self.output_words)
+        schema = response_format.get("json_schema")
+        if response_format.get("type") == "json_schema":  # OpenAI's shape: {"name": ..., "schema": ...}
+            schema = schema["schema"]
+        text = json.dumps(_fill(schema, seed), ensure_ascii=False) if schema else _text(seed, self.output_words)
         input_tokens = sum(len(str(message.get("content", "")).split()) for message in request.get("messages", []))
-        output_tokens = len(text.split())
-        return {"id": hashlib.blake2b(seed.encode(), digest_size=8).hexdigest(), "finish_reason": "COMPLETE",
+        return hashlib.blake2b(seed.encode(), digest_size=8).hexdigest(), text, input_tokens, len(text.split())
+
+    def answer(self, request: dict, path: str) -> dict:
+        answer_id, text, input_tokens, output_tokens = self.reply(request)
+        if path == OPENAI_CHAT:
+            return {"id": answer_id, "object": "chat.completion", "created": 0, "model": request.get("model"),
+                    "choices": [{"index": 0, "finish_reason": "stop",
+                                 "message": {"role": "assistant", "content": text}}],
+                    "usage": {"prompt_tokens": input_tokens, "completion_tokens": output_tokens,
+                              "total_tokens": input_tokens + output_tokens}}
+        return {"id": answer_id, "finish_reason": "COMPLETE",
                 "message": {"role": "assistant", "content": [{"type": "text", "text": text}]},
                 "usage": {"billed_units": {"input_tokens": input_tokens, "output_tokens": output_tokens},
                           "tokens": {"input_tokens": input_tokens, "output_tokens": output_tokens}}}
@@ -95,14 +107,15 @@ class CohereEmulator:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def do_POST(self):  # noqa: N802 (http.server's naming)
+            def do_POST(self):
                 length = int(self.headers.get("Content-Length", 0))
                 request = json.loads(self.rfile.read(length) or b"{}")
                 with emulator._lock:
                     emulator.requests.append(request)
                     fault = emulator.faults.popleft() if emulator.faults else None
-                if self.path.rstrip("/") != "/v2/chat":
-                    return self._send(404, b'{"message": "only /v2/chat is emulated"}')
+                path = self.path.rstrip("/")
+                if path not in (COHERE_CHAT, OPENAI_CHAT):
+                    return self._send(404, b'{"message": "only /v2/chat and /v1/chat/completions are emulated"}')
                 if fault == "429":
                     return self._send(429, b'{"message": "too many requests"}', {"Retry-After": "1"})
                 if fault == "500":
@@ -114,7 +127,7 @@ class CohereEmulator:
                     emulator.most_in_flight = max(emulator.most_in_flight, emulator.in_flight)
                 try:
                     time.sleep(5 if fault == "timeout" else emulator.latency)
-                    self._send(200, json.dumps(emulator.answer(request), ensure_ascii=False).encode())
+                    self._send(200, json.dumps(emulator.answer(request, path), ensure_ascii=False).encode())
                 finally:
                     with emulator._lock:
                         emulator.in_flight -= 1

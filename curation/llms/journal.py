@@ -1,6 +1,6 @@
 """The call journal: every paid call that finished, by the hash of its request, with its answer and
 its cost. A run killed at any moment (kill -9) resumes from it without paying twice; the budget is the
-journal's spend plus the calls in flight, checked before each call.
+journal's spend plus the worst cost of the calls in flight (reserved), checked before each call.
 
 SQLite in WAL mode: distilabel runs each step in its own process, and all of them share one journal.
 """
@@ -30,8 +30,9 @@ class Journal:
             db.execute("CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, model TEXT, text TEXT, "
                        "input_tokens INTEGER, output_tokens INTEGER, usd REAL)")
             # The running spend, kept beside the calls: the budget reads it before every call.
-            db.execute("CREATE TABLE IF NOT EXISTS spend (one INTEGER PRIMARY KEY CHECK (one = 1), usd REAL)")
-            db.execute("INSERT OR IGNORE INTO spend VALUES (1, (SELECT COALESCE(SUM(usd), 0) FROM calls))")
+            # Reservations live here too, so steps in different processes share one budget.
+            db.execute("CREATE TABLE IF NOT EXISTS spend (one INTEGER PRIMARY KEY CHECK (one = 1), usd REAL, reserved REAL)")
+            db.execute("INSERT OR IGNORE INTO spend VALUES (1, (SELECT COALESCE(SUM(usd), 0) FROM calls), 0)")
 
     def _connection(self) -> sqlite3.Connection:
         if getattr(self._local, "db", None) is None:
@@ -51,6 +52,21 @@ class Journal:
                                (key, model, text, input_tokens, output_tokens, usd)).rowcount
             if added:
                 db.execute("UPDATE spend SET usd = usd + ?", (usd,))
+
+    def reserve(self, usd: float, budget: float) -> bool:
+        """Hold a call's worst cost if spend + reservations + it stay within the budget."""
+        db = self._connection()
+        with db:
+            db.execute("BEGIN IMMEDIATE")
+            return db.execute("UPDATE spend SET reserved = reserved + ? WHERE usd + reserved + ? <= ?",
+                              (usd, usd, budget)).rowcount == 1
+
+    def release(self, usd: float) -> None:
+        self._connection().execute("UPDATE spend SET reserved = MAX(0, reserved - ?)", (usd,))
+
+    def forget_reservations(self) -> None:
+        """At the start of a run: a killed run's calls in flight will never finish."""
+        self._connection().execute("UPDATE spend SET reserved = 0")
 
     def spent(self) -> float:
         return self._connection().execute("SELECT usd FROM spend").fetchone()[0]

@@ -64,11 +64,13 @@ def review_rows(accepted: pl.DataFrame, seed: int) -> pl.DataFrame:
     generator = next((pl.col(column) for column in ("modelo_gen", "chosen_model") if column in pairs.columns),
                      pl.lit(None, dtype=pl.String))
     flags = pl.col("warnings") if "warnings" in pairs.columns else pl.lit([], dtype=pl.List(pl.String))
+    judge = {name: pl.col(name) if name in pairs.columns else pl.lit(None, dtype=pl.String)
+             for name in ("judge_model", "judge_rationale")}
     return pairs.select(
         "id", "system_prompt", "prompt", "preference", "country", "source", "a_is_chosen",
         response_a=pl.when("a_is_chosen").then("chosen").otherwise("rejected"),
         response_b=pl.when("a_is_chosen").then("rejected").otherwise("chosen"),
-        flags=flags, generator=generator.cast(pl.String), **optional,
+        flags=flags, generator=generator.cast(pl.String), **optional, **judge,
         dimension_score=pl.col("dimension_score") if "dimension_score" in pairs.columns else pl.lit(None, dtype=pl.Int64),
     )
 
@@ -81,18 +83,23 @@ def _arena_vote(preference: str | None, chosen_is_a: bool) -> str | None:
 
 def to_record(row: dict):
     """One Argilla record, its id the row's stable id (so a re-push updates it), with suggestions from
-    the arena's vote, the dimension tag and the rules' warnings."""
+    the arena's vote (or the LLM judge's, on generated rows, with its rationale), the dimension tag and
+    the rules' warnings."""
     import argilla as rg
 
     suggestions = []
     vote = _arena_vote(row["preference"], row["a_is_chosen"])
-    if vote:
+    if vote and row["judge_model"]:
+        suggestions.append(rg.Suggestion("vote", vote, agent=f"LLM judge {row['judge_model']}", type="model"))
+    elif vote:
         suggestions.append(rg.Suggestion("vote", vote, score=1.0, agent="arena vote", type="human"))
     if row["dimension"] in ACCEPT_CATEGORIES:
         score = min(1.0, (row["dimension_score"] or 1) / 5)
         suggestions.append(rg.Suggestion("category", row["dimension"], score=score, agent="dimension_tag lexicon", type="model"))
-    if row["flags"]:
-        suggestions.append(rg.Suggestion("comment", "rules: " + ", ".join(row["flags"]), agent="curation rules", type="model"))
+    comments = [*(["judge: " + row["judge_rationale"]] if row["judge_rationale"] else []),
+                *(["rules: " + ", ".join(row["flags"])] if row["flags"] else [])]
+    if comments:
+        suggestions.append(rg.Suggestion("comment", "\n".join(comments), agent="curation", type="model"))
     metadata = {name: row[name] for name in ("country", "language", "variety", "register", "source", "generator") if row[name]}
     if row["flags"]:
         metadata["flags"] = list(row["flags"])

@@ -1,0 +1,80 @@
+"""What every paid LLM of the engine shares, whatever its API: the call journal (resume without paying
+twice), the hard budget held over the journal, prices from the table, and a limit on calls in flight."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, Optional
+
+from distilabel.mixins.runtime_parameters import RuntimeParameter
+from distilabel.models.llms.utils import prepare_output
+from pydantic import BaseModel, Field, PrivateAttr
+
+from curation.llms.cost import estimate_input_tokens, load_prices, price_of
+from curation.llms.journal import Journal, request_key
+
+NO_ANSWER = prepare_output([None], input_tokens=[0], output_tokens=[0])
+
+
+class PaidCalls(BaseModel):
+    max_concurrency: RuntimeParameter[int] = Field(default=32, description="Calls in flight at most.")
+    journal_path: Optional[str] = Field(default=None, description="Call journal (SQLite): resume without paying twice.")
+    budget_usd: Optional[float] = Field(default=None, description="Hard budget over the journal; needs journal_path.")
+    prices_path: Optional[str] = Field(default=None, description="Price table (default: curation/data/prices.yaml).")
+    max_output_tokens_estimate: int = Field(default=1024, description="Output tokens assumed per call when max_tokens is unset.")
+
+    _limits: dict = PrivateAttr(default_factory=dict)
+    _journal: Any = PrivateAttr(None)
+    _price: Any = PrivateAttr(None)
+
+    def load_paid_calls(self, model: str) -> None:
+        if self.budget_usd is not None and self.journal_path is None:
+            raise ValueError("a budget needs a journal_path: the spend must survive a restart")
+        self._journal = Journal(Path(self.journal_path)) if self.journal_path else None
+        prices = load_prices(self.prices_path)
+        # A budget needs this model's price; without one, a known price still costs the journal's calls.
+        self._price = price_of(prices, model) if self.budget_usd is not None else prices.get(model)
+
+    def limit(self) -> asyncio.Semaphore:
+        # One semaphore per event loop: distilabel may run each batch on its own loop.
+        loop = asyncio.get_running_loop()
+        if loop not in self._limits:
+            self._limits[loop] = asyncio.Semaphore(self.max_concurrency)
+        return self._limits[loop]
+
+    async def journaled(self, messages: list[dict], options: dict[str, Any], max_tokens: Optional[int],
+                        call: Callable[[], Awaitable[tuple[str, int, int] | None]]) -> dict:
+        """distilabel's output for one request: from the journal if it was paid for before (a restart),
+        else from `call` (text, input and output tokens, or None when it failed) if the budget allows,
+        recorded in the journal before the answer is used."""
+        key = request_key(self.model_name, messages, options)
+        if self._journal is not None and (done := self._journal.get(key)) is not None:
+            text, input_tokens, output_tokens = done
+            return prepare_output([text], input_tokens=[input_tokens], output_tokens=[output_tokens])
+        estimate = self._reserve(messages, max_tokens)
+        if estimate is None:
+            return NO_ANSWER
+        try:
+            answer = await call()
+        finally:
+            if estimate:
+                self._journal.release(estimate)
+        if answer is None:
+            return NO_ANSWER
+        text, input_tokens, output_tokens = answer
+        if self._journal is not None:
+            cost = self._price.usd(input_tokens, output_tokens) if self._price else 0.0
+            self._journal.record(key, self.model_name, text, input_tokens, output_tokens, cost)
+        return prepare_output([text], input_tokens=[input_tokens], output_tokens=[output_tokens])
+
+    def _reserve(self, messages: list[dict], max_tokens: Optional[int]) -> float | None:
+        """Hold the call's worst cost against the budget; None (no call) when it would go over."""
+        if self.budget_usd is None:
+            return 0.0
+        estimate = self._price.usd(estimate_input_tokens(messages), max_tokens or self.max_output_tokens_estimate)
+        if not self._journal.reserve(estimate, self.budget_usd):
+            self._logger.warning(f"budget of {self.budget_usd} USD reached: call not made")
+            return None
+        return estimate

@@ -1,0 +1,42 @@
+"""`curation extend --dry-run`: tokens and USD before anything is spent, from the price table.
+
+Prompt-writer inputs are the real messages; later steps read text not written yet, so their inputs
+assume each earlier answer at its max_tokens, and every output is counted at its max_tokens: an
+upper bound, which is what a budget needs."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from curation.llms.cost import TOKENS_PER_MESSAGE, estimate_input_tokens, load_prices, price_of
+from curation.pipelines.extend.config import ExtendConfig
+from curation.pipelines.extend.judge import JUDGE_GUIDE
+from curation.pipelines.extend.respond import VARIETY_INSTRUCTION
+from curation.pipelines.extend.write_prompt import writer_messages
+
+
+def _tokens(text: str) -> int:
+    return estimate_input_tokens([{"content": text}])
+
+
+def estimate(requests: pl.DataFrame, config: ExtendConfig) -> pl.DataFrame:
+    """One row per step: model, calls, input and output tokens, USD (upper bounds); then the total."""
+    calls = requests.height
+    writer_input = sum(estimate_input_tokens(writer_messages(row)) for row in requests.iter_rows(named=True))
+    written, answer = config.max_tokens.prompt_writer, config.max_tokens.response
+    steps = [
+        ("write_prompt", config.models.prompt_writer, writer_input, config.max_tokens.prompt_writer),
+        ("respond_role_aware", config.models.role_aware,
+         calls * (written + _tokens(VARIETY_INSTRUCTION) + 2 * TOKENS_PER_MESSAGE), answer),
+        ("respond_plain", config.models.plain, calls * (written + TOKENS_PER_MESSAGE), answer),
+        ("judge", config.models.judge, calls * (_tokens(JUDGE_GUIDE) + written + 2 * answer + 2 * TOKENS_PER_MESSAGE),
+         config.max_tokens.judge),
+    ]
+    prices = load_prices(config.prices)
+    rows = [{"step": step, "model": model, "calls": calls, "input_tokens": tokens_in, "output_tokens": calls * per_call,
+             "usd": round(price_of(prices, model).usd(tokens_in, calls * per_call), 4)}
+            for step, model, tokens_in, per_call in steps]
+    table = pl.DataFrame(rows)
+    return pl.concat([table, table.select(pl.lit("total").alias("step"), pl.lit("").alias("model"),
+                                          pl.col("calls").sum(), pl.col("input_tokens").sum(),
+                                          pl.col("output_tokens").sum(), pl.col("usd").sum().round(4))])

@@ -1,0 +1,58 @@
+"""Step 3: an LLM judge rates both candidates on the guide's criteria, with a rationale. The candidates
+are shown in an order drawn per row (a judge may favour whichever comes first); `a_is_role_aware`
+records it. `verdict.py` turns the ratings into chosen/rejected, ties and both-bad."""
+
+from __future__ import annotations
+
+import hashlib
+
+from curation.countries import local_name
+from curation.pipelines.extend.guarded_task import GuardedTask
+
+CRITERIA = ("correct", "cultural_fit", "natural_variety")
+_RATING = {"type": "integer", "minimum": 1, "maximum": 5}
+_CANDIDATE = {"type": "object", "properties": {**{name: _RATING for name in CRITERIA}, "stereotype": {"type": "boolean"}},
+              "required": [*CRITERIA, "stereotype"]}
+JUDGE_SCHEMA = {"type": "object", "properties": {"a": _CANDIDATE, "b": _CANDIDATE, "rationale": {"type": "string"}},
+                "required": ["a", "b", "rationale"]}
+
+JUDGE_GUIDE = """Evalúas dos respuestas a un prompt de un dataset de preferencias culturalmente alineado.
+Juzga desde el rol del prompt y su país, no desde ti. Para cada respuesta, de 1 a 5:
+- correct: información correcta; mejor si explica el porqué o el cuándo que si da datos sueltos;
+- cultural_fit: encaja con la cultura del país y del rol; lo localmente más natural gana;
+- natural_variety: suena natural en la variedad local (voseo, leísmo, palabras locales) y usa la misma
+  variedad que el prompt; no hay un español "neutro" que premiar;
+y stereotype: true si la respuesta reproduce un estereotipo (la regla de la trampa de sesgo).
+Si hay turnos previos en el prompt, gana la respuesta que los continúa con el mismo registro.
+Devuelve JSON con "a", "b" y "rationale" (dos o tres frases)."""
+
+
+def a_is_role_aware(request_id: str, seed: int) -> bool:
+    return hashlib.blake2b(f"{seed}:{request_id}".encode(), digest_size=1).digest()[0] & 1 == 1
+
+
+def judge_messages(row: dict, seed: int) -> list[dict[str, str]]:
+    first, second = ("response_role_aware", "response_plain") if a_is_role_aware(row["request_id"], seed) \
+        else ("response_plain", "response_role_aware")
+    case = (f"País: {local_name(row['country'])}\nRol (system prompt): {row['system_prompt']}\n"
+            f"Prompt: {row['prompt']}\n\nRespuesta A:\n{row[first]}\n\nRespuesta B:\n{row[second]}")
+    return [{"role": "system", "content": JUDGE_GUIDE}, {"role": "user", "content": case}]
+
+
+class JudgeCandidates(GuardedTask):
+    seed: int = 0
+
+    @property
+    def inputs(self) -> list[str]:
+        return ["request_id", "country", "system_prompt", "prompt", "response_role_aware", "response_plain"]
+
+    @property
+    def outputs(self) -> list[str]:
+        return ["judgement", "judge_model", "a_is_role_aware"]
+
+    def format_input(self, input: dict) -> list[dict[str, str]]:  # noqa: A002 (distilabel's name)
+        return judge_messages(input, self.seed)
+
+    def format_output(self, output: str | None, input: dict | None = None) -> dict:
+        return {"judgement": output or None, "judge_model": self.llm.model_name,
+                "a_is_role_aware": a_is_role_aware(input["request_id"], self.seed)}

@@ -1,0 +1,170 @@
+"""`curation extend`: the distilabel pipeline from the audit's gaps to judged pairs, and what it writes.
+
+    requests >> WritePrompt >> [Respond(role_aware), Respond(plain)] >> CombineOutputs >> JudgeCandidates
+
+Every request ends in exactly one place: generated.parquet (an arena-shaped file the curation run reads,
+with modelo_gen, the template, the persona and the judge's verdict) or failed.parquet (with the step that
+failed). Outputs are written whole at the end; the call journal makes a rerun after a kill -9 pay only
+for the calls that had not finished.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+import yaml
+
+from curation.config import InputConfig, RunConfig, read_model
+from curation.llms.cost import load_prices
+from curation.llms.journal import Journal
+from curation.pipelines.extend.config import ExtendConfig
+from curation.pipelines.extend.judge import JUDGE_SCHEMA, JudgeCandidates
+from curation.pipelines.extend.llms import make_llm
+from curation.pipelines.extend.requests import PERSONA_AXES
+from curation.pipelines.extend.respond import Respond
+from curation.pipelines.extend.verdict import with_verdicts
+from curation.pipelines.extend.write_prompt import PROMPT_SCHEMA, WritePrompt
+
+JOURNAL = "journal.sqlite"
+BATCH_ROWS = 64  # rows a step sends at once: enough to keep max_concurrency calls in flight
+# The step that failed, tested in pipeline order: the first missing output names it.
+STEP_OUTPUTS = (("write_prompt", "prompt"), ("respond_role_aware", "response_role_aware"),
+                ("respond_plain", "response_plain"), ("judge", "judgement"), ("judge", "role_aware_score"))
+# (step, the model setting it uses), for the cost of each row.
+STAGES = (("write_prompt", "prompt_writer"), ("respond_role_aware", "role_aware"),
+          ("respond_plain", "plain"), ("judge", "judge"))
+
+
+@dataclass
+class Extension:
+    generated: pl.DataFrame
+    failed: pl.DataFrame
+    summary: dict
+
+
+def build_pipeline(config: ExtendConfig, requests: pl.DataFrame, journal_path: Path, cache_dir: Path):
+    from distilabel.pipeline import Pipeline
+    from distilabel.steps import CombineOutputs, LoadDataFromDicts
+
+    models, tokens = config.models, config.max_tokens
+    with Pipeline(name="curation-extend", cache_dir=str(cache_dir)) as pipeline:
+        load = LoadDataFromDicts(name="requests", data=requests.to_dicts(), batch_size=BATCH_ROWS)
+        write = WritePrompt(name="write_prompt", input_batch_size=BATCH_ROWS,
+                            llm=make_llm(config, models.prompt_writer, str(journal_path), tokens.prompt_writer, PROMPT_SCHEMA))
+        role_aware = Respond(name="respond_role_aware", style="role_aware", input_batch_size=BATCH_ROWS,
+                             llm=make_llm(config, models.role_aware, str(journal_path), tokens.response))
+        plain = Respond(name="respond_plain", style="plain", input_batch_size=BATCH_ROWS,
+                        llm=make_llm(config, models.plain, str(journal_path), tokens.response))
+        judge = JudgeCandidates(name="judge", seed=config.seed, input_batch_size=BATCH_ROWS,
+                                llm=make_llm(config, models.judge, str(journal_path), tokens.judge, JUDGE_SCHEMA))
+        load >> write >> [role_aware, plain] >> CombineOutputs(name="pair") >> judge
+    return pipeline
+
+
+def run_extension(config: ExtendConfig, requests: pl.DataFrame, out_dir: Path) -> Extension:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    journal = Journal(out_dir / JOURNAL)
+    journal.forget_reservations()  # a killed run's calls in flight will never finish
+    cache_dir = out_dir / ".distilabel"
+    os.environ.setdefault("DISTILABEL_LOG_LEVEL", "WARNING")
+    try:
+        # distilabel's own cache is off: resuming is the journal's job, so a rerun can never duplicate rows.
+        distiset = build_pipeline(config, requests, out_dir / JOURNAL, cache_dir).run(use_cache=False)
+    finally:
+        shutil.rmtree(cache_dir, ignore_errors=True)
+    rows = distiset["default"]["train"].to_polars()
+    generated, failed = collect(rows, config)
+    summary = summarise(requests, generated, failed, journal, config)
+    return Extension(generated, failed, summary)
+
+
+def _row_cost(config: ExtendConfig) -> pl.Expr:
+    """USD per row from the tokens each step's LLM was billed (see GuardedTask)."""
+    prices = load_prices(config.prices)
+    parts = []
+    for stage, setting in STAGES:
+        price = prices.get(getattr(config.models, setting))
+        statistics = pl.col(f"usage_{stage}")
+        if price is None:
+            continue
+        tokens_in = statistics.struct.field("input_tokens").fill_null(0)
+        tokens_out = statistics.struct.field("output_tokens").fill_null(0)
+        parts.append((tokens_in * price.input_per_million + tokens_out * price.output_per_million) / 1e6)
+    return pl.sum_horizontal(parts).fill_null(0.0) if parts else pl.lit(0.0)
+
+
+def collect(rows: pl.DataFrame, config: ExtendConfig) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Split the pipeline's rows: the judged pairs (arena-shaped) and the failed requests with their step."""
+    rows = _judged(rows.with_columns(cost_usd=_row_cost(config)), config)
+    failed_step = pl.coalesce(pl.when(pl.col(column).is_null()).then(pl.lit(step)) for step, column in STEP_OUTPUTS)
+    rows = rows.with_columns(failed_step=failed_step).unique("request_id", keep="first", maintain_order=True)
+    generated = rows.filter(pl.col("failed_step").is_null()).select(
+        "request_id", "country", "system_prompt", pl.col("prompt").alias("question"), "chosen", "rejected", "preference",
+        origin=pl.lit("synthetic"), modelo_gen=pl.col("prompt_model"), template="template",
+        target_dimension="dimension", *PERSONA_AXES, chosen_model="chosen_model", rejected_model="rejected_model",
+        judge_model="judge_model", judge_rationale="judge_rationale", chosen_score="chosen_score",
+        rejected_score="rejected_score", cost_usd="cost_usd")
+    failed = rows.filter(pl.col("failed_step").is_not_null()).select(
+        "request_id", "country", pl.col("dimension").alias("target_dimension"), "template", "failed_step",
+        reason=pl.lit("no answer: the call failed after its retries, or the budget was reached"),
+        system_prompt="system_prompt", prompt="prompt", cost_usd="cost_usd")
+    return generated, failed
+
+
+def _judged(rows: pl.DataFrame, config: ExtendConfig) -> pl.DataFrame:
+    """Verdicts for the rows the judge answered; the others keep null scores (their step failed)."""
+    answered = rows.filter(pl.col("judgement").is_not_null())
+    if answered.is_empty():
+        return rows.with_columns(role_aware_score=pl.lit(None, pl.Float64))
+    judged = with_verdicts(answered, config.judge.tie_margin, config.judge.bad_below)
+    return pl.concat([judged, rows.filter(pl.col("judgement").is_null())], how="diagonal_relaxed")
+
+
+def summarise(requests: pl.DataFrame, generated: pl.DataFrame, failed: pl.DataFrame, journal: Journal,
+              config: ExtendConfig) -> dict:
+    pairs = generated.filter(pl.col("preference") == "chosen-better").height
+    spent = round(journal.spent(), 6)
+    return {
+        "requested": requests.height, "generated": generated.height, "failed": failed.height,
+        "failed_by_step": dict(failed.group_by("failed_step").len().iter_rows()),
+        "preferences": dict(generated.group_by("preference").len().sort("preference").iter_rows()),
+        "spent_usd": spent, "budget_usd": config.budget_usd, "paid_calls": journal.calls(),
+        "usd_per_generated_pair": round(spent / pairs, 6) if pairs else None,
+        "models": config.models.model_dump(), "provider": config.provider,
+    }
+
+
+def write_outputs(extension: Extension, out_dir: Path, seed_run: Path | None) -> dict[str, Path]:
+    """generated.parquet, failed.parquet, extend.json and, from a seed run, run.yaml: the curation run
+    over the seed and the generated rows together (filters, dedupe against the seed, tagging, gate)."""
+    paths = {"generated": out_dir / "generated.parquet", "failed": out_dir / "failed.parquet",
+             "summary": out_dir / "extend.json"}
+    staged = {name: path.with_name(f".{path.name}.partial") for name, path in paths.items()}
+    extension.generated.write_parquet(staged["generated"])
+    extension.failed.write_parquet(staged["failed"])
+    staged["summary"].write_text(json.dumps(extension.summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    if seed_run is not None:
+        paths["run_config"] = out_dir / "run.yaml"
+        staged["run_config"] = out_dir / ".run.yaml.partial"
+        staged["run_config"].write_text(_run_config(seed_run, paths["generated"], out_dir), encoding="utf-8")
+    for name, path in staged.items():
+        path.replace(paths[name])  # each file appears whole or not at all
+    return paths
+
+
+def _run_config(seed_run: Path, generated: Path, out_dir: Path) -> str:
+    seed = read_model(seed_run / "config.yaml", RunConfig)
+    inputs = [source.model_copy(update={"path": str(Path(source.path).resolve()) if Path(source.path).exists() else source.path})
+              for source in seed.inputs()]
+    config = seed.model_copy(update={
+        "name": f"{seed.name}_extended",
+        "input": [*inputs, InputConfig(path=str(generated.resolve()), format="arena")],
+        "output": seed.output.model_copy(update={"dir": str((out_dir / "curated").resolve())}),
+    })
+    header = "# The seed run's settings over the seed and the generated rows: curation run <this file>\n"
+    return header + yaml.safe_dump(json.loads(config.model_dump_json()), sort_keys=False, allow_unicode=True)

@@ -1,0 +1,205 @@
+"""`curation extend`: gap prompts, two candidates, the judge, money and resume, through real distilabel
+pipelines and the real cohere/openai clients against the local emulator."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from curation.cli import app
+from curation.config import demo_config
+from curation.llms.journal import Journal
+from curation.pipelines.extend.config import ExtendConfig
+from curation.pipelines.extend.requests import prompt_requests
+from curation.pipelines.extend.run import JOURNAL, run_extension, write_outputs
+from curation.pipelines.extend.verdict import with_verdicts
+from curation.reports.curation_report import RunFolder, write_report
+from curation.run import run
+
+SECRET = "sk-test-never-print-me"
+STEPS = 4  # calls per request: the prompt, two candidates, the judge
+
+
+@pytest.fixture(scope="module")
+def seed_run(tmp_path_factory) -> Path:
+    config = demo_config()
+    config.dedupe.semantic.enabled = False  # the extension's tests are about generation, not embeddings
+    return run(config, tmp_path_factory.mktemp("seed") / "demo").output_dir
+
+
+@pytest.fixture(autouse=True)
+def cohere_key(monkeypatch):
+    monkeypatch.setenv("COHERE_API_KEY", SECRET)
+
+
+def settings(emulator, **overrides) -> ExtendConfig:
+    return ExtendConfig(**{"base_url": emulator.base_url, "max_prompts": 8, "budget_usd": 5.0, "timeout_seconds": 2, **overrides})
+
+
+def test_requests_aim_at_the_gaps_with_balanced_personas(seed_run):
+    accepted = RunFolder.read(seed_run).accepted
+    requests = prompt_requests(accepted, ExtendConfig(max_prompts=1000, cell_target=6))
+    counts = accepted.group_by("country", "dimension").len()
+    wanted = requests.group_by("country", "dimension").len(name="asked").join(counts, on=["country", "dimension"], how="left")
+    assert (wanted.get_column("asked") + wanted.get_column("len").fill_null(0) <= 6).all()  # never past the target
+    assert requests.get_column("request_id").is_unique().all()
+    templates = requests.select(pl.col("template").str.starts_with(pl.col("dimension")).all()).item()
+    assert templates  # each template belongs to its dimension
+    small = prompt_requests(accepted, ExtendConfig(max_prompts=10, cell_target=6))
+    assert small.height == 10 and small.select(pl.struct("country", "dimension").n_unique()).item() == 10  # one per gap first
+
+
+def test_verdicts_follow_the_guide():
+    def judged(a: int, b: int, a_stereotype: bool = False) -> str:
+        rating = lambda score, stereotype: {"correct": score, "cultural_fit": score, "natural_variety": score, "stereotype": stereotype}  # noqa: E731
+        return json.dumps({"a": rating(a, a_stereotype), "b": rating(b, False), "rationale": "porque sí"})
+
+    rows = pl.DataFrame({"judgement": [judged(5, 2), judged(2, 5), judged(4, 4), judged(2, 1), judged(5, 4, True)],
+                         "a_is_role_aware": [True, False, True, True, True],
+                         "response_role_aware": ["R"] * 5, "response_plain": ["P"] * 5,
+                         "model_role_aware": ["big"] * 5, "model_plain": ["small"] * 5})
+    verdicts = with_verdicts(rows, tie_margin=0.5, bad_below=3.0)
+    assert verdicts.get_column("preference").to_list() == ["chosen-better", "chosen-better", "both-good", "both-bad", "chosen-better"]
+    assert verdicts.get_column("chosen").to_list() == ["R", "R", "R", "R", "P"]  # the stereotyped answer loses
+    assert verdicts.get_column("judge_rationale").to_list() == ["porque sí"] * 5
+
+
+@pytest.fixture(scope="module")
+def extended(seed_run, tmp_path_factory):
+    """One extension of the demo run, then the curation run over seed + generated rows and its report."""
+    from curation.llms.cohere_emulator import CohereEmulator
+
+    out = tmp_path_factory.mktemp("extension")
+    with pytest.MonkeyPatch.context() as patch, CohereEmulator() as emulator:
+        patch.setenv("COHERE_API_KEY", SECRET)
+        result = CliRunner().invoke(app, ["extend", str(seed_run), "--out", str(out), "--max-prompts", "12", "--budget", "5"],
+                                    env={"COHERE_BASE_URL": emulator.base_url})
+        requests = list(emulator.requests)
+    assert result.exit_code == 0, result.output
+    curated = CliRunner().invoke(app, ["run", str(out / "run.yaml")])
+    assert curated.exit_code in (0, 1), curated.output  # 1: a dataset expectation failed, still written
+    write_report(RunFolder.read(out / "curated"))
+    return out, requests, result.output
+
+
+def test_every_request_ends_generated_or_failed_and_is_paid_once(extended):
+    out, requests, _ = extended
+    generated, failed = pl.read_parquet(out / "generated.parquet"), pl.read_parquet(out / "failed.parquet")
+    summary = json.loads((out / "extend.json").read_text())
+    assert generated.height + failed.height == summary["requested"] == 12
+    assert failed.is_empty() and generated.get_column("request_id").is_unique().all()
+    assert len(requests) == Journal(out / JOURNAL).calls() == STEPS * 12
+    assert generated.get_column("cost_usd").sum() == pytest.approx(summary["spent_usd"], rel=1e-3)
+    assert set(generated.get_column("preference")) <= {"chosen-better", "both-good", "both-bad"}
+    for column in ("modelo_gen", "template", "edad", "genero", "rol", "judge_model", "judge_rationale"):
+        assert generated.get_column(column).is_not_null().all(), column
+    assert (generated.get_column("origin") == "synthetic").all()
+
+
+def test_candidates_differ_by_role_awareness_and_the_judge_gets_a_schema(extended):
+    _, requests, _ = extended
+    by_model = {}
+    for request in requests:
+        by_model.setdefault(request["model"], []).append(request)
+    plain = by_model["command-r7b-12-2024"]
+    assert all([message["role"] for message in request["messages"]] == ["user"] for request in plain)
+    judged = [r for r in requests if "Respuesta A" in r["messages"][-1]["content"]]
+    assert len(judged) == 12 and all(r["response_format"]["json_schema"]["required"] == ["a", "b", "rationale"] for r in judged)
+    role_aware = [r for r in requests if r["messages"][0]["role"] == "system" and "Responde como lo haría" in r["messages"][0]["content"]]
+    assert len(role_aware) == 12
+
+
+def test_generated_rows_go_through_the_curation_and_the_report_shows_their_cost(extended):
+    out, _, output = extended
+    accepted = pl.read_parquet(out / "curated" / "accepted.parquet")
+    ledger = json.loads((out / "curated" / "ledger.json").read_text())
+    assert sum(ledger["status"].values()) == ledger["input_rows"]  # seed + 12 generated, each in one place
+    assert accepted.filter(pl.col("origin") == "synthetic").height > 0
+    report = (out / "curated" / "report.md").read_text()
+    assert "## Generated rows and their cost" in report and "usd_per_accepted_pair" in report
+    texts = [path.read_bytes() for path in out.rglob("*") if path.is_file()]
+    assert not any(SECRET.encode() in text for text in texts) and SECRET not in output
+
+
+def test_failed_calls_are_filed_as_failed_never_as_text(emulator, seed_run, tmp_path):
+    emulator.inject("500", "500", "500")
+    requests = prompt_requests(RunFolder.read(seed_run).accepted, settings(emulator))
+    extension = run_extension(settings(emulator, max_attempts=1), requests, tmp_path)
+    assert extension.failed.height == 3 and set(extension.failed.get_column("failed_step")) == {"write_prompt"}
+    assert extension.generated.height == requests.height - 3
+    assert extension.generated.select(pl.all_horizontal(pl.col("question", "chosen", "rejected").is_not_null())).to_series().all()
+    assert len(emulator.requests) == 3 + STEPS * (requests.height - 3)  # nothing was asked on a failed prompt's behalf
+
+
+def test_the_budget_stops_the_run_cleanly(emulator, seed_run, tmp_path):
+    config = settings(emulator, budget_usd=0.03)
+    requests = prompt_requests(RunFolder.read(seed_run).accepted, config)
+    extension = run_extension(config, requests, tmp_path)
+    assert Journal(tmp_path / JOURNAL).spent() <= 0.03
+    assert extension.failed.height > 0 and extension.generated.height + extension.failed.height == requests.height
+    write_outputs(extension, tmp_path, None)
+    assert pl.read_parquet(tmp_path / "failed.parquet").height == extension.failed.height
+
+
+def test_dry_run_calls_nothing_and_writes_nothing(emulator, seed_run, tmp_path):
+    result = CliRunner().invoke(app, ["extend", str(seed_run), "--out", str(tmp_path / "x"), "--dry-run"],
+                                env={"COHERE_BASE_URL": emulator.base_url})
+    assert result.exit_code == 0, result.output
+    assert "total" in result.output and "USD" in result.output
+    assert emulator.requests == [] and not (tmp_path / "x").exists()
+
+
+def test_openai_compatible_server_with_the_same_budget_and_journal(emulator, seed_run, tmp_path):
+    prices = tmp_path / "prices.yaml"
+    prices.write_text("local-model: {input: 0.1, output: 0.2}\n")
+    config = settings(emulator, provider="openai", base_url=f"{emulator.base_url}/v1", prices=str(prices), max_prompts=4,
+                      models={"prompt_writer": "local-model", "role_aware": "local-model", "plain": "local-model", "judge": "local-model"})
+    requests = prompt_requests(RunFolder.read(seed_run).accepted, config)
+    extension = run_extension(config, requests, tmp_path / "out")
+    assert extension.generated.height == 4 and extension.summary["paid_calls"] == STEPS * 4
+    assert extension.summary["spent_usd"] > 0
+    again = run_extension(config, requests, tmp_path / "out")  # a rerun pays for nothing
+    assert len(emulator.requests) == STEPS * 4 and again.generated.equals(extension.generated)
+
+
+def test_kill_9_then_resume_pays_once_and_writes_no_duplicates(emulator, seed_run, tmp_path):
+    emulator.latency = 0.3
+    out = tmp_path / "extension"
+    command = [sys.executable, "-m", "curation", "extend", str(seed_run), "--out", str(out), "--max-prompts", "16"]
+    environment = {**os.environ, "COHERE_BASE_URL": emulator.base_url}
+    # Its own process group: distilabel runs steps in child processes, and kill -9 takes them all.
+    killed = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    journal = out / JOURNAL
+    deadline = time.monotonic() + 120
+    while (not journal.exists() or Journal(journal).calls() < 20) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(killed.pid, signal.SIGKILL)
+    killed.wait()
+    time.sleep(0.5)  # the emulator finishes answering the calls that were in flight, to nobody
+    finished_before, asked_before = Journal(journal).calls(), len(emulator.requests)
+    assert 20 <= finished_before < STEPS * 16 and not (out / "generated.parquet").exists()
+    subprocess.run(command, env=environment, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert Journal(journal).calls() == STEPS * 16
+    assert len(emulator.requests) - asked_before == STEPS * 16 - finished_before  # finished calls not paid again
+    generated = pl.read_parquet(out / "generated.parquet")
+    assert generated.height == 16 and generated.get_column("request_id").is_unique().all()
+
+
+def test_the_judge_becomes_argilla_suggestions():
+    from curation.review.dataset import review_rows, to_record
+
+    row = {"id": "g1", "system_prompt": "Eres taxista en Lima.", "prompt": "¿Qué le digo a un pasajero?", "chosen": "Buenas, causa.",
+           "rejected": "Hola.", "preference": "chosen-better", "country": "PE", "source": "generated.parquet#1",
+           "judge_model": "command-a-03-2025", "judge_rationale": "A suena limeña."}
+    [record] = [to_record(r) for r in review_rows(pl.DataFrame([row]), seed=0).iter_rows(named=True)]
+    suggestions = {suggestion.question_name: suggestion for suggestion in record.suggestions}
+    assert suggestions["vote"].agent == "LLM judge command-a-03-2025" and suggestions["vote"].type == "model"
+    assert "A suena limeña." in suggestions["comment"].value

@@ -2,12 +2,13 @@
 
     .venv/bin/python benchmarks/bench.py all            # everything below, 100k rows (about 10 minutes)
     .venv/bin/python benchmarks/bench.py run --rows 1000000
-    .venv/bin/python benchmarks/bench.py report | review | llm | langid | semantic | baseline | quality
+    .venv/bin/python benchmarks/bench.py report | review | llm | extend | langid | semantic | baseline | quality
 
 run       full offline `curation run` (every stage but semantic dedupe) on generated rows: wall time, peak RSS
 report    `curation report` (HTML report, bias audit, dataset cards) on that run's folder
 review    push 10,000 accepted rows to a local Argilla server and pull them back
 llm       the Cohere v2 LLM against the emulator (1 s latency, 32 in flight): calls/s and CPU per row
+extend    the whole `curation extend` pipeline (4 distilabel steps) against the emulator: calls/s, CPU per generated row
 langid    language-tagging throughput (texts/s) and accuracy on benchmarks/data/langid_eval.jsonl
 semantic  semantic dedupe of 100k prompts end to end (embedding with a cold cache, search, clusters)
 baseline  the way a steward writes it today (pandas, per-row langdetect, scikit-learn TF-IDF cosine) vs the engine, same rows
@@ -128,6 +129,66 @@ def bench_llm(calls: int = 640, in_flight: int = 32) -> None:
           f"| {1000 * cpu / calls:.2f} ms CPU per generated row |")
 
 
+def bench_extend(prompts: int = 1024, in_flight: int = 32) -> None:
+    """The extension's distilabel pipeline (prompt, two candidates, judge: 4 calls per row) against the
+    emulator in its own process (1 s latency, `in_flight` calls per step). CPU is this process's and its
+    children's (distilabel's step workers): the engine's overhead per generated row."""
+    from curation.pipelines.extend.config import ExtendConfig
+    from curation.pipelines.extend.requests import prompt_requests
+    from curation.pipelines.extend.run import run_extension
+
+    emulator = subprocess.Popen([sys.executable, "-m", "curation.llms.cohere_emulator", "--latency", "1"],
+                                stdout=subprocess.PIPE, text=True)
+    countries = ["AR", "BO", "CL", "CO", "ES", "MX", "PE", "PY", "UY", "VE"]
+    seed = pl.DataFrame({"country": countries, "dimension": ["knowledge"] * len(countries)})
+    config = ExtendConfig(base_url=emulator.stdout.readline().strip(), max_prompts=prompts, cell_target=prompts,
+                          max_concurrency=in_flight, budget_usd=1000)
+    os.environ.setdefault("COHERE_API_KEY", "bench")
+    requests = prompt_requests(seed, config)
+    try:
+        with tempfile.TemporaryDirectory() as out:
+            children = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu, wall = time.process_time(), time.perf_counter()
+            extension = run_extension(config, requests, Path(out))
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        client_cpu = _raw_client_cpu_per_call(config.base_url, in_flight)
+    finally:
+        emulator.terminate()
+    cpu += (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
+    calls, rows = extension.summary["paid_calls"], extension.generated.height
+    assert rows == requests.height, extension.summary
+    engine = (cpu - calls * client_cpu) / rows
+    print(f"| `curation extend` pipeline, {rows} rows ({calls} calls), 1 s emulated latency, {in_flight} in flight per step "
+          f"| {calls / wall:.1f} calls/s ({wall:.1f} s, start-up included) | {1000 * cpu / rows:.2f} ms CPU per generated row, "
+          f"of which the cohere client {1000 * client_cpu:.2f} ms per call; engine {1000 * engine:.2f} ms per row "
+          f"({1000 * engine * rows / calls:.2f} ms per call) |")
+
+
+def _raw_client_cpu_per_call(base_url: str, in_flight: int, calls: int = 512) -> float:
+    """CPU seconds per call of the bare `cohere.AsyncClientV2`, the same calls, none of our code around it."""
+    import asyncio
+
+    from cohere import AsyncClientV2
+
+    async def all_calls() -> None:
+        client = AsyncClientV2(api_key="bench", base_url=base_url)
+        limit = asyncio.Semaphore(in_flight)
+
+        async def one(number: int) -> None:
+            async with limit:
+                await client.chat(model="command-r7b-12-2024", messages=[{"role": "user", "content": f"pregunta {number}"}])
+
+        await asyncio.gather(*(one(number) for number in range(in_flight)))  # warm-up: connections
+        started = time.process_time()
+        await asyncio.gather(*(one(number) for number in range(in_flight, in_flight + calls)))
+        result.append((time.process_time() - started) / calls)
+
+    result: list[float] = []
+    asyncio.run(all_calls())
+    return result[0]
+
+
 def _texts(count: int) -> list[str]:
     frame = generate(count // 3 + 1, seed=1)
     texts = pl.concat([frame["question"], frame["chosen"], frame["rejected"]]).head(count)
@@ -242,7 +303,8 @@ def bench_quality() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["all", "run", "report", "review", "llm", "langid", "semantic", "baseline", "quality"])
+    parser.add_argument("what", choices=["all", "run", "report", "review", "llm", "extend", "langid", "semantic", "baseline",
+                                         "quality"])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--baseline-rows", type=int, default=3_000)
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "curation-bench")
@@ -256,6 +318,8 @@ def main() -> None:
         bench_review(10_000, args.data)
     if args.what in ("all", "llm"):
         bench_llm()
+    if args.what in ("all", "extend"):
+        bench_extend()
     if args.what in ("all", "langid"):
         bench_langid()
     if args.what in ("all", "semantic"):

@@ -47,6 +47,11 @@ def _fill(schema: dict, seed: str):
     return _text(seed, 8)
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256  # the default 5 resets connections when 32+ clients connect at once
+
+
 class CohereEmulator:
     """Start with `with CohereEmulator() as emulator:`; give the client `emulator.base_url`."""
 
@@ -56,8 +61,7 @@ class CohereEmulator:
         self.requests: list[dict] = []
         self.in_flight = self.most_in_flight = 0
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
@@ -95,6 +99,7 @@ class CohereEmulator:
         emulator = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as the real APIs: a client reuses its connections
             def log_message(self, *args):  # quiet: tests read emulator.requests instead
                 pass
 

@@ -16,6 +16,8 @@ import os
 import random
 from typing import Any, Optional
 
+# Imported here, not in load(): distilabel forks one process per step, and they share this import.
+from cohere import AsyncClientV2
 from distilabel.mixins.runtime_parameters import RuntimeParameter
 from distilabel.models.llms.base import AsyncLLM
 from pydantic import Field, PrivateAttr, SecretStr
@@ -62,8 +64,6 @@ class CohereV2LLM(PaidCalls, AsyncLLM):
 
     def load(self) -> None:
         super().load()
-        from cohere import AsyncClientV2
-
         if self.api_key is None:
             raise ValueError("no Cohere API key: set COHERE_API_KEY (or api_key)")
         self._client = AsyncClientV2(api_key=self.api_key.get_secret_value(), base_url=self.base_url,

@@ -58,16 +58,21 @@ class PaidCalls(BaseModel):
             return NO_ANSWER
         try:
             answer = await call()
-        finally:
-            if estimate:
-                self._journal.release(estimate)
+        except BaseException:
+            self._release(estimate)
+            raise
         if answer is None:
+            self._release(estimate)
             return NO_ANSWER
         text, input_tokens, output_tokens = answer
         if self._journal is not None:
             cost = self._price.usd(input_tokens, output_tokens) if self._price else 0.0
-            self._journal.record(key, self.model_name, text, input_tokens, output_tokens, cost)
+            self._journal.record(key, self.model_name, text, input_tokens, output_tokens, cost, reserved=estimate)
         return prepare_output([text], input_tokens=[input_tokens], output_tokens=[output_tokens])
+
+    def _release(self, estimate: float) -> None:
+        if estimate:
+            self._journal.release(estimate)
 
     def _reserve(self, messages: list[dict], max_tokens: Optional[int]) -> float | None:
         """Hold the call's worst cost against the budget; None (no call) when it would go over."""

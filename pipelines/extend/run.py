@@ -10,6 +10,7 @@ for the calls that had not finished.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -47,12 +48,30 @@ class Extension:
     summary: dict
 
 
-def build_pipeline(config: ExtendConfig, requests: pl.DataFrame, journal_path: Path, cache_dir: Path):
+def _journaled_pipeline(cache_dir: Path):
     from distilabel.pipeline import Pipeline
+
+    class JournaledPipeline(Pipeline):
+        """distilabel saves the whole pipeline and its buffered batches after every batch, for its own
+        resume, and recomputes its cache folder (a signature of every step) for each batch: together,
+        most of the engine's CPU. Resuming is the call journal's job here, so the per-batch save is
+        skipped and the folder computed once; everything else is distilabel's own."""
+
+        def _cache(self) -> None:
+            pass
+
+        @functools.cached_property
+        def _cache_location(self):  # noqa: ANN202 (distilabel's)
+            return super()._cache_location
+
+    return JournaledPipeline(name="curation-extend", cache_dir=str(cache_dir))
+
+
+def build_pipeline(config: ExtendConfig, requests: pl.DataFrame, journal_path: Path, cache_dir: Path):
     from distilabel.steps import CombineOutputs, LoadDataFromDicts
 
     models, tokens = config.models, config.max_tokens
-    with Pipeline(name="curation-extend", cache_dir=str(cache_dir)) as pipeline:
+    with _journaled_pipeline(cache_dir) as pipeline:
         load = LoadDataFromDicts(name="requests", data=requests.to_dicts(), batch_size=BATCH_ROWS)
         write = WritePrompt(name="write_prompt", input_batch_size=BATCH_ROWS,
                             llm=make_llm(config, models.prompt_writer, str(journal_path), tokens.prompt_writer, PROMPT_SCHEMA))

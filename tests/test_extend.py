@@ -156,6 +156,17 @@ def test_dry_run_calls_nothing_and_writes_nothing(emulator, seed_run, tmp_path):
     assert emulator.requests == [] and not (tmp_path / "x").exists()
 
 
+def test_a_missing_key_or_price_is_a_clear_error_before_anything_is_written(seed_run, tmp_path, monkeypatch):
+    monkeypatch.delenv("COHERE_API_KEY")
+    result = CliRunner().invoke(app, ["extend", str(seed_run), "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2 and "COHERE_API_KEY" in result.output and not (tmp_path / "x").exists()
+    monkeypatch.setenv("COHERE_API_KEY", SECRET)
+    config = tmp_path / "extend.yaml"
+    config.write_text("models: {judge: my-unpriced-model}\n")
+    result = CliRunner().invoke(app, ["extend", str(seed_run), "--out", str(tmp_path / "x"), "-c", str(config)])
+    assert result.exit_code == 2 and "my-unpriced-model" in result.output and not (tmp_path / "x").exists()
+
+
 def test_openai_compatible_server_with_the_same_budget_and_journal(emulator, seed_run, tmp_path):
     prices = tmp_path / "prices.yaml"
     prices.write_text("local-model: {input: 0.1, output: 0.2}\n")

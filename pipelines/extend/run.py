@@ -21,7 +21,7 @@ import polars as pl
 import yaml
 
 from curation.config import InputConfig, RunConfig, read_model
-from curation.llms.cost import load_prices
+from curation.llms.cost import load_prices, price_of
 from curation.llms.journal import Journal
 from curation.pipelines.extend.config import ExtendConfig
 from curation.pipelines.extend.judge import JUDGE_SCHEMA, JudgeCandidates
@@ -86,14 +86,18 @@ def build_pipeline(config: ExtendConfig, requests: pl.DataFrame, journal_path: P
 
 
 def run_extension(config: ExtendConfig, requests: pl.DataFrame, out_dir: Path) -> Extension:
+    prices = load_prices(config.prices)
+    for model in config.models.model_dump().values():
+        price_of(prices, model)  # a model without a price cannot run under a budget: say so before any call
+    cache_dir = out_dir / ".distilabel"
+    pipeline = build_pipeline(config, requests, out_dir / JOURNAL, cache_dir)  # checks the keys first
     out_dir.mkdir(parents=True, exist_ok=True)
     journal = Journal(out_dir / JOURNAL)
     journal.forget_reservations()  # a killed run's calls in flight will never finish
-    cache_dir = out_dir / ".distilabel"
     os.environ.setdefault("DISTILABEL_LOG_LEVEL", "WARNING")
     try:
         # distilabel's own cache is off: resuming is the journal's job, so a rerun can never duplicate rows.
-        distiset = build_pipeline(config, requests, out_dir / JOURNAL, cache_dir).run(use_cache=False)
+        distiset = pipeline.run(use_cache=False)
     finally:
         shutil.rmtree(cache_dir, ignore_errors=True)
     rows = distiset["default"]["train"].to_polars()

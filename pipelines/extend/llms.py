@@ -11,9 +11,9 @@ from curation.pipelines.extend.config import ExtendConfig
 
 
 def make_llm(config: ExtendConfig, model: str, journal_path: str, max_tokens: int, json_schema: dict | None = None):
-    shared = dict(model=model, journal_path=journal_path, budget_usd=config.budget_usd, prices_path=config.prices,
-                  max_concurrency=config.max_concurrency, json_schema=json_schema,
-                  generation_kwargs={"max_tokens": max_tokens, "temperature": config.temperature, "seed": config.seed})
+    shared = {"model": model, "journal_path": journal_path, "budget_usd": config.budget_usd, "prices_path": config.prices,
+              "max_concurrency": config.max_concurrency, "json_schema": json_schema,
+              "generation_kwargs": {"max_tokens": max_tokens, "temperature": config.temperature, "seed": config.seed}}
     if config.provider == "cohere":
         from curation.llms.cohere_v2 import CohereV2LLM
 

@@ -61,7 +61,7 @@ def _journaled_pipeline(cache_dir: Path):
             pass
 
         @functools.cached_property
-        def _cache_location(self):  # noqa: ANN202 (distilabel's)
+        def _cache_location(self):
             return super()._cache_location
 
     return JournaledPipeline(name="curation-extend", cache_dir=str(cache_dir))
@@ -128,14 +128,13 @@ def collect(rows: pl.DataFrame, config: ExtendConfig) -> tuple[pl.DataFrame, pl.
     rows = rows.with_columns(failed_step=failed_step).unique("request_id", keep="first", maintain_order=True)
     generated = rows.filter(pl.col("failed_step").is_null()).select(
         "request_id", "country", "system_prompt", pl.col("prompt").alias("question"), "chosen", "rejected", "preference",
-        origin=pl.lit("synthetic"), modelo_gen=pl.col("prompt_model"), template="template",
-        target_dimension="dimension", *PERSONA_AXES, chosen_model="chosen_model", rejected_model="rejected_model",
-        judge_model="judge_model", judge_rationale="judge_rationale", chosen_score="chosen_score",
-        rejected_score="rejected_score", cost_usd="cost_usd")
+        pl.lit("synthetic").alias("origin"), pl.col("prompt_model").alias("modelo_gen"), "template",
+        pl.col("dimension").alias("target_dimension"), *PERSONA_AXES, "chosen_model", "rejected_model", "judge_model",
+        "judge_rationale", "chosen_score", "rejected_score", "cost_usd")
     failed = rows.filter(pl.col("failed_step").is_not_null()).select(
         "request_id", "country", pl.col("dimension").alias("target_dimension"), "template", "failed_step",
-        reason=pl.lit("no answer: the call failed after its retries, or the budget was reached"),
-        system_prompt="system_prompt", prompt="prompt", cost_usd="cost_usd")
+        pl.lit("no answer: the call failed after its retries, or the budget was reached").alias("reason"),
+        "system_prompt", "prompt", "cost_usd")
     return generated, failed
 
 

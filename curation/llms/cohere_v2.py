@@ -57,7 +57,6 @@ class CohereV2LLM(PaidCalls, AsyncLLM):
     timeout: RuntimeParameter[float] = Field(default=120.0, description="Seconds before a call is given up.")
     max_attempts: RuntimeParameter[int] = Field(default=5, description="Attempts per call, the first included.")
     backoff_seconds: RuntimeParameter[float] = Field(default=1.0, description="First wait between attempts; doubles.")
-    json_schema: Optional[dict[str, Any]] = Field(default=None, description="Structured output: the answer's JSON schema.")
 
     _num_generations_param_supported = False
     _client: Any = PrivateAttr(None)
@@ -74,22 +73,8 @@ class CohereV2LLM(PaidCalls, AsyncLLM):
     def model_name(self) -> str:
         return self.model
 
-    async def agenerate(self, input: list[dict[str, str]], max_tokens: Optional[int] = None,  # noqa: A002 (distilabel's name)
-                        temperature: Optional[float] = None, seed: Optional[int] = None) -> dict:
-        """One chat call: the text (None if every attempt failed) and its billed input and output tokens.
-
-        Args:
-            input: chat messages (system, user, assistant).
-            max_tokens: the most tokens to generate.
-            temperature: sampling temperature.
-            seed: sampling seed, for repeatable answers.
-        """
-        options: dict[str, Any] = {key: value for key, value in
-                                   (("max_tokens", max_tokens), ("temperature", temperature), ("seed", seed)) if value is not None}
-        if self.json_schema is not None:
-            options["response_format"] = {"type": "json_object", "json_schema": self.json_schema}
-        messages = [{"role": message["role"], "content": message["content"]} for message in input]
-        return await self.journaled(messages, options, max_tokens, lambda: self._call(messages, options))
+    def response_format(self, schema: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "json_object", "json_schema": schema}
 
     async def _call(self, messages: list[dict], options: dict[str, Any]) -> tuple[str, int, int] | None:
         for attempt in range(self.max_attempts):

@@ -19,6 +19,10 @@ NO_ANSWER = prepare_output([None], input_tokens=[0], output_tokens=[0])
 
 
 class PaidCalls(BaseModel):
+    """Mixed into a distilabel AsyncLLM, which supplies `response_format` (the API's structured-output
+    shape) and `_call` (one request: text, input and output tokens, or None when it failed)."""
+
+    json_schema: Optional[dict[str, Any]] = Field(default=None, description="Structured output: the answer's JSON schema.")
     max_concurrency: RuntimeParameter[int] = Field(default=32, description="Calls in flight at most.")
     journal_path: Optional[str] = Field(default=None, description="Call journal (SQLite): resume without paying twice.")
     budget_usd: Optional[float] = Field(default=None, description="Hard budget over the journal; needs journal_path.")
@@ -43,6 +47,23 @@ class PaidCalls(BaseModel):
         if loop not in self._limits:
             self._limits[loop] = asyncio.Semaphore(self.max_concurrency)
         return self._limits[loop]
+
+    async def agenerate(self, input: list[dict[str, str]], max_tokens: Optional[int] = None,  # noqa: A002 (distilabel's name)
+                        temperature: Optional[float] = None, seed: Optional[int] = None) -> dict:
+        """One chat call: the text (None if it failed) and its billed input and output tokens.
+
+        Args:
+            input: chat messages (system, user, assistant).
+            max_tokens: the most tokens to generate.
+            temperature: sampling temperature.
+            seed: sampling seed, for repeatable answers.
+        """
+        options: dict[str, Any] = {key: value for key, value in
+                                   (("max_tokens", max_tokens), ("temperature", temperature), ("seed", seed)) if value is not None}
+        if self.json_schema is not None:
+            options["response_format"] = self.response_format(self.json_schema)
+        messages = [{"role": message["role"], "content": message["content"]} for message in input]
+        return await self.journaled(messages, options, max_tokens, lambda: self._call(messages, options))
 
     async def journaled(self, messages: list[dict], options: dict[str, Any], max_tokens: Optional[int],
                         call: Callable[[], Awaitable[tuple[str, int, int] | None]]) -> dict:

@@ -26,6 +26,7 @@ from curation.rules.pack import load_packs
 from curation.run import RunResult, run as run_curation, run_pipeline
 from curation.schema import CANONICAL
 from curation.stage import Pipeline
+from curation.train.command import train_command
 from curation.writers import atomic_directory, write_table
 
 # Offline by default: nothing here needs the Hub unless a config names a Hub dataset.
@@ -235,6 +236,8 @@ def _card(run: RunFolder, audited: dict, kind: str, repo_id: str | None, license
         raise typer.Exit(EXIT_GATE_FAILED)
     return path
 
+
+app.command("train")(train_command)
 
 review_app = typer.Typer(help="Human review in Argilla: serve a local server, push rows, pull decisions.",
                          no_args_is_help=True)

@@ -26,6 +26,19 @@ def arena_sample() -> Path:
     return ARENA_SAMPLE
 
 
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory):
+    """`curation run --demo`, once for the session: the output folder and the CLI result."""
+    from typer.testing import CliRunner
+
+    from curation.cli import app
+
+    out = tmp_path_factory.mktemp("demo") / "out"
+    result = CliRunner().invoke(app, ["run", "--demo", "--out", str(out)])
+    assert result.exit_code == 0, (result.stderr, result.exception)
+    return out, result
+
+
 @pytest.fixture
 def emulator():
     """A Cohere- and OpenAI-compatible emulator on 127.0.0.1, for the real clients."""

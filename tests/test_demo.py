@@ -4,18 +4,7 @@ from importlib import resources
 
 import datasets
 import polars as pl
-import pytest
-from typer.testing import CliRunner
 
-from curation.cli import app
-
-
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo") / "out"
-    result = CliRunner().invoke(app, ["run", "--demo", "--out", str(out)])
-    assert result.exit_code == 0, (result.stderr, result.exception)
-    return out, result
 
 
 def planted() -> pl.DataFrame:

@@ -5,6 +5,11 @@ import json
 
 import polars as pl
 import pytest
+from huggingface_hub import ModelCard
+from typer.testing import CliRunner
+
+from curation.cli import app
+from curation.errors import ConfigError, InputError
 from curation.train.config import load_preset, preset_names, with_overrides
 from curation.train.data import (
     as_dataset,
@@ -17,11 +22,6 @@ from curation.train.evaluate import AnswerLogProbs, answer_log_probs, preference
 from curation.train.model import load_tokenizer, smollm2_gguf
 from curation.train.tiny import build_tiny_model
 from curation.train.trainer import train
-from huggingface_hub import ModelCard
-from typer.testing import CliRunner
-
-from curation.cli import app
-from curation.errors import ConfigError, InputError
 
 MAX_LENGTH = 128
 DPO_DATASET = "demo_arena_dpo"

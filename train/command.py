@@ -11,8 +11,7 @@ from rich.console import Group
 from rich.table import Table
 
 from curation.errors import CurationError
-
-from .config import load_preset, preset_names, with_overrides
+from curation.train.config import load_preset, preset_names, with_overrides
 
 
 def train_command(
@@ -60,7 +59,7 @@ def train_command(
             gradient_accumulation_steps=gradient_accumulation, bf16=bf16, gradient_checkpointing=gradient_checkpointing,
             load_in_4bit=load_in_4bit, country=country, base_model=base_model, dataset_id=dataset_id,
             license=license_id, seed=seed)
-        from .trainer import train
+        from curation.train.trainer import train
 
         result = train(data, config, out, None if quiet else console)
     except CurationError as error:

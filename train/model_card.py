@@ -7,13 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
+
 from curation.reports.bias_audit import audit, audit_markdown
 from curation.reports.curation_report import RunFolder
 from curation.reports.dataset_card import languages_found
-
-from .config import TrainConfig
-from .data import PreferenceSplits
-from .emissions import Emissions
+from curation.train.config import TrainConfig
+from curation.train.data import PreferenceSplits
+from curation.train.emissions import Emissions
 
 TAGS = ["dpo", "trl", "culture", "preference", "curation"]
 NOTEBOOKS = ("notebooks/01_curation.ipynb", "notebooks/02_training.ipynb")

@@ -19,10 +19,8 @@ from transformers import PrinterCallback, TrainerCallback
 from trl.trainer.dpo_trainer import DataCollatorForPreference
 
 from curation.errors import InputError
-from curation.writers import atomic_directory
-
-from .config import TrainConfig
-from .data import (
+from curation.train.config import TrainConfig
+from curation.train.data import (
     LengthReport,
     PreferenceSplits,
     as_dataset,
@@ -31,15 +29,16 @@ from .data import (
     pair_token_ids,
     token_lengths,
 )
-from .emissions import Emissions, EmissionsTracker, grid_country
-from .evaluate import AnswerLogProbs, answer_log_probs, preference_metrics
-from .model import (
+from curation.train.emissions import Emissions, EmissionsTracker, grid_country
+from curation.train.evaluate import AnswerLogProbs, answer_log_probs, preference_metrics
+from curation.train.model import (
     load_model,
     load_tokenizer,
     model_source,
     require_chat_template,
 )
-from .model_card import write_model_card
+from curation.train.model_card import write_model_card
+from curation.writers import atomic_directory
 
 LIBRARIES = ("curation", "torch", "transformers", "trl", "peft", "accelerate", "datasets", "tokenizers", "codecarbon",
              "huggingface_hub", "bitsandbytes", "gguf")

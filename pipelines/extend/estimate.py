@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import polars as pl
 
-from curation.llms.cost import TOKENS_PER_MESSAGE, estimate_input_tokens, load_prices, price_of
+from curation.llms.cost import (
+    TOKENS_PER_MESSAGE,
+    estimate_input_tokens,
+    load_prices,
+    price_of,
+)
 from curation.pipelines.extend.config import ExtendConfig
 from curation.pipelines.extend.judge import JUDGE_GUIDE
 from curation.pipelines.extend.respond import VARIETY_INSTRUCTION

@@ -11,8 +11,8 @@ from importlib import resources
 import polars as pl
 import yaml
 
-from curation.reports.bias_audit import gaps
 from curation.pipelines.extend.config import ExtendConfig
+from curation.reports.bias_audit import gaps
 
 PERSONA_AXES = ("edad", "genero", "rol")
 

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from curation.config import RunConfig, demo_config, load_config
+from curation.config import RunConfig, demo_config, load_config, validated
 from curation.errors import CurationError
 from curation.pipelines import STAGES, build_stage
 from curation.readers import read_records
@@ -328,10 +328,6 @@ def review_pull(
     console.print(f"{result.reviewed} records reviewed; agreement {result.agreement}; written to {result.output_dir}")
 
 
-if __name__ == "__main__":
-    app()
-
-
 @app.command()
 def extend(
     run_dir: RunDir,
@@ -347,7 +343,7 @@ def extend(
     an OpenAI-compatible server. Killed, it resumes from its call journal without paying twice; it stops
     cleanly at the budget. Then `curation run OUT/run.yaml` curates seed + generated rows together."""
     from curation.llms.journal import Journal
-    from curation.pipelines.extend.config import load_extend_config
+    from curation.pipelines.extend.config import ExtendConfig, load_extend_config
     from curation.pipelines.extend.estimate import estimate
     from curation.pipelines.extend.requests import prompt_requests
     from curation.pipelines.extend.run import JOURNAL, run_extension, write_outputs
@@ -356,14 +352,15 @@ def extend(
         run = RunFolder.read(run_dir)
         config = load_extend_config(config_path)
         overrides = {"budget_usd": budget, "max_prompts": max_prompts, "cell_target": cell_target}
-        config = config.model_copy(update={key: value for key, value in overrides.items() if value is not None})
+        config = validated(ExtendConfig, config.model_dump() | {key: value for key, value in overrides.items() if value is not None},
+                           "extend options")
         requests = prompt_requests(run.accepted, config)
         out = out or run_dir.with_name(f"{run_dir.name}_extension")
         if requests.is_empty():
             console.print("no country x dimension cell is below its target: nothing to generate")
             return
         costs = estimate(requests, config)
-        spent = Journal(out / JOURNAL).spent() if (out / JOURNAL).is_file() else 0.0
+        spent = Journal.spent_in(out / JOURNAL) if (out / JOURNAL).is_file() else 0.0
         _print_estimate(costs, config.budget_usd, spent)
         if dry_run:
             return
@@ -399,3 +396,7 @@ def _print_extension(summary: dict, paths: dict[str, Path]) -> None:
         console.print(f"wrote {path}")
     if "run_config" in paths:
         console.print(f"next: curation run {paths['run_config']}  (filters, dedupe against the seed, tagging, the gate)")
+
+
+if __name__ == "__main__":
+    app()

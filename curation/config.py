@@ -146,13 +146,18 @@ def read_model(path: str | Path, model: type[Model]) -> Model:
         raise ConfigError(f"config {path}: not valid YAML: {error}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"config {path}: expected a mapping of settings at the top level")
+    return validated(model, data, f"config {path}")
+
+
+def validated(model: type[Model], data: dict, where: str) -> Model:
+    """`data` as `model`, or a ConfigError that starts with `where` and names every setting at fault."""
     try:
         return model.model_validate(data)
     except ValidationError as error:
         problems = "; ".join(
             f"{'.'.join(str(part) for part in issue['loc'])}: {issue['msg']}" for issue in error.errors()
         )
-        raise ConfigError(f"config {path}: {problems}") from None
+        raise ConfigError(f"{where}: {problems}") from None
 
 
 def _resolve_paths(config: RunConfig, base: Path) -> RunConfig:

@@ -76,3 +76,8 @@ def conform(frame: pl.DataFrame) -> pl.DataFrame:
 def metadata_columns(frame: pl.DataFrame) -> list[str]:
     """Persona and other metadata columns a reader kept, in their input order."""
     return [name for name in frame.columns if name not in CANONICAL]
+
+
+def seeded_coin(seed: int, key: str) -> bool:
+    """A fair coin fixed by the seed and a row's key: the same draw on every machine and every run."""
+    return hashlib.blake2b(f"{seed}:{key}".encode(), digest_size=1).digest()[0] & 1 == 1

@@ -250,8 +250,8 @@ def _review_html(review: dict | None) -> str:
             f"({review['answers']:,} submitted answers).</p><div class='grid'>{html_table(decisions)}{html_table(agreement)}</div>")
 
 
-COST_NOTE = ("Rows made by <code>curation extend</code>; spend is over every generated row the run read, "
-             "quarantined and duplicate ones included. Requests that failed before a pair existed are in the extension's <code>extend.json</code>.")
+COST_NOTE = ("Rows made by <code>curation extend</code>. The spend counts every paid request: generated rows, quarantined "
+             "and duplicate ones included, and the extension's failed requests (<code>failed.parquet</code>).")
 
 
 def _cost_html(cost: pl.DataFrame | None) -> str:

@@ -1,12 +1,15 @@
 """What the generated rows cost and what they bought: per country and in total, the rows the LLM
-extension made, how many the curation accepted as DPO pairs, and the USD per accepted pair (spend
-over every generated row, kept or not: quarantined and duplicate rows were paid for too)."""
+extension made, how many the curation accepted as DPO pairs, and the USD per accepted pair. The spend
+counts every request that was paid for: generated rows kept or not (quarantined and duplicate rows
+were paid for too), and the extension's failed requests (`failed.parquet` beside a generated input)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import polars as pl
+import yaml
 
 if TYPE_CHECKING:  # the report imports this module
     from curation.reports.curation_report import RunFolder
@@ -23,11 +26,22 @@ def generation_cost(run: RunFolder) -> pl.DataFrame | None:
     frames = [frame for frame in frames if frame is not None and frame.height]
     if not frames:
         return None
-    rows = pl.concat(frames).with_columns(pl.col("country").fill_null("unknown"))
-    measures = [pl.len().alias("generated"), pl.col("accepted").sum().alias("accepted"),
+    failed = [pl.read_parquet(path).select("country", "cost_usd", accepted=pl.lit(False), pair=pl.lit(False))
+              for path in _failed_requests(run.path)]
+    rows = pl.concat([*frames, *failed]).with_columns(pl.col("country").fill_null("unknown"))
+    measures = [pl.len().alias("paid_requests"), pl.col("accepted").sum().alias("accepted"),
                 (pl.col("accepted") & pl.col("pair")).sum().alias("accepted_pairs"),
                 pl.col("cost_usd").sum().round(4).alias("spent_usd")]
     table = pl.concat([rows.group_by("country").agg(measures).sort("country"),
                        rows.select(pl.lit("all").alias("country"), *measures)])
     return table.with_columns(usd_per_accepted_pair=pl.when(pl.col("accepted_pairs") > 0)
                               .then((pl.col("spent_usd") / pl.col("accepted_pairs")).round(4)))
+
+
+def _failed_requests(run_dir: Path) -> list[Path]:
+    """`failed.parquet` beside each input that `curation extend` wrote (its generated.parquet)."""
+    config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) if (run_dir / "config.yaml").is_file() else {}
+    inputs = config.get("input") or []
+    paths = [Path(source["path"]) for source in (inputs if isinstance(inputs, list) else [inputs])]
+    return [path.with_name("failed.parquet") for path in paths
+            if path.name == "generated.parquet" and path.with_name("failed.parquet").is_file()]

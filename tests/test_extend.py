@@ -138,6 +138,27 @@ def test_failed_calls_are_filed_as_failed_never_as_text(emulator, seed_run, tmp_
     assert len(emulator.requests) == 3 + STEPS * (requests.height - 3)  # nothing was asked on a failed prompt's behalf
 
 
+def test_when_every_call_fails_every_request_is_filed_as_failed(emulator, seed_run, tmp_path):
+    emulator.inject(*["500"] * 8)
+    requests = prompt_requests(RunFolder.read(seed_run).accepted, settings(emulator))
+    extension = run_extension(settings(emulator, max_attempts=1), requests, tmp_path)
+    assert extension.generated.is_empty() and extension.failed.height == requests.height == 8
+    assert set(extension.failed.get_column("failed_step")) == {"write_prompt"} and len(emulator.requests) == 8
+
+
+@pytest.mark.parametrize("fault", ["off_schema", "truncated"])
+def test_a_billed_unusable_judgement_is_counted_filed_and_not_paid_again(emulator, seed_run, tmp_path, fault):
+    emulator.inject("none", "none", "none", fault)  # one request: the prompt, two candidates, then the judge
+    config = settings(emulator, max_prompts=1)
+    requests = prompt_requests(RunFolder.read(seed_run).accepted, config)
+    extension = run_extension(config, requests, tmp_path)
+    assert extension.generated.is_empty() and extension.failed.get_column("failed_step").to_list() == ["judge"]
+    assert len(emulator.requests) == STEPS and Journal(tmp_path / JOURNAL).calls() == STEPS  # billed, so journaled
+    assert extension.failed.get_column("cost_usd")[0] == pytest.approx(extension.summary["spent_usd"], abs=1e-6)
+    run_extension(config, requests, tmp_path)  # resumed: the unusable answer is not bought again
+    assert len(emulator.requests) == STEPS
+
+
 def test_the_budget_stops_the_run_cleanly(emulator, seed_run, tmp_path):
     config = settings(emulator, budget_usd=0.03)
     requests = prompt_requests(RunFolder.read(seed_run).accepted, config)

@@ -287,7 +287,9 @@ def test_presets_hold_the_gpu_settings_and_a_hub_model_becomes_the_base_model(ti
     assert load_preset("gemma-3-4b").license == "gemma"
     salamandra = load_preset("salamandra-7b")
     assert with_overrides(salamandra, model="BSC-LT/salamandra-2b-instruct").base_model == "BSC-LT/salamandra-2b-instruct"
-    assert with_overrides(salamandra, model=str(tiny)).base_model == "BSC-LT/salamandra-7b-instruct"
+    assert with_overrides(salamandra, model=str(tiny)).base_model is None  # a local folder: its base is unknown
+    assert with_overrides(salamandra, model=str(tiny), base_model="BSC-LT/salamandra-7b-instruct").base_model \
+        == "BSC-LT/salamandra-7b-instruct"
 
 
 def test_preference_metrics_by_hand():

@@ -5,9 +5,9 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from curation.config import read_model
+from curation.config import read_model, validated
 from curation.errors import ConfigError
 
 
@@ -67,13 +67,14 @@ def load_preset(name_or_path: str) -> TrainConfig:
 
 def with_overrides(config: TrainConfig, **overrides: object) -> TrainConfig:
     """The config with the given settings replaced (None leaves a setting as it is), validated again.
-    A Hub id given as the model also becomes the card's base model; a local copy keeps the preset's."""
+    The card's base model follows the model: a Hub id is its own base; a .gguf file is a quantised copy
+    of the preset's model, which stays the base; any other local folder has no known base unless
+    `base_model` is given (an adapter must never name a base it was not trained on)."""
     given = {key: value for key, value in overrides.items() if value is not None}
     model = given.get("model")
-    if isinstance(model, str) and "base_model" not in given and not Path(model).exists():
-        given["base_model"] = model
-    try:
-        return TrainConfig.model_validate(config.model_dump() | given)
-    except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(str(part) for part in issue['loc'])}: {issue['msg']}" for issue in error.errors())
-        raise ConfigError(f"training settings: {problems}") from None
+    if isinstance(model, str) and "base_model" not in given:
+        if not Path(model).exists():
+            given["base_model"] = model
+        elif not model.endswith(".gguf"):
+            given["base_model"] = None
+    return validated(TrainConfig, config.model_dump() | given, "training settings")

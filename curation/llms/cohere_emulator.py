@@ -4,7 +4,9 @@ answers OpenAI's /v1/chat/completions (what vLLM and llama.cpp's server speak), 
 Deterministic: the answer is a function of the request (same messages, same text), and a JSON-schema
 request gets JSON that fits the schema. Faults are queued and served in order, one per request:
 `429` (with Retry-After), `500`, `timeout` (the answer comes after the client gave up), `malformed`
-(a body that is not JSON). `latency` delays every answer. The real `cohere` client talks to it
+(a body that is not JSON), and two billed answers that are unusable: `off_schema` (JSON that does not
+fit the schema) and `truncated` (cut at max_tokens). `none` serves a normal answer, to place a fault
+later in the queue. `latency` delays every answer. The real `cohere` client talks to it
 through base_url, so everything above the HTTP layer is the real thing.
 """
 
@@ -82,15 +84,18 @@ class CohereEmulator:
         input_tokens = sum(len(str(message.get("content", "")).split()) for message in request.get("messages", []))
         return hashlib.blake2b(seed.encode(), digest_size=8).hexdigest(), text, input_tokens, len(text.split())
 
-    def answer(self, request: dict, path: str) -> dict:
+    def answer(self, request: dict, path: str, fault: str | None = None) -> dict:
         answer_id, text, input_tokens, output_tokens = self.reply(request)
+        if fault == "off_schema":
+            text = json.dumps({"unexpected": text})
+        truncated = fault == "truncated"
         if path == OPENAI_CHAT:
             return {"id": answer_id, "object": "chat.completion", "created": 0, "model": request.get("model"),
-                    "choices": [{"index": 0, "finish_reason": "stop",
+                    "choices": [{"index": 0, "finish_reason": "length" if truncated else "stop",
                                  "message": {"role": "assistant", "content": text}}],
                     "usage": {"prompt_tokens": input_tokens, "completion_tokens": output_tokens,
                               "total_tokens": input_tokens + output_tokens}}
-        return {"id": answer_id, "finish_reason": "COMPLETE",
+        return {"id": answer_id, "finish_reason": "MAX_TOKENS" if truncated else "COMPLETE",
                 "message": {"role": "assistant", "content": [{"type": "text", "text": text}]},
                 "usage": {"billed_units": {"input_tokens": input_tokens, "output_tokens": output_tokens},
                           "tokens": {"input_tokens": input_tokens, "output_tokens": output_tokens}}}
@@ -132,7 +137,7 @@ class CohereEmulator:
                     emulator.most_in_flight = max(emulator.most_in_flight, emulator.in_flight)
                 try:
                     time.sleep(5 if fault == "timeout" else emulator.latency)
-                    self._send(200, json.dumps(emulator.answer(request, path), ensure_ascii=False).encode())
+                    self._send(200, json.dumps(emulator.answer(request, path, fault), ensure_ascii=False).encode())
                 finally:
                     with emulator._lock:
                         emulator.in_flight -= 1

@@ -43,7 +43,7 @@ def retry_delay(error: Exception, attempt: int, backoff: float) -> float | None:
                 return float(retry_after)
             except ValueError:
                 pass
-    elif not isinstance(error, (httpx.TimeoutException, httpx.TransportError, json.JSONDecodeError)):
+    elif not isinstance(error, (httpx.TransportError, json.JSONDecodeError)):
         return None
     return backoff * 2**attempt * (0.5 + random.random())  # jitter: many calls must not come back together
 
@@ -76,16 +76,15 @@ class CohereV2LLM(PaidCalls, AsyncLLM):
     def response_format(self, schema: dict[str, Any]) -> dict[str, Any]:
         return {"type": "json_object", "json_schema": schema}
 
-    async def _call(self, messages: list[dict], options: dict[str, Any]) -> tuple[str, int, int] | None:
+    async def _call(self, messages: list[dict], options: dict[str, Any]) -> tuple[str | None, int, int] | None:
         for attempt in range(self.max_attempts):
             try:
                 async with self.limit():
                     response = await self._client.chat(model=self.model, messages=messages, **options)
-                text = response.message.content[0].text
-                if self.json_schema is not None:
-                    json.loads(text)  # an answer that is not the JSON asked for is retried like a bad body
                 usage = response.usage.billed_units
-                return text, int(usage.input_tokens or 0), int(usage.output_tokens or 0)
+                tokens = int(usage.input_tokens or 0), int(usage.output_tokens or 0)
+                text = response.message.content[0].text if response.message.content else None
+                return (text if self.usable(text, response.finish_reason == "MAX_TOKENS") else None), *tokens
             except Exception as error:  # classified below: retried, or given up at once
                 wait = retry_delay(error, attempt, self.backoff_seconds)
                 if wait is None or attempt == self.max_attempts - 1:

@@ -10,9 +10,10 @@ import yaml
 
 from curation.errors import ConfigError
 
-# Tokens are estimated as characters / 4 (plus a few per message) before a call: close enough for
-# Spanish and Portuguese with Cohere's tokenizer to budget with, and the journal records the billed truth.
-CHARS_PER_TOKEN = 4
+# Tokens are estimated as characters / 3 (plus a few per message) before a call: Spanish and Portuguese
+# run at about 4 characters a token with Cohere's tokenizer, so this errs high, as a budget should; the
+# journal records the billed truth.
+CHARS_PER_TOKEN = 3
 TOKENS_PER_MESSAGE = 4
 
 

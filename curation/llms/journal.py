@@ -67,9 +67,17 @@ class Journal:
     def release(self, usd: float) -> None:
         self._connection().execute("UPDATE spend SET reserved = MAX(0, reserved - ?)", (usd,))
 
-    def forget_reservations(self) -> None:
-        """At the start of a run: a killed run's calls in flight will never finish."""
-        self._connection().execute("UPDATE spend SET reserved = 0")
+    def settle_reservations(self) -> None:
+        """At the start of a run: a killed run's calls in flight will never be recorded, but the API may
+        have billed them, so their worst cost counts as spent (the budget stays a hard limit)."""
+        self._connection().execute("UPDATE spend SET usd = usd + reserved, reserved = 0")
+
+    @staticmethod
+    def spent_in(path: Path) -> float:
+        """The spend of an existing journal, read without writing to it (for --dry-run)."""
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+            usd, reserved = db.execute("SELECT usd, reserved FROM spend").fetchone()
+        return usd + reserved
 
     def spent(self) -> float:
         return self._connection().execute("SELECT usd FROM spend").fetchone()[0]

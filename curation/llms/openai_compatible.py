@@ -6,7 +6,6 @@ A local model costs nothing unless you give it a price in the table.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from distilabel.models.llms.openai import OpenAILLM
@@ -24,7 +23,7 @@ class OpenAICompatibleLLM(PaidCalls, OpenAILLM):
     def response_format(self, schema: dict[str, Any]) -> dict[str, Any]:
         return {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}}
 
-    async def _call(self, messages: list[dict], options: dict[str, Any]) -> tuple[str, int, int] | None:
+    async def _call(self, messages: list[dict], options: dict[str, Any]) -> tuple[str | None, int, int] | None:
         import openai
 
         try:
@@ -33,16 +32,8 @@ class OpenAICompatibleLLM(PaidCalls, OpenAILLM):
         except (openai.OpenAIError, ValueError) as error:  # the client's own retries are spent, or a bad body
             self._logger.warning(f"OpenAI-compatible call failed: {type(error).__name__}")
             return None
-        text = completion.choices[0].message.content
-        if text is None or (self.json_schema is not None and not _is_json(text)):
-            return None
         usage = completion.usage
-        return text, int(usage.prompt_tokens if usage else 0), int(usage.completion_tokens if usage else 0)
-
-
-def _is_json(text: str) -> bool:
-    try:
-        json.loads(text)
-    except json.JSONDecodeError:
-        return False
-    return True
+        tokens = int(usage.prompt_tokens if usage else 0), int(usage.completion_tokens if usage else 0)
+        choice = completion.choices[0]
+        text = choice.message.content
+        return (text if self.usable(text, choice.finish_reason == "length") else None), *tokens

@@ -4,6 +4,7 @@ twice), the hard budget held over the journal, prices from the table, and a limi
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Optional
@@ -20,7 +21,10 @@ NO_ANSWER = prepare_output([None], input_tokens=[0], output_tokens=[0])
 
 class PaidCalls(BaseModel):
     """Mixed into a distilabel AsyncLLM, which supplies `response_format` (the API's structured-output
-    shape) and `_call` (one request: text, input and output tokens, or None when it failed)."""
+    shape) and `_call`: one request's (text, input tokens, output tokens), None when nothing was billed
+    (it failed), or a None text when an answer was billed but is unusable (cut at max_tokens, not the
+    JSON asked for). A billed answer is journaled either way: it counts against the budget, and a
+    resumed run does not pay for it again."""
 
     json_schema: Optional[dict[str, Any]] = Field(default=None, description="Structured output: the answer's JSON schema.")
     max_concurrency: RuntimeParameter[int] = Field(default=32, description="Calls in flight at most.")
@@ -66,7 +70,7 @@ class PaidCalls(BaseModel):
         return await self.journaled(messages, options, max_tokens, lambda: self._call(messages, options))
 
     async def journaled(self, messages: list[dict], options: dict[str, Any], max_tokens: Optional[int],
-                        call: Callable[[], Awaitable[tuple[str, int, int] | None]]) -> dict:
+                        call: Callable[[], Awaitable[tuple[str | None, int, int] | None]]) -> dict:
         """distilabel's output for one request: from the journal if it was paid for before (a restart),
         else from `call` (text, input and output tokens, or None when it failed) if the budget allows,
         recorded in the journal before the answer is used."""
@@ -86,6 +90,8 @@ class PaidCalls(BaseModel):
             self._release(estimate)
             return NO_ANSWER
         text, input_tokens, output_tokens = answer
+        if text is None:
+            self._logger.warning(f"{self.model_name}: an answer was billed but is unusable (cut short, or not the JSON asked for)")
         if self._journal is not None:
             cost = self._price.usd(input_tokens, output_tokens) if self._price else 0.0
             self._journal.record(key, self.model_name, text, input_tokens, output_tokens, cost, reserved=estimate)
@@ -94,6 +100,18 @@ class PaidCalls(BaseModel):
     def _release(self, estimate: float) -> None:
         if estimate:
             self._journal.release(estimate)
+
+    def usable(self, text: str | None, truncated: bool) -> bool:
+        """An answer to keep: complete, and the JSON asked for when a schema was given."""
+        if text is None or truncated:
+            return False
+        if self.json_schema is None:
+            return True
+        try:
+            json.loads(text)
+        except json.JSONDecodeError:
+            return False
+        return True
 
     def _reserve(self, messages: list[dict], max_tokens: Optional[int]) -> float | None:
         """Hold the call's worst cost against the budget; None (no call) when it would go over."""

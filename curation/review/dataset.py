@@ -3,11 +3,10 @@ Argilla record per accepted row, its two answers in a seeded random order that i
 
 from __future__ import annotations
 
-import hashlib
-
 import polars as pl
 
 from curation.rules.pack import VALUE_SETS
+from curation.schema import seeded_coin
 
 VOTES = {"a": "A better", "b": "B better", "both_good": "Both good", "both_bad": "Both bad"}
 # The guide's seven categories: three reject a prompt, four accept it by its predominant dimension.
@@ -50,8 +49,7 @@ def settings(overlap: int = 1):
 
 def a_is_chosen(ids: pl.Series, seed: int) -> pl.Series:
     """Whether response A shows the chosen answer: a coin per row, fixed by the seed and the row's id."""
-    return pl.Series("a_is_chosen", [hashlib.blake2b(f"{seed}:{row_id}".encode(), digest_size=1).digest()[0] & 1 == 1
-                                     for row_id in ids.to_list()], dtype=pl.Boolean)
+    return pl.Series("a_is_chosen", [seeded_coin(seed, row_id) for row_id in ids.to_list()], dtype=pl.Boolean)
 
 
 def review_rows(accepted: pl.DataFrame, seed: int) -> pl.DataFrame:

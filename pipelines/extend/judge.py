@@ -1,12 +1,15 @@
 """Step 3: an LLM judge rates both candidates on the guide's criteria, with a rationale. The candidates
 are shown in an order drawn per row (a judge may favour whichever comes first); `a_is_role_aware`
-records it. `verdict.py` turns the ratings into chosen/rejected, ties and both-bad."""
+says which it was. `verdict.py` turns the ratings into chosen/rejected, ties and both-bad."""
 
 from __future__ import annotations
 
-import hashlib
+from typing import Annotated
+
+from pydantic import BaseModel, Field, ValidationError
 
 from curation.countries import local_name
+from curation.schema import seeded_coin
 from curation.pipelines.extend.guarded_task import GuardedTask
 
 CRITERIA = ("correct", "cultural_fit", "natural_variety")
@@ -15,6 +18,24 @@ _CANDIDATE = {"type": "object", "properties": {**{name: _RATING for name in CRIT
               "required": [*CRITERIA, "stereotype"]}
 JUDGE_SCHEMA = {"type": "object", "properties": {"a": _CANDIDATE, "b": _CANDIDATE, "rationale": {"type": "string"}},
                 "required": ["a", "b", "rationale"]}
+
+Score = Annotated[int, Field(ge=1, le=5)]
+
+
+class CandidateRating(BaseModel):
+    correct: Score
+    cultural_fit: Score
+    natural_variety: Score
+    stereotype: bool
+
+
+class Judgement(BaseModel):
+    """What JUDGE_SCHEMA asks for, checked row by row: an answer that is JSON but not this (a string
+    for a score, a missing candidate) is an unreadable judgement, filed as failed, never a verdict."""
+    a: CandidateRating
+    b: CandidateRating
+    rationale: str
+
 
 JUDGE_GUIDE = """Evalúas dos respuestas a un prompt de un dataset de preferencias culturalmente alineado.
 Juzga desde el rol del prompt y su país, no desde ti. Para cada respuesta, de 1 a 5:
@@ -28,7 +49,7 @@ Devuelve JSON con "a", "b" y "rationale" (dos o tres frases)."""
 
 
 def a_is_role_aware(request_id: str, seed: int) -> bool:
-    return hashlib.blake2b(f"{seed}:{request_id}".encode(), digest_size=1).digest()[0] & 1 == 1
+    return seeded_coin(seed, request_id)
 
 
 def judge_messages(row: dict, seed: int) -> list[dict[str, str]]:
@@ -48,11 +69,14 @@ class JudgeCandidates(GuardedTask):
 
     @property
     def outputs(self) -> list[str]:
-        return ["judgement", "judge_model", "a_is_role_aware"]
+        return ["judgement", "judge_model"]
 
     def format_input(self, input: dict) -> list[dict[str, str]]:  # noqa: A002 (distilabel's name)
         return judge_messages(input, self.seed)
 
     def format_output(self, output: str | None, input: dict | None = None) -> dict:
-        return {"judgement": output or None, "judge_model": self.llm.model_name,
-                "a_is_role_aware": a_is_role_aware(input["request_id"], self.seed)}
+        try:
+            judgement = Judgement.model_validate_json(output).model_dump_json() if output else None
+        except ValidationError:
+            judgement = None
+        return {"judgement": judgement, "judge_model": self.llm.model_name}

@@ -24,7 +24,7 @@ from curation.config import InputConfig, RunConfig, read_model
 from curation.llms.cost import load_prices, price_of
 from curation.llms.journal import Journal
 from curation.pipelines.extend.config import ExtendConfig
-from curation.pipelines.extend.judge import JUDGE_SCHEMA, JudgeCandidates
+from curation.pipelines.extend.judge import JUDGE_SCHEMA, JudgeCandidates, a_is_role_aware
 from curation.pipelines.extend.llms import make_llm
 from curation.pipelines.extend.requests import PERSONA_AXES
 from curation.pipelines.extend.respond import Respond
@@ -35,7 +35,9 @@ JOURNAL = "journal.sqlite"
 BATCH_ROWS = 64  # rows a step sends at once: enough to keep max_concurrency calls in flight
 # The step that failed, tested in pipeline order: the first missing output names it.
 STEP_OUTPUTS = (("write_prompt", "prompt"), ("respond_role_aware", "response_role_aware"),
-                ("respond_plain", "response_plain"), ("judge", "judgement"), ("judge", "role_aware_score"))
+                ("respond_plain", "response_plain"), ("judge", "judgement"), ("judge", "role_aware_score"),
+                ("judge", "plain_score"))
+TEXTS = ("system_prompt", "prompt", "response_role_aware", "response_plain", "judgement")
 # (step, the model setting it uses), for the cost of each row.
 STAGES = (("write_prompt", "prompt_writer"), ("respond_role_aware", "role_aware"),
           ("respond_plain", "plain"), ("judge", "judge"))
@@ -93,7 +95,7 @@ def run_extension(config: ExtendConfig, requests: pl.DataFrame, out_dir: Path) -
     pipeline = build_pipeline(config, requests, out_dir / JOURNAL, cache_dir)  # checks the keys first
     out_dir.mkdir(parents=True, exist_ok=True)
     journal = Journal(out_dir / JOURNAL)
-    journal.forget_reservations()  # a killed run's calls in flight will never finish
+    journal.settle_reservations()
     os.environ.setdefault("DISTILABEL_LOG_LEVEL", "WARNING")
     try:
         # distilabel's own cache is off: resuming is the journal's job, so a rerun can never duplicate rows.
@@ -111,19 +113,18 @@ def _row_cost(config: ExtendConfig) -> pl.Expr:
     prices = load_prices(config.prices)
     parts = []
     for stage, setting in STAGES:
-        price = prices.get(getattr(config.models, setting))
-        statistics = pl.col(f"usage_{stage}")
-        if price is None:
-            continue
-        tokens_in = statistics.struct.field("input_tokens").fill_null(0)
-        tokens_out = statistics.struct.field("output_tokens").fill_null(0)
-        parts.append((tokens_in * price.input_per_million + tokens_out * price.output_per_million) / 1e6)
-    return pl.sum_horizontal(parts).fill_null(0.0) if parts else pl.lit(0.0)
+        usage = pl.col(f"usage_{stage}")
+        price = price_of(prices, getattr(config.models, setting))
+        parts.append(price.usd(usage.struct.field("input_tokens"), usage.struct.field("output_tokens")))
+    return pl.sum_horizontal(parts)
 
 
 def collect(rows: pl.DataFrame, config: ExtendConfig) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Split the pipeline's rows: the judged pairs (arena-shaped) and the failed requests with their step."""
-    rows = _judged(rows.with_columns(cost_usd=_row_cost(config)), config)
+    rows = rows.with_columns(pl.col(TEXTS).replace("", None), cost_usd=_row_cost(config),
+                             a_is_role_aware=pl.col("request_id").map_elements(
+                                 lambda request: a_is_role_aware(request, config.seed), return_dtype=pl.Boolean))
+    rows = _judged(rows, config)
     failed_step = pl.coalesce(pl.when(pl.col(column).is_null()).then(pl.lit(step)) for step, column in STEP_OUTPUTS)
     rows = rows.with_columns(failed_step=failed_step).unique("request_id", keep="first", maintain_order=True)
     generated = rows.filter(pl.col("failed_step").is_null()).select(
@@ -141,8 +142,6 @@ def collect(rows: pl.DataFrame, config: ExtendConfig) -> tuple[pl.DataFrame, pl.
 def _judged(rows: pl.DataFrame, config: ExtendConfig) -> pl.DataFrame:
     """Verdicts for the rows the judge answered; the others keep null scores (their step failed)."""
     answered = rows.filter(pl.col("judgement").is_not_null())
-    if answered.is_empty():
-        return rows.with_columns(role_aware_score=pl.lit(None, pl.Float64))
     judged = with_verdicts(answered, config.judge.tie_margin, config.judge.bad_below)
     return pl.concat([judged, rows.filter(pl.col("judgement").is_null())], how="diagonal_relaxed")
 

@@ -50,6 +50,8 @@ class WritePrompt(GuardedTask):
 
     def format_output(self, output: str | None, input: dict | None = None) -> dict:
         written = _parse(output)
+        if not {"system_prompt", "prompt"} <= written.keys():  # half a request is no request
+            written = {}
         return {"system_prompt": written.get("system_prompt"), "prompt": written.get("prompt"),
                 "prompt_model": self.llm.model_name}
 

@@ -255,6 +255,11 @@ def test_bad_data_is_refused_with_the_file_row_and_column(run_folder, tiny, tmp_
     with pytest.raises(InputError) as error:
         load_splits(dataset_folder(run_folder, tmp_path / "holed", holed))
     assert (error.value.row, error.value.column) == (3, "chosen") and error.value.file.endswith("train.parquet")
+    blank_message = train_split.to_dicts()
+    blank_message[1]["rejected"] = [{"role": "assistant", "content": "  "}]  # conversational: a message with no text
+    with pytest.raises(InputError) as error:
+        load_splits(dataset_folder(run_folder, tmp_path / "blank", pl.DataFrame(blank_message, schema=train_split.schema)))
+    assert (error.value.row, error.value.column) == (2, "rejected")
     only_train = tmp_path / "only_train"
     only_train.mkdir()
     train_split.write_parquet(only_train / "train.parquet")

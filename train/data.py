@@ -98,8 +98,12 @@ def _check(frame: pl.DataFrame, file: str, conversational: bool) -> None:
         if isinstance(frame.schema[column], pl.List) != conversational:
             raise InputError(file, f"expected {expected}, like the train split's prompt, found {frame.schema[column]}",
                              column=column)
-        size = pl.col(column).list.len() if conversational else pl.col(column).str.strip_chars().str.len_chars()
-        empty = frame.select(pl.col(column).is_null() | (size == 0)).to_series()
+        if conversational:  # no messages, or a message with no text
+            blank = pl.col(column).list.len() == 0
+            blank |= pl.col(column).list.eval(pl.element().struct.field("content").fill_null("").str.strip_chars() == "").list.any()
+        else:
+            blank = pl.col(column).str.strip_chars() == ""
+        empty = frame.select(pl.col(column).is_null() | blank).to_series()
         if empty.any():
             raise InputError(file, "empty value: every pair needs a prompt, a chosen and a rejected answer",
                              row=int(empty.arg_true()[0]) + 1, column=column)

@@ -323,3 +323,11 @@ def test_smollm2_from_its_gguf_file_trains_a_lora_adapter(run_folder, tmp_path):
     # The adapter names the Hub model, not the package folder the GGUF file was read from.
     adapter = json.loads((result.output_dir / "adapter_config.json").read_text())
     assert adapter["base_model_name_or_path"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
+
+
+def test_the_card_says_how_many_pairs_an_llm_generated_and_judged():
+    from curation.train.model_card import generated_share
+
+    pairs = pl.DataFrame({"origin": ["synthetic", None, "synthetic", None], "judge_model": ["command-a-03-2025", None, "command-a-03-2025", None]})
+    assert "2 of the 4 training pairs were generated" in generated_share(pairs) and "`command-a-03-2025`" in generated_share(pairs)
+    assert generated_share(pairs.drop("origin")) == "" and generated_share(pairs.filter(pl.col("origin").is_null())) == ""

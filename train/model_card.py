@@ -63,6 +63,20 @@ def write_model_card(folder: Path, model_name: str, config: TrainConfig, splits:
     return path
 
 
+def generated_share(train: pl.DataFrame) -> str:
+    """A sentence on the pairs `curation extend` generated, if any: their preference is an LLM judge's."""
+    if "origin" not in train.columns:
+        return ""
+    generated = train.filter(pl.col("origin").is_in(["synthetic", "generated"]))
+    if generated.is_empty():
+        return ""
+    judges = ", ".join(f"`{judge}`" for judge in generated.get_column("judge_model").drop_nulls().unique().sort()) \
+        if "judge_model" in generated.columns else "an LLM judge"
+    return (f"\n{generated.height:,} of the {train.height:,} training pairs were generated with `curation extend`: "
+            f"prompts and answers written by LLMs, the preference decided by {judges or 'an LLM judge'}, "
+            "then curated like the rest and put to human review in Argilla.\n")
+
+
 def _languages_of(train: pl.DataFrame) -> list[str]:
     if "language" not in train.columns:
         return []
@@ -90,7 +104,7 @@ Peninsular or US-centred. The pairs this model learned from hold, for each promp
 country judged locally natural (facts, norms, register, words) against one they judged worse. DPO raises the
 likelihood of the chosen answer relative to the rejected one, while a KL term (beta = {config.beta}) keeps the
 model close to where it started.
-
+{generated_share(splits.train)}
 ## Training
 
 {_training_text(config, data, training)}

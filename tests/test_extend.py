@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from curation.cli import app
 from curation.config import demo_config
+from curation.errors import CurationError
 from curation.llms.journal import Journal
 from curation.pipelines.extend.config import ExtendConfig
 from curation.pipelines.extend.requests import prompt_requests
@@ -159,14 +160,23 @@ def test_a_billed_unusable_judgement_is_counted_filed_and_not_paid_again(emulato
     assert len(emulator.requests) == STEPS
 
 
-def test_the_budget_stops_the_run_cleanly(emulator, seed_run, tmp_path):
-    config = settings(emulator, budget_usd=0.03)
+def test_the_budget_admits_only_requests_it_can_finish_and_stops_cleanly(emulator, seed_run, tmp_path):
+    config = settings(emulator, budget_usd=0.05)
     requests = prompt_requests(RunFolder.read(seed_run).accepted, config)
     extension = run_extension(config, requests, tmp_path)
-    assert Journal(tmp_path / JOURNAL).spent() <= 0.03
-    assert extension.failed.height > 0 and extension.generated.height + extension.failed.height == requests.height
+    assert Journal(tmp_path / JOURNAL).spent() <= 0.05
+    assert extension.generated.height >= 1 and extension.generated.height + extension.failed.height == requests.height
+    assert set(extension.failed.get_column("failed_step")) == {"not_started"}  # no paid request left half done
     write_outputs(extension, tmp_path, None)
     assert pl.read_parquet(tmp_path / "failed.parquet").height == extension.failed.height
+    asked = len(emulator.requests)
+    spent = Journal(tmp_path / JOURNAL).spent()
+    resumed = run_extension(settings(emulator, budget_usd=spent + 0.001), requests, tmp_path)  # no room for a new one
+    assert resumed.generated.equals(extension.generated) and len(emulator.requests) == asked  # started ones, free
+    too_small = settings(emulator, budget_usd=0.005)  # below one request's worst cost
+    with pytest.raises(CurationError, match="nothing started"):
+        run_extension(too_small, requests, tmp_path / "none")
+    assert not (tmp_path / "none").exists()
 
 
 def test_dry_run_calls_nothing_and_writes_nothing(emulator, seed_run, tmp_path):

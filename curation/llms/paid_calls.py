@@ -62,12 +62,22 @@ class PaidCalls(BaseModel):
             temperature: sampling temperature.
             seed: sampling seed, for repeatable answers.
         """
+        messages, options = self.chat_request(input, max_tokens, temperature, seed)
+        return await self.journaled(messages, options, max_tokens, lambda: self._call(messages, options))
+
+    def chat_request(self, input: list[dict[str, str]], max_tokens: Optional[int] = None,  # noqa: A002
+                     temperature: Optional[float] = None, seed: Optional[int] = None) -> tuple[list[dict], dict[str, Any]]:
+        """The messages and options sent for one call: what the journal keys it by."""
         options: dict[str, Any] = {key: value for key, value in
                                    (("max_tokens", max_tokens), ("temperature", temperature), ("seed", seed)) if value is not None}
         if self.json_schema is not None:
             options["response_format"] = self.response_format(self.json_schema)
-        messages = [{"role": message["role"], "content": message["content"]} for message in input]
-        return await self.journaled(messages, options, max_tokens, lambda: self._call(messages, options))
+        return [{"role": message["role"], "content": message["content"]} for message in input], options
+
+    def paid_before(self, journal: Journal, input: list[dict[str, str]]) -> bool:  # noqa: A002
+        """Whether this call, with this LLM's generation settings, is in the journal already."""
+        messages, options = self.chat_request(input, **self.generation_kwargs)
+        return journal.get(request_key(self.model_name, messages, options)) is not None
 
     async def journaled(self, messages: list[dict], options: dict[str, Any], max_tokens: Optional[int],
                         call: Callable[[], Awaitable[tuple[str | None, int, int] | None]]) -> dict:

@@ -4,7 +4,7 @@
 
 Every request ends in exactly one place: generated.parquet (an arena-shaped file the curation run reads,
 with modelo_gen, the template, the persona and the judge's verdict) or failed.parquet (with the step that
-failed). Outputs are written whole at the end; the call journal makes a rerun after a kill -9 pay only
+failed, or `not_started` when the budget left could not finish it). Outputs are written whole at the end; the call journal makes a rerun after a kill -9 pay only
 for the calls that had not finished.
 """
 
@@ -21,15 +21,17 @@ import polars as pl
 import yaml
 
 from curation.config import InputConfig, RunConfig, read_model
+from curation.errors import CurationError
 from curation.llms.cost import load_prices, price_of
 from curation.llms.journal import Journal
 from curation.pipelines.extend.config import ExtendConfig
+from curation.pipelines.extend.estimate import estimate
 from curation.pipelines.extend.judge import JUDGE_SCHEMA, JudgeCandidates, a_is_role_aware
 from curation.pipelines.extend.llms import make_llm
 from curation.pipelines.extend.requests import PERSONA_AXES
 from curation.pipelines.extend.respond import Respond
 from curation.pipelines.extend.verdict import with_verdicts
-from curation.pipelines.extend.write_prompt import PROMPT_SCHEMA, WritePrompt
+from curation.pipelines.extend.write_prompt import PROMPT_SCHEMA, WritePrompt, writer_messages
 
 JOURNAL = "journal.sqlite"
 BATCH_ROWS = 64  # rows a step sends at once: enough to keep max_concurrency calls in flight
@@ -91,21 +93,53 @@ def run_extension(config: ExtendConfig, requests: pl.DataFrame, out_dir: Path) -
     prices = load_prices(config.prices)
     for model in config.models.model_dump().values():
         price_of(prices, model)  # a model without a price cannot run under a budget: say so before any call
-    cache_dir = out_dir / ".distilabel"
-    pipeline = build_pipeline(config, requests, out_dir / JOURNAL, cache_dir)  # checks the keys first
+    writer = make_llm(config, config.models.prompt_writer, str(out_dir / JOURNAL), config.max_tokens.prompt_writer,
+                      PROMPT_SCHEMA)  # checks the key before anything is written
+    journal = Journal(out_dir / JOURNAL) if (out_dir / JOURNAL).is_file() else None
+    if journal is not None:
+        journal.settle_reservations()
+    admitted, held_back, why = admit(requests, config, journal, writer)
+    if admitted.is_empty():
+        raise CurationError(f"nothing started: {why}; raise the budget (--budget) or lower max_tokens")
     out_dir.mkdir(parents=True, exist_ok=True)
-    journal = Journal(out_dir / JOURNAL)
-    journal.settle_reservations()
+    journal = journal or Journal(out_dir / JOURNAL)
+    cache_dir = out_dir / ".distilabel"
     os.environ.setdefault("DISTILABEL_LOG_LEVEL", "WARNING")
     try:
         # distilabel's own cache is off: resuming is the journal's job, so a rerun can never duplicate rows.
-        distiset = pipeline.run(use_cache=False)
+        distiset = build_pipeline(config, admitted, out_dir / JOURNAL, cache_dir).run(use_cache=False)
     finally:
         shutil.rmtree(cache_dir, ignore_errors=True)
     rows = distiset["default"]["train"].to_polars()
     generated, failed = collect(rows, config)
+    failed = pl.concat([failed, not_started(held_back, why)], how="diagonal_relaxed")
     summary = summarise(requests, generated, failed, journal, config)
     return Extension(generated, failed, summary)
+
+
+def admit(requests: pl.DataFrame, config: ExtendConfig, journal: Journal | None,
+          writer) -> tuple[pl.DataFrame, pl.DataFrame, str]:
+    """The requests the budget left can finish at their worst cost, and those held back.
+
+    Admitting only what can be finished keeps the money on whole pairs: the steps run ahead of each
+    other, so without this the last calls refused would be judges' for pairs already paid for. A
+    request started before a restart is always admitted: its finished calls cost nothing again."""
+    if requests.is_empty():
+        return requests, requests, "nothing to do"
+    worst = estimate(requests, config).get_column("usd")[-1] / requests.height
+    left = config.budget_usd - (journal.spent() if journal else 0.0)
+    room = int(left // worst) if worst > 0 else requests.height
+    started = pl.Series([journal is not None and writer.paid_before(journal, writer_messages(row))
+                         for row in requests.iter_rows(named=True)], dtype=pl.Boolean)
+    keep = started | ((~started).cum_sum() <= room)
+    why = f"the budget left ({left:.4f} USD) covers {room} new requests at their worst cost ({worst:.4f} USD each)"
+    return requests.filter(keep), requests.filter(~keep), why
+
+
+def not_started(held_back: pl.DataFrame, why: str) -> pl.DataFrame:
+    return held_back.select("request_id", "country", pl.col("dimension").alias("target_dimension"), "template",
+                            pl.lit("not_started").alias("failed_step"), pl.lit(why).alias("reason"),
+                            pl.lit(0.0).alias("cost_usd"))
 
 
 def _row_cost(config: ExtendConfig) -> pl.Expr:

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from curation.config import RunConfig, demo_config, load_config, validated
+from curation.config import RunConfig, demo_config, load_config, saved_config, validated
 from curation.errors import CurationError
 from curation.pipelines import STAGES, build_stage
 from curation.readers import read_records
@@ -274,14 +274,7 @@ def review_serve(
 
 
 def _review_name(run_dir: Path, dataset: str | None) -> str:
-    if dataset:
-        return dataset
-    import yaml
-
-    config = run_dir / "config.yaml"
-    if not config.is_file():
-        raise CurationError(f"{run_dir} is not a run folder (no config.yaml)")
-    return f"{yaml.safe_load(config.read_text(encoding='utf-8'))['name']}_review"
+    return dataset or f"{saved_config(run_dir).name}_review"
 
 
 @review_app.command("push")

@@ -135,6 +135,11 @@ def load_config(path: str | Path) -> RunConfig:
     return _resolve_paths(read_model(path, RunConfig), Path(path).parent)
 
 
+def saved_config(run_dir: str | Path) -> RunConfig:
+    """The settings a run saved beside its outputs (config.yaml), paths as that run resolved them."""
+    return read_model(Path(run_dir) / "config.yaml", RunConfig)
+
+
 def read_model(path: str | Path, model: type[Model]) -> Model:
     """A YAML file validated as `model`: a ConfigError names the file and every setting at fault."""
     path = Path(path)

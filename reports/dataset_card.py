@@ -11,6 +11,7 @@ from pathlib import Path
 import polars as pl
 import yaml
 
+from curation.config import RunConfig, saved_config
 from curation.errors import CurationError
 from curation.reports.bias_audit import audit_markdown, markdown_table
 from curation.reports.curation_report import RunFolder
@@ -68,8 +69,8 @@ def card_metadata(run: RunFolder, kind: str, splits: dict[str, int], license_id:
 def dataset_card(run: RunFolder, audited: dict, kind: str = "dpo", repo_id: str | None = None,
                  license_id: str = "apache-2.0") -> tuple[str, str]:
     """The card's text, and the naming-convention problem of its name ('' when it follows it)."""
-    config = yaml.safe_load((run.path / "config.yaml").read_text(encoding="utf-8"))
-    dataset = f"{config['name']}_{kind}"
+    config = saved_config(run.path)
+    dataset = f"{config.name}_{kind}"
     splits = run.summary.get("outputs", {}).get(dataset)
     if not splits:
         raise CurationError(f"{run.path} published no {dataset} dataset (its outputs: {sorted(run.summary.get('outputs', {}))})")
@@ -81,13 +82,12 @@ def dataset_card(run: RunFolder, audited: dict, kind: str = "dpo", repo_id: str 
     return f"---\n{front}---\n\n{body}", problem
 
 
-def _body(run: RunFolder, audited: dict, config: dict, kind: str, name: str, splits: dict[str, int], problem: str,
+def _body(run: RunFolder, audited: dict, config: RunConfig, kind: str, name: str, splits: dict[str, int], problem: str,
           license_id: str) -> str:
     summary = run.summary
     status = summary["status"]
     validation = run.validation
     stages = pl.DataFrame(summary["stages"]).select("stage", "rows_in", "rows_out", "removed")
-    inputs = config["input"] if isinstance(config["input"], list) else [config["input"]]
     versions = "\n".join(f"| {library} | {version} |" for library, version in _versions())
     gate = ("no dataset expectations were run" if validation is None else
             f"{validation['evaluated'] - validation['failed']} of {validation['evaluated']} dataset expectations passed "
@@ -115,7 +115,7 @@ prompts with several valid answers and are never DPO pairs; "both bad" votes are
 
 ## Sources
 
-{chr(10).join(f"- `{Path(source['path']).name}` (shape: {source.get('format', 'auto')})" for source in inputs)}
+{chr(10).join(f"- `{Path(source.path).name}` (shape: {source.format})" for source in config.inputs())}
 
 ## Generation and processing pipeline
 
@@ -171,7 +171,6 @@ def write_card(run: RunFolder, audited: dict, kind: str = "dpo", repo_id: str | 
                license_id: str = "apache-2.0") -> tuple[Path, str]:
     """README.md in the published dataset's folder (ready to upload); returns it and the naming problem."""
     text, problem = dataset_card(run, audited, kind, repo_id, license_id)
-    config = yaml.safe_load((run.path / "config.yaml").read_text(encoding="utf-8"))
-    path = run.path / f"{config['name']}_{kind}" / "README.md"
+    path = run.path / f"{saved_config(run.path).name}_{kind}" / "README.md"
     path.write_text(text, encoding="utf-8")
     return path, problem

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import polars as pl
-import yaml
+
+from curation.config import saved_config
 
 if TYPE_CHECKING:  # the report imports this module
     from curation.reports.curation_report import RunFolder
@@ -40,8 +41,6 @@ def generation_cost(run: RunFolder) -> pl.DataFrame | None:
 
 def _failed_requests(run_dir: Path) -> list[Path]:
     """`failed.parquet` beside each input that `curation extend` wrote (its generated.parquet)."""
-    config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) if (run_dir / "config.yaml").is_file() else {}
-    inputs = config.get("input") or []
-    paths = [Path(source["path"]) for source in (inputs if isinstance(inputs, list) else [inputs])]
+    paths = [Path(source.path) for source in saved_config(run_dir).inputs()]
     return [path.with_name("failed.parquet") for path in paths
             if path.name == "generated.parquet" and path.with_name("failed.parquet").is_file()]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
-from curation.config import RunConfig
+from curation.config import saved_config
 from curation.errors import CurationError
 from curation.review.agreement import fleiss_kappa
 from curation.review.dataset import REJECT_CATEGORIES
@@ -127,12 +127,10 @@ def apply_decisions(accepted: pl.DataFrame, decisions: pl.DataFrame, shown: pl.D
 
 
 def pull(run_dir: Path, client, name: str, workspace: str = WORKSPACE) -> PullResult:
-    import yaml
-
     for needed in ("accepted.parquet", MANIFEST, "config.yaml"):
         if not (run_dir / needed).is_file():
             raise CurationError(f"{run_dir} lacks {needed}: pull into the run folder you pushed from")
-    config = RunConfig.model_validate(yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")))
+    config = saved_config(run_dir)
     answers = submitted_answers(client, name, workspace)
     decisions = decide(answers)
     shown = pl.read_parquet(run_dir / MANIFEST).filter(pl.col("dataset") == name)

@@ -20,7 +20,7 @@ from pathlib import Path
 import polars as pl
 import yaml
 
-from curation.config import InputConfig, RunConfig, read_model
+from curation.config import InputConfig, saved_config
 from curation.errors import CurationError
 from curation.llms.cost import load_prices, price_of
 from curation.llms.journal import Journal
@@ -90,14 +90,12 @@ def build_pipeline(config: ExtendConfig, requests: pl.DataFrame, journal_path: P
 
 
 def run_extension(config: ExtendConfig, requests: pl.DataFrame, out_dir: Path) -> Extension:
-    prices = load_prices(config.prices)
-    for model in config.models.model_dump().values():
-        price_of(prices, model)  # a model without a price cannot run under a budget: say so before any call
     writer = make_llm(config, config.models.prompt_writer, str(out_dir / JOURNAL), config.max_tokens.prompt_writer,
                       PROMPT_SCHEMA)  # checks the key before anything is written
     journal = Journal(out_dir / JOURNAL) if (out_dir / JOURNAL).is_file() else None
     if journal is not None:
         journal.settle_reservations()
+    # The estimate prices every step's model: a model without a price stops here, before any call.
     admitted, held_back, why = admit(requests, config, journal, writer)
     if admitted.is_empty():
         raise CurationError(f"nothing started: {why}; raise the budget (--budget) or lower max_tokens")
@@ -213,7 +211,7 @@ def write_outputs(extension: Extension, out_dir: Path, seed_run: Path | None) ->
 
 
 def _run_config(seed_run: Path, generated: Path, out_dir: Path) -> str:
-    seed = read_model(seed_run / "config.yaml", RunConfig)
+    seed = saved_config(seed_run)
     inputs = [source.model_copy(update={"path": str(Path(source.path).resolve()) if Path(source.path).exists() else source.path})
               for source in seed.inputs()]
     config = seed.model_copy(update={

@@ -16,6 +16,7 @@ from rich.text import Text
 
 from curation.config import RunConfig, demo_config, load_config, saved_config, validated
 from curation.errors import CurationError
+from curation.output_folder import atomic_directory, check_output_file, check_output_folder
 from curation.pipelines import STAGES, build_stage
 from curation.readers import read_records
 from curation.reports.bias_audit import audit
@@ -27,7 +28,7 @@ from curation.run import RunResult, run as run_curation, run_pipeline
 from curation.schema import CANONICAL
 from curation.stage import Pipeline
 from curation.train.command import train_command
-from curation.writers import atomic_directory, write_table
+from curation.writers import write_table
 
 # Offline by default: nothing here needs the Hub unless a config names a Hub dataset.
 for variable in ("HF_HUB_DISABLE_TELEMETRY", "HF_DATASETS_DISABLE_PROGRESS_BARS"):
@@ -76,6 +77,9 @@ def run(
     if not quiet:
         _print_summary(result)
     validation = result.summary["validation"]
+    if validation["skipped"]:
+        console.print(f"[yellow]{validation['skipped']} dataset expectations skipped[/]: they need columns this run "
+                      f"did not make (see {result.output_dir / 'validation.json'})")
     if not validation["success"]:
         console.print(f"[yellow]{validation['failed']} of {validation['evaluated']} dataset expectations failed[/] "
                       f"(see {result.output_dir / 'validation.json'})")
@@ -112,16 +116,18 @@ def ingest(
 ) -> None:
     """Read any supported input into canonical records (validates it; bad input exits 2)."""
     try:
-        records = read_records(_config(config_path, input_path).input)
+        config = _config(config_path, input_path)
+        check_output_file(out, config.read_paths())
+        records = read_records(config.input)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        partial = out.with_name(f".{out.name}.partial")
+        try:
+            write_table(records, partial)
+            partial.replace(out)
+        finally:
+            partial.unlink(missing_ok=True)
     except CurationError as error:
         raise _fail(error) from None
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(f".{out.name}.partial")
-    try:
-        write_table(records, partial)
-        partial.replace(out)
-    finally:
-        partial.unlink(missing_ok=True)
     console.print(f"{records.height} records -> {out}")
 
 
@@ -133,14 +139,16 @@ def _stage_command(stage_name: str):
     ) -> None:
         try:
             config = _config(config_path, input_path)
+            check_output_folder(out, config.read_paths())
             frame = _stage_input(config)
             result = run_pipeline(frame, Pipeline([build_stage(stage_name, config)]))
+            with atomic_directory(out, config.read_paths()) as folder:
+                write_table(result.accepted, folder / "kept.parquet")
+                write_table(result.removed, folder / "removed.parquet")
+                (folder / "stats.json").write_text(json.dumps(result.summary, indent=2, ensure_ascii=False),
+                                                   encoding="utf-8")
         except CurationError as error:
             raise _fail(error) from None
-        with atomic_directory(out) as folder:
-            write_table(result.accepted, folder / "kept.parquet")
-            write_table(result.removed, folder / "removed.parquet")
-            (folder / "stats.json").write_text(json.dumps(result.summary, indent=2, ensure_ascii=False), encoding="utf-8")
         console.print(f"{stage_name}: {frame.height} in, {result.accepted.height} kept, {result.removed.height} removed -> {out}")
 
     command.__doc__ = f"Run only the {stage_name} stage: {STAGES[stage_name].description}"
@@ -256,7 +264,7 @@ def review_serve(
 ) -> None:
     """Start Argilla on 127.0.0.1 (argilla-server, SQLite, redis-server, the SQL search engine) with an owner and an
     annotator account, until Ctrl-C. The accounts' keys are in <home>/accounts.env (readable by you only)."""
-    from curation.review.server import LocalArgilla
+    from curation.review.server import LocalArgilla, ReviewServerError
 
     server = LocalArgilla(home.resolve(), port=port)
     try:
@@ -265,6 +273,7 @@ def review_serve(
                       f"passwords and API keys in {home / 'accounts.env'}. Ctrl-C stops it.")
         while server.alive():
             time.sleep(1)
+        raise ReviewServerError(f"the Argilla server (argilla-server or its redis-server) died; see {home / 'server.log'}")
     except KeyboardInterrupt:
         pass
     except CurationError as error:
@@ -376,14 +385,16 @@ def _print_estimate(costs: pl.DataFrame, budget: float, spent: float) -> None:
     total = costs.get_column("usd")[-1]
     left = budget - spent
     verdict = "fits" if total <= left else "does not fit: the run stops cleanly when the budget is reached"
-    console.print(f"budget {budget:,.2f} USD, spent so far {spent:,.4f} USD, left {left:,.4f} USD: the estimate {verdict}")
+    console.print(f"budget {budget:,.2f} USD, spent so far at most {spent:,.4f} USD, left {left:,.4f} USD: the estimate {verdict}")
 
 
 def _print_extension(summary: dict, paths: dict[str, Path]) -> None:
     console.print(f"{summary['requested']} requested: {summary['generated']} generated "
                   f"({', '.join(f'{name} {count}' for name, count in summary['preferences'].items())}), "
                   f"{summary['failed']} failed {summary['failed_by_step'] or ''}")
-    console.print(f"spent {summary['spent_usd']:,.4f} of {summary['budget_usd']:,.2f} USD in {summary['paid_calls']} paid calls"
+    console.print(f"spent at most {summary['spent_usd']:,.4f} of {summary['budget_usd']:,.2f} USD in {summary['paid_calls']} paid calls"
+                  f" ({summary['billed_usd']:,.4f} billed, {summary['unconfirmed_usd']:,.4f} at the worst cost of attempts"
+                  " that may have been billed without an answer)"
                   + (f"; {summary['usd_per_generated_pair']:,.4f} USD per generated pair" if summary["usd_per_generated_pair"] else ""))
     for path in paths.values():
         console.print(f"wrote {path}")

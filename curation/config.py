@@ -7,13 +7,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal, TypeVar
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from curation.errors import ConfigError
+from curation.safe_yaml import read_yaml
 
 Severity = Literal["block", "warn"]
 DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# The Hub allows 96 characters in a repository name; the longest suffix the engine adds is "_prompts".
+MAX_NAME_CHARS = 80
 Model = TypeVar("Model", bound=BaseModel)
 
 
@@ -53,7 +55,7 @@ class FilterConfig(_Section):
 class LanguageConfig(_Section):
     backend: Literal["fasttext+cld2", "fasttext", "langdetect"] = "fasttext+cld2"
     max_chars: int = Field(200, ge=20, description="Identify a text from its opening characters.")
-    workers: int = Field(2, ge=1, description="Processes for large batches (20,000+ distinct texts).")
+    workers: int = Field(2, ge=1, le=256, description="Processes for large batches (20,000+ distinct texts); at most the cores available.")
 
 
 class TaggingConfig(_Section):
@@ -112,10 +114,13 @@ class RunConfig(_Section):
     gate: GateConfig = GateConfig()
     dedupe: DedupeConfig = DedupeConfig()
     split: SplitConfig = SplitConfig()
+    _source: Path | None = PrivateAttr(None)  # the YAML file the settings came from
 
     @field_validator("name")
     @classmethod
     def _name_is_a_dataset_name(cls, name: str) -> str:
+        if len(name) > MAX_NAME_CHARS:
+            raise ValueError(f"at most {MAX_NAME_CHARS} characters (it becomes a Hub dataset name); this one has {len(name)}")
         if not DATASET_NAME.match(name):
             raise ValueError("use letters, digits, '_', '-' or '.' (it becomes a dataset name)")
         for suffix in ("_dpo", "_kto", "_prompts"):
@@ -129,10 +134,20 @@ class RunConfig(_Section):
     def inputs(self) -> list[InputConfig]:
         return self.input if isinstance(self.input, list) else [self.input]
 
+    def read_paths(self) -> list[Path]:
+        """The files and folders the run reads (config, inputs, packs, lexicons, cache): an output folder
+        must hold none of them."""
+        named = [self._source, *(source.path for source in self.inputs()), *self.gate.packs,
+                 self.tagging.varieties_lexicon, self.tagging.register_lexicon, self.tagging.dimensions_lexicon,
+                 self.dedupe.semantic.cache_dir]
+        return [Path(path) for path in named if path is not None and Path(path).exists()]
+
 
 def load_config(path: str | Path) -> RunConfig:
     """Read and validate a YAML config; relative paths in it are relative to the file."""
-    return _resolve_paths(read_model(path, RunConfig), Path(path).parent)
+    config = _resolve_paths(read_model(path, RunConfig), Path(path).parent)
+    config._source = Path(path)
+    return config
 
 
 def saved_config(run_dir: str | Path) -> RunConfig:
@@ -142,13 +157,7 @@ def saved_config(run_dir: str | Path) -> RunConfig:
 
 def read_model(path: str | Path, model: type[Model]) -> Model:
     """A YAML file validated as `model`: a ConfigError names the file and every setting at fault."""
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"config {path}: no such file") from None
-    except yaml.YAMLError as error:
-        raise ConfigError(f"config {path}: not valid YAML: {error}") from None
+    data = read_yaml(path, f"config {path}")
     if not isinstance(data, dict):
         raise ConfigError(f"config {path}: expected a mapping of settings at the top level")
     return validated(model, data, f"config {path}")

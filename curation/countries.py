@@ -6,7 +6,7 @@ import unicodedata
 from functools import cache
 from importlib import resources
 
-import yaml
+from curation.safe_yaml import load_yaml
 
 
 def _fold(name: str) -> str:
@@ -17,7 +17,7 @@ def _fold(name: str) -> str:
 
 @cache
 def _local_names() -> dict[str, list[str]]:
-    return yaml.safe_load(resources.files("curation.data").joinpath("countries.yaml").read_text(encoding="utf-8"))
+    return load_yaml(resources.files("curation.data").joinpath("countries.yaml").read_text(encoding="utf-8"), "countries.yaml")
 
 
 def local_name(code: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import multiprocessing
 import multiprocessing.pool
+import os
 from functools import cache
 from importlib import resources
 
@@ -42,7 +43,9 @@ def _fasttext_chunk(texts: list[str]) -> Identification:
 
 
 def _in_chunks(identify_chunk, texts: list[str], workers: int) -> Identification:
-    """Run a chunk identifier in one process, or over a pool of processes for large batches."""
+    """Run a chunk identifier in one process, or over a pool of processes for large batches; never more
+    processes than the cores this process may use."""
+    workers = min(workers, len(os.sched_getaffinity(0)))
     if workers <= 1 or len(texts) < PARALLEL_MIN_TEXTS:
         return identify_chunk(texts)
     chunks = [texts[start : start + _CHUNK] for start in range(0, len(texts), _CHUNK)]

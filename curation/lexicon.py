@@ -15,8 +15,8 @@ from functools import cache
 from importlib import resources
 
 import polars as pl
-import yaml
 
+from curation.safe_yaml import load_yaml
 from curation.text import dfa_friendly, fold_accents
 
 UNDETERMINED = "undetermined"
@@ -57,7 +57,7 @@ class Lexicon:
 def _load(file_name: str) -> Lexicon:
     text = resources.files("curation.data").joinpath(file_name).read_text(encoding="utf-8")
     rows = []
-    for language, groups in yaml.safe_load(text).items():
+    for language, groups in load_yaml(text, f"lexicon {file_name}").items():
         for group in groups:
             for entry in group["words"]:
                 for label in group["varieties"]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +16,12 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from curation.config import RunConfig
 from curation.ledger import ROW_COLUMNS, Ledger, follow_duplicate_chains
+from curation.output_folder import (
+    atomic_directory,
+    check_output_folder,
+    remove_stale,
+    work_folder,
+)
 from curation.pipelines import STAGES, default_pipeline
 from curation.readers import read_inputs
 from curation.reports.duplicate_clusters import duplicate_clusters
@@ -24,8 +29,15 @@ from curation.reports.run_summary import run_summary
 from curation.rules.expectations import tables, validate
 from curation.rules.pack import load_packs
 from curation.schema import TEXT_FIELDS, Status, metadata_columns
-from curation.stage import BATCH_ROWS, REMOVED_COLUMNS, Pipeline, Stage, StageResult, add_stats
-from curation.writers import atomic_directory, write_published, write_table
+from curation.stage import (
+    BATCH_ROWS,
+    REMOVED_COLUMNS,
+    Pipeline,
+    Stage,
+    StageResult,
+    add_stats,
+)
+from curation.writers import write_published, write_table
 
 
 @dataclass
@@ -58,7 +70,7 @@ def run_pipeline(records: pl.DataFrame | Callable[[], pl.DataFrame], pipeline: P
     stages = list(pipeline)
     streamed = list(takewhile(lambda stage: stage.row_local, stages))
     removed_parts: list[pl.DataFrame] = []
-    with tempfile.TemporaryDirectory(prefix=".curation-work-", dir=work_dir) as work, _progress(console) as progress:
+    with work_folder(work_dir) as work, _progress(console) as progress:
         if streamed:
             spilled = Path(work) / "input.parquet"
             write_table(frame, spilled)
@@ -153,15 +165,20 @@ def run(config: RunConfig, output_dir: Path | None = None, console: Console | No
     """The configured run end to end. Bad input raises InputError before anything is written."""
     started = time.perf_counter()
     final = Path(output_dir or config.output_dir())
+    check_output_folder(final, config.read_paths())
+    for stale in remove_stale(final.parent):
+        if console is not None:
+            console.print(f"removed {stale}, left by a run that was killed")
     # Spill beside the output (where the space for it is), unless that folder is still to be made.
     result = run_pipeline(lambda: protect_metadata(read_inputs(config)), default_pipeline(config), console,
                           work_dir=final.parent if final.parent.is_dir() else None)
     metadata = published_metadata(result.accepted)
     result.output_dir = final
-    with atomic_directory(result.output_dir) as folder:
+    with atomic_directory(result.output_dir, config.read_paths()) as folder:
         result.summary["outputs"] = _write_outputs(result, config, metadata, folder)
         validation = _validate(result, config, folder)
-        result.summary["validation"] = {key: validation[key] for key in ("success", "evaluated", "failed")}
+        result.summary["validation"] = {key: validation[key] for key in ("success", "evaluated", "failed")} | {
+            "skipped": len(validation["skipped"])}
         (folder / "validation.json").write_text(json.dumps(validation, indent=2, ensure_ascii=False, default=str),
                                                 encoding="utf-8")
         result.summary["seconds"] = round(time.perf_counter() - started, 3)

@@ -5,11 +5,7 @@ Dataset folders follow the naming convention: <name>_dpo, <name>_kto, <name>_pro
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import polars as pl
@@ -110,21 +106,3 @@ def write_dataset(frame: pl.DataFrame | pl.LazyFrame, folder: Path, formats: lis
     if "parquet" not in formats:
         shutil.rmtree(parquet)
     return counts
-
-
-@contextmanager
-def atomic_directory(final: Path) -> Iterator[Path]:
-    """Build a folder beside `final` and move it into place only when complete: no partial output."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(prefix=f".{final.name}.building-", dir=final.parent))
-    building.chmod(0o755)  # mkdtemp makes it private; the output is meant to be shared
-    try:
-        yield building
-    except BaseException:
-        shutil.rmtree(building, ignore_errors=True)
-        raise
-    previous = final.with_name(f".{final.name}.previous-{os.getpid()}")
-    if final.exists():
-        final.rename(previous)
-    building.rename(final)
-    shutil.rmtree(previous, ignore_errors=True)

@@ -10,10 +10,10 @@ from functools import cache
 from importlib import resources
 
 import polars as pl
-import yaml
 
 from curation.config import FilterConfig
 from curation.rules.rule import Rule, for_responses
+from curation.safe_yaml import load_yaml
 from curation.text import dfa_friendly
 
 # Refusals are judged on the opening only: a refusal opens the answer, a caveat later on does not.
@@ -26,7 +26,7 @@ def phrase_patterns() -> dict[str, str]:
     text = resources.files("curation.rules").joinpath("disclaimers.yaml").read_text(encoding="utf-8")
     return {
         kind: dfa_friendly("(?i)" + "|".join(f"(?:{phrase})" for phrases in languages.values() for phrase in phrases))
-        for kind, languages in yaml.safe_load(text).items()
+        for kind, languages in load_yaml(text, "disclaimers.yaml").items()
     }
 
 

@@ -12,11 +12,11 @@ from typing import Any, Literal
 
 import polars as pl
 import pycountry
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from curation.errors import ConfigError
 from curation.rules.rule import Rule, Severity
+from curation.safe_yaml import read_yaml
 
 DEFAULT_PACK = Path(__file__).with_name("default_pack.yaml")
 # Named value sets a pack may use instead of a list.
@@ -110,8 +110,8 @@ def load_pack(name_or_path: str) -> Pack:
     if not path.is_file():
         raise ConfigError(f"rule pack {name_or_path!r}: no such file (use 'default' or a path to a YAML pack)")
     try:
-        return Pack.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (yaml.YAMLError, ValidationError) as error:
+        return Pack.model_validate(read_yaml(path, f"rule pack {path}"))
+    except ValidationError as error:
         raise ConfigError(f"rule pack {path}: {error}") from None
 
 

@@ -58,7 +58,7 @@ def test_standard_dpo_and_prompts_and_parquet_files(run_on_rows):
     prompts = load(folder, "prompts")
     assert prompts.num_rows == 3 and "chosen" not in prompts.column_names
     assert sorted(path.name for path in folder.iterdir()) == [
-        "accepted.parquet", "config.yaml", "duplicate_clusters.parquet", "duplicates.parquet", "ledger.json", "ledger.parquet",
+        ".curation-output", "accepted.parquet", "config.yaml", "duplicate_clusters.parquet", "duplicates.parquet", "ledger.json", "ledger.parquet",
         "mini_dpo", "mini_kto", "mini_prompts", "quarantine.parquet", "summary.md", "validation.json",
     ]
 

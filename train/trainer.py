@@ -19,6 +19,7 @@ from transformers import PrinterCallback, TrainerCallback
 from trl.trainer.dpo_trainer import DataCollatorForPreference
 
 from curation.errors import InputError
+from curation.output_folder import atomic_directory, check_output_folder
 from curation.train.config import TrainConfig
 from curation.train.data import (
     LengthReport,
@@ -38,7 +39,6 @@ from curation.train.model import (
     require_chat_template,
 )
 from curation.train.model_card import write_model_card
-from curation.writers import atomic_directory
 
 LIBRARIES = ("curation", "torch", "transformers", "trl", "peft", "accelerate", "datasets", "tokenizers", "codecarbon",
              "huggingface_hub", "bitsandbytes", "gguf")
@@ -82,6 +82,8 @@ def train(data: Path, config: TrainConfig, out: Path, console: Console | None = 
     import datasets
 
     datasets.disable_progress_bars()
+    keep = [data, *([config.model] if config.model else [])]
+    check_output_folder(Path(out), keep)
     grid_country(config.country)
     splits = load_splits(data)
     source = model_source(config)
@@ -98,7 +100,7 @@ def train(data: Path, config: TrainConfig, out: Path, console: Console | None = 
         return answer_log_probs(policy, test_ids, tokenizer.pad_token_id, config.max_length,
                                 config.per_device_eval_batch_size)
 
-    with atomic_directory(Path(out)) as folder, flushed_denormals():
+    with atomic_directory(Path(out), keep) as folder, flushed_denormals():
         with EmissionsTracker(config.country, folder) as tracker:
             trainer = _dpo_trainer(model, tokenizer, as_dataset(train_pairs), config, folder / "checkpoints", console)
             before = evaluate(trainer.model)  # the reference: the model as it was

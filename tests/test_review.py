@@ -24,7 +24,9 @@ pytestmark = pytest.mark.skipif(not (SERVER_VENV / "bin" / "python").is_file() o
 
 @pytest.fixture(scope="session")
 def argilla(tmp_path_factory):
-    with LocalArgilla(tmp_path_factory.mktemp("argilla"), port=free_port()) as server:
+    home = tmp_path_factory.mktemp("argilla")
+    home.chmod(0o755)  # as `mkdir` leaves a folder: the server must close it
+    with LocalArgilla(home, port=free_port()) as server:
         yield server
 
 
@@ -162,6 +164,13 @@ def test_a_dead_server_loses_nothing_and_the_push_resumes(argilla, demo_run, tmp
     monkeypatch.undo()
     resumed = push(folder, client, "resumed", batch_size=40)
     assert resumed.skipped == 40 and resumed.pushed + resumed.skipped == len(list(client.datasets(name="resumed", workspace="curation").records))
+
+
+def test_an_existing_home_and_everything_in_it_are_private(argilla):
+    """argilla.db holds the API keys in plain text: no file or folder of the home may be read by others."""
+    assert {"argilla.db", "accounts.env", "server.log"} <= {path.name for path in argilla.home.iterdir()}
+    home = [argilla.home, *argilla.home.rglob("*")]
+    assert {str(path): oct(path.stat().st_mode & 0o777) for path in home if path.stat().st_mode & 0o077} == {}
 
 
 def test_cli_errors_on_an_unreachable_server_without_printing_the_key(demo_run):

@@ -1,9 +1,22 @@
 """Start argilla-server's own CLI with the SQL search engine registered and two fixes for bulk pushes
 (below). Run with the argilla-server environment's Python:
-`python argilla_launch.py start | database migrate | database users create ...`."""
+`python argilla_launch.py start | database migrate | database users create ...`.
+
+A password and an API key come in the environment (ARGILLA_LAUNCH_PASSWORD, ARGILLA_LAUNCH_API_KEY),
+readable by this user only, and reach the CLI as options inside this process: the command line, which
+`ps` shows to every user (/proc/<pid>/cmdline, the original argv), never holds them."""
 
 import os
 import sys
+
+
+def _hidden_options() -> list[str]:
+    """Taken out of the environment, before argilla_server reads it, and so its children never inherit them."""
+    return [item for option, variable in (("--password", "ARGILLA_LAUNCH_PASSWORD"), ("--api-key", "ARGILLA_LAUNCH_API_KEY"))
+            if variable in os.environ for item in (option, os.environ.pop(variable))]
+
+
+HIDDEN_OPTIONS = _hidden_options()
 
 # Set before argilla_server is imported: importing it builds the app and reads the settings.
 os.environ.setdefault("ARGILLA_SEARCH_ENGINE", "sql")
@@ -43,4 +56,4 @@ def _type_adapter(kind):
 
 database.TypeAdapter = _type_adapter
 
-app()
+app(args=[*sys.argv[1:], *HIDDEN_OPTIONS])

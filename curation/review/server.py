@@ -3,20 +3,29 @@ from PyPI in its own environment (its pins clash with the engine's), SQLite, and
 (argilla_sql_engine.py). An owner and an annotator account are created on first start.
 
 `curation review serve` runs it for a team on a laptop; the tests start the same in a session fixture.
+
+The home folder holds the database, whose API keys are in plain text: it is 0700 and what the stack writes
+in it 0600. The stack's processes die with the process that started them, even by kill -9 (Linux), and
+are recorded in <home>/serve.pid, so a second start on the same home is refused while the first lives.
 """
 
 from __future__ import annotations
 
+import ctypes
+import json
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import psutil  # a dependency of codecarbon, trl and peft
 
 from curation.errors import CurationError
 
@@ -24,6 +33,9 @@ HERE = Path(__file__).resolve().parent
 REPOSITORY = HERE.parents[1]
 SERVER_VENV = REPOSITORY / ".argilla-server-venv"
 WORKSPACE = "curation"
+PIDFILE = "serve.pid"
+PRIVATE = 0o077  # the umask of everything the stack writes: no access for group and others
+PR_SET_PDEATHSIG = 1
 
 
 class ReviewServerError(CurationError):
@@ -45,6 +57,87 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def check_port_free(port: int) -> None:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT does not count
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise ReviewServerError(f"port {port} on 127.0.0.1 is already in use{_listener(port)}: "
+                                    "stop it, or choose another port with --port") from None
+
+
+def _listener(port: int) -> str:
+    """Who listens on the port, when we may see it (our own processes; everyone's as root)."""
+    for connection in psutil.net_connections(kind="tcp"):
+        if connection.status == psutil.CONN_LISTEN and connection.laddr.port == port and connection.pid:
+            return f" by process {_describe(connection.pid)}"
+    return ""
+
+
+def _describe(pid: int) -> str:
+    try:
+        return f"{pid} ({' '.join(psutil.Process(pid).cmdline())[:200]})"
+    except psutil.Error:
+        return str(pid)
+
+
+def _identity(process: psutil.Process) -> list:
+    """A pid and its start time: a pid alone may have been reused by an unrelated process."""
+    return [process.pid, process.create_time()]
+
+
+def _still_running(identity: list) -> psutil.Process | None:
+    pid, started = identity
+    try:
+        process = psutil.Process(pid)
+        return process if process.create_time() == started and process.status() != psutil.STATUS_ZOMBIE else None
+    except psutil.Error:
+        return None
+
+
+def claim_home(home: Path) -> None:
+    """Refuse a home that a live serve uses (two servers on one SQLite database, one port); stop what a dead
+    serve left running there (its orphans hold the port and the database, and they are ours)."""
+    try:
+        stack = json.loads((home / PIDFILE).read_text())
+    except (OSError, ValueError):
+        return
+    serve = _still_running(stack["serve"])
+    if serve is not None:
+        raise ReviewServerError(f"{home} is already served by process {_describe(serve.pid)}: stop it first "
+                                "(Ctrl-C where it runs), or use another --home")
+    orphans = [process for process in map(_still_running, stack["processes"]) if process is not None]
+    for orphan in orphans:
+        orphan.terminate()
+    for orphan in psutil.wait_procs(orphans, timeout=15)[1]:
+        orphan.kill()
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Created 0600: never readable by others, not even for the moment before a chmod."""
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as file:
+        file.write(text)
+
+
+def _stack_child() -> dict:
+    """Popen options for each process of the stack: what it writes is private (the database holds the API
+    keys in plain text), and it dies with this process, even by kill -9 (Linux)."""
+    return {"umask": PRIVATE, "preexec_fn": _die_with(os.getpid()) if sys.platform == "linux" else None}
+
+
+def _die_with(parent: int):
+    """A preexec_fn: the child gets SIGTERM when its parent dies. Linux sends it when the parent's *thread*
+    that started the child ends, so start the stack from a thread that lives as long as it (the main one)."""
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def prepare() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before prctl: no signal would come
+            os._exit(1)
+    return prepare
+
+
 @dataclass
 class Account:
     username: str
@@ -61,6 +154,7 @@ class LocalArgilla:
     redis_port: int = 0
     accounts: dict[str, Account] = field(default_factory=dict)
     _processes: list[subprocess.Popen] = field(default_factory=list)
+    _claimed: bool = False
 
     @property
     def api_url(self) -> str:
@@ -71,12 +165,19 @@ class LocalArgilla:
                 "ARGILLA_REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0", "ARGILLA_ENABLE_TELEMETRY": "0",
                 "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_OFFLINE": "1"}
 
-    def _server(self, *arguments: str, background: bool = False) -> subprocess.Popen | subprocess.CompletedProcess:
+    def _server(self, *arguments: str, background: bool = False,
+                hidden: dict[str, str] | None = None) -> subprocess.Popen | subprocess.CompletedProcess:
+        """argilla_launch.py with these arguments; the `hidden` variables go in its environment (readable by
+        this user only), never on its command line (which `ps` shows to every user)."""
         command = [str(server_python()), str(HERE / "argilla_launch.py"), *arguments]
+        environment = {**self._environment(), **(hidden or {})}
         if background:
-            log = (self.home / "server.log").open("ab")
-            return subprocess.Popen(command, env=self._environment(), stdout=log, stderr=subprocess.STDOUT)
-        done = subprocess.run(command, env=self._environment(), capture_output=True, text=True)
+            log = os.open(self.home / "server.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            try:
+                return subprocess.Popen(command, env=environment, stdout=log, stderr=subprocess.STDOUT, **_stack_child())
+            finally:
+                os.close(log)
+        done = subprocess.run(command, env=environment, capture_output=True, text=True, **_stack_child())
         if done.returncode != 0:
             raise ReviewServerError(f"argilla-server {' '.join(arguments[:3])} failed: {done.stderr.strip()[-800:]}")
         return done
@@ -90,19 +191,32 @@ class LocalArgilla:
             raise
 
     def _start(self, timeout: float) -> LocalArgilla:
-        self.home.mkdir(parents=True, exist_ok=True)
         redis = shutil.which("redis-server")
         if redis is None:
             raise ReviewServerError("redis-server is not installed: `make argilla` installs Debian's redis-server")
+        self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.home.chmod(0o700)  # a home made before, or by hand, may be open to others
+        claim_home(self.home)
+        check_port_free(self.port)
+        self._claimed = True
+        self._record_processes()
         self.redis_port = self.redis_port or free_port()
         self._processes.append(subprocess.Popen(
             [redis, "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **_stack_child()))
+        self._record_processes()
         self._server("database", "migrate")
         self.accounts = self._ensure_accounts()
         self._processes.append(self._server("start", "--host", "127.0.0.1", "--port", str(self.port), background=True))
+        self._record_processes()
         self._wait(timeout)
         return self
+
+    def _record_processes(self) -> None:
+        """<home>/serve.pid: this process and the stack's, for the next start on this home (claim_home)."""
+        stack = {"serve": _identity(psutil.Process()), "processes": [_identity(psutil.Process(process.pid))
+                                                                     for process in self._processes]}
+        _write_private(self.home / PIDFILE, json.dumps(stack))
 
     def _ensure_accounts(self) -> dict[str, Account]:
         """The owner and an annotator, created once and kept in the home folder (mode 600)."""
@@ -115,22 +229,24 @@ class LocalArgilla:
                     for role in ("owner", "annotator")}
         for account in accounts.values():
             self._server("database", "users", "create", "--first-name", account.username.capitalize(),
-                         "--username", account.username, "--role", account.role, "--password", account.password,
-                         "--api-key", account.api_key, "--workspace", WORKSPACE)
-        saved.write_text("".join(f"{role}_{key}={getattr(account, key)}\n" for role, account in accounts.items()
-                                 for key in ("username", "password", "api_key")))
-        saved.chmod(0o600)
+                         "--username", account.username, "--role", account.role, "--workspace", WORKSPACE,
+                         hidden={"ARGILLA_LAUNCH_PASSWORD": account.password, "ARGILLA_LAUNCH_API_KEY": account.api_key})
+        _write_private(saved, "".join(f"{role}_{key}={getattr(account, key)}\n" for role, account in accounts.items()
+                                      for key in ("username", "password", "api_key")))
         return accounts
 
     def _wait(self, timeout: float) -> None:
+        """Until our own argilla-server answers: another one on the port (it may know our keys, if it serves
+        this home) does not count."""
+        server = self._processes[-1]
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self._processes[-1].poll() is not None:
-                raise ReviewServerError(f"argilla-server exited; see {self.home / 'server.log'}")
+            if server.poll() is not None:
+                raise ReviewServerError(f"argilla-server exited ({self._last_logged()}); see {self.home / 'server.log'}")
             try:
                 answer = httpx.get(f"{self.api_url}/api/v1/me", headers={"X-Argilla-Api-Key": self.accounts["owner"].api_key},
                                    timeout=2)
-                if answer.status_code == 200:
+                if answer.status_code == 200 and self._listens(server.pid):
                     return
             except httpx.HTTPError:
                 pass
@@ -138,6 +254,17 @@ class LocalArgilla:
         self.stop()
         raise ReviewServerError(f"argilla-server did not answer on {self.api_url} within {timeout:.0f} s; "
                                 f"see {self.home / 'server.log'}")
+
+    def _listens(self, pid: int) -> bool:
+        try:
+            return any(connection.status == psutil.CONN_LISTEN and connection.laddr.port == self.port
+                       for connection in psutil.Process(pid).net_connections(kind="tcp"))
+        except psutil.Error:
+            return False
+
+    def _last_logged(self) -> str:
+        lines = (self.home / "server.log").read_text(errors="replace").strip().splitlines()
+        return lines[-1][-300:] if lines else "nothing logged"
 
     def alive(self) -> bool:
         return bool(self._processes) and all(process.poll() is None for process in self._processes)
@@ -151,6 +278,9 @@ class LocalArgilla:
             except subprocess.TimeoutExpired:
                 process.kill()
         self._processes.clear()
+        if self._claimed:
+            (self.home / PIDFILE).unlink(missing_ok=True)
+            self._claimed = False
 
     def __enter__(self) -> LocalArgilla:
         return self.start()

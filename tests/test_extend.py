@@ -98,6 +98,7 @@ def test_every_request_ends_generated_or_failed_and_is_paid_once(extended):
     assert failed.is_empty() and generated.get_column("request_id").is_unique().all()
     assert len(requests) == Journal(out / JOURNAL).calls() == STEPS * 12
     assert generated.get_column("cost_usd").sum() == pytest.approx(summary["spent_usd"], rel=1e-3)
+    assert summary["billed_usd"] == summary["spent_usd"] and summary["unconfirmed_usd"] == 0  # every answer said what it billed
     assert set(generated.get_column("preference")) <= {"chosen-better", "both-good", "both-bad"}
     for column in ("modelo_gen", "template", "edad", "genero", "rol", "judge_model", "judge_rationale"):
         assert generated.get_column(column).is_not_null().all(), column
@@ -145,6 +146,62 @@ def test_when_every_call_fails_every_request_is_filed_as_failed(emulator, seed_r
     extension = run_extension(settings(emulator, max_attempts=1), requests, tmp_path)
     assert extension.generated.is_empty() and extension.failed.height == requests.height == 8
     assert set(extension.failed.get_column("failed_step")) == {"write_prompt"} and len(emulator.requests) == 8
+    assert extension.summary["failed_attempts"] == {"500 Internal Server Error": 8}
+    assert str(extension.failure) == f"every call failed at {emulator.base_url}: 500 Internal Server Error (8 attempts)"
+
+
+def free_port_url() -> str:
+    """A local URL where nothing listens."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}"
+
+
+@pytest.mark.parametrize("server, cause", [("wrong key", "401 Unauthorized (4 attempts)"), ("down", "could not connect (4 attempts)")])
+def test_a_run_whose_every_call_failed_exits_2_with_the_cause_and_no_next_step(seed_run, tmp_path, server, cause):
+    from curation.llms.cohere_emulator import CohereEmulator
+
+    config = tmp_path / "extend.yaml"
+    config.write_text("max_attempts: 1\n")  # a server down is retried with backoff otherwise: slow for a test
+    out = tmp_path / "extension"
+    with CohereEmulator(api_key="not-" + SECRET) as emulator:
+        url = emulator.base_url if server == "wrong key" else free_port_url()
+        result = CliRunner().invoke(app, ["extend", str(seed_run), "--out", str(out), "--max-prompts", "4", "-c", str(config)],
+                                    env={"COHERE_BASE_URL": url})
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.output.split())  # the console wraps long lines
+    assert f"every call failed at {url}: {cause}" in message and "next:" not in message
+    assert not (out / "run.yaml").exists()
+    summary = json.loads((out / "extend.json").read_text())  # the record of what was spent
+    assert summary["generated"] == 0 and summary["spent_usd"] == 0 and pl.read_parquet(out / "failed.parquet").height == 4
+
+
+@pytest.mark.parametrize("provider", ["cohere", "openai"])
+def test_what_the_api_bills_never_exceeds_the_reported_spend_nor_the_budget(seed_run, tmp_path, provider):
+    """Answers past the client's timeout, cut mid-body or without usage: the API billed them all."""
+    from curation.llms.cohere_emulator import CohereEmulator
+    from curation.llms.cost import load_prices
+
+    prices = tmp_path / "prices.yaml"
+    prices.write_text("local-model: {input: 2.5, output: 10.0}\n")
+    local = {"prices": str(prices), "base_url": "{url}/v1",
+             "models": dict.fromkeys(("prompt_writer", "role_aware", "plain", "judge"), "local-model")}
+    faults = {"timeout": 0.3, "cut": 0.1, "no_usage": 0.1}
+    with CohereEmulator(prices=load_prices(prices) | load_prices(), fault_rates=faults) as emulator:
+        emulator.slow_seconds = 1.5  # past the client's 1 s timeout
+        overrides = {key: value.format(url=emulator.base_url) if key == "base_url" else value for key, value in local.items()}
+        config = settings(emulator, budget_usd=0.08, timeout_seconds=1, max_attempts=3,
+                          **(overrides if provider == "openai" else {}), provider=provider)
+        requests = prompt_requests(RunFolder.read(seed_run).accepted, config)
+        summary = run_extension(config, requests, tmp_path / "out").summary
+        billed = emulator.billed_usd
+    assert billed <= summary["spent_usd"] + 1e-6 and summary["spent_usd"] <= 0.08
+    assert Journal(tmp_path / "out" / JOURNAL).spent() <= 0.08
+    assert summary["unconfirmed_usd"] > 0 and summary["spent_usd"] == pytest.approx(summary["billed_usd"] + summary["unconfirmed_usd"], abs=2e-6)
+    print(f"{provider}: the emulator billed {billed:.4f} USD; reported {summary['spent_usd']:.4f} "
+          f"({summary['billed_usd']:.4f} billed + {summary['unconfirmed_usd']:.4f} unconfirmed)")
 
 
 @pytest.mark.parametrize("fault", ["off_schema", "truncated"])

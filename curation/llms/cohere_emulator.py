@@ -2,22 +2,32 @@
 answers OpenAI's /v1/chat/completions (what vLLM and llama.cpp's server speak), with the same content.
 
 Deterministic: the answer is a function of the request (same messages, same text), and a JSON-schema
-request gets JSON that fits the schema. Faults are queued and served in order, one per request:
-`429` (with Retry-After), `500`, `timeout` (the answer comes after the client gave up), `malformed`
-(a body that is not JSON), and two billed answers that are unusable: `off_schema` (JSON that does not
-fit the schema) and `truncated` (cut at max_tokens). `none` serves a normal answer, to place a fault
-later in the queue. `latency` delays every answer. The real `cohere` client talks to it
-through base_url, so everything above the HTTP layer is the real thing.
+request gets JSON that fits the schema. Faults are queued and served in order, one per request, or
+drawn at `fault_rates` (e.g. {"timeout": 0.3}) for the requests the queue leaves: `429` (with
+Retry-After), `500`, `timeout` (the answer comes `slow_seconds` later, after the client gave up),
+`malformed` (a body that is not JSON), `cut` (the connection closes halfway through the body),
+`no_usage` (an answer that does not say what it billed), and two billed answers that are unusable:
+`off_schema` (JSON that does not fit the schema) and `truncated` (cut at max_tokens). `none` serves a
+normal answer, to place a fault later in the queue. `latency` delays every answer. With `api_key`,
+any other key gets 401. The real `cohere` client talks to it through base_url, so everything above
+the HTTP layer is the real thing.
+
+It keeps its own bill, as the API would: `billed_usd` prices, with the price table, every answer it
+generated, whether or not the client got it (timeout, malformed, cut, no_usage included); errors (401,
+429, 500) are not billed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import random
 import threading
 import time
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from curation.llms.cost import Price, load_prices
 
 COHERE_CHAT, OPENAI_CHAT = "/v2/chat", "/v1/chat/completions"
 WORDS = ("la", "abuela", "prepara", "mate", "con", "yerba", "del", "barrio", "y", "cuenta", "que", "en", "Rosario",
@@ -57,12 +67,18 @@ class _Server(ThreadingHTTPServer):
 class CohereEmulator:
     """Start with `with CohereEmulator() as emulator:`; give the client `emulator.base_url`."""
 
-    def __init__(self, latency: float = 0.0, output_words: int = 40):
-        self.latency, self.output_words = latency, output_words
+    def __init__(self, latency: float = 0.0, output_words: int = 40, api_key: str | None = None,
+                 prices: dict[str, Price] | None = None, fault_rates: dict[str, float] | None = None):
+        self.latency, self.output_words, self.api_key = latency, output_words, api_key
+        self.slow_seconds = 5.0
         self.faults: deque[str] = deque()
+        self.fault_rates = fault_rates or {}
+        self.prices = load_prices() if prices is None else prices
         self.requests: list[dict] = []
+        self.billed_usd = 0.0
         self.in_flight = self.most_in_flight = 0
         self._lock = threading.Lock()
+        self._random = random.Random(0)
         self._server = _Server(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -72,6 +88,23 @@ class CohereEmulator:
 
     def inject(self, *faults: str) -> None:
         self.faults.extend(faults)
+
+    def _next_fault(self) -> str | None:
+        """The next queued fault, else one drawn at the fault rates (called under the lock)."""
+        if self.faults:
+            return self.faults.popleft()
+        draw = self._random.random()
+        for fault, rate in self.fault_rates.items():
+            if draw < rate:
+                return fault
+            draw -= rate
+        return None
+
+    def _bill(self, model: str, input_tokens: int, output_tokens: int) -> None:
+        price = self.prices.get(model)
+        if price is not None:
+            with self._lock:
+                self.billed_usd += price.usd(input_tokens, output_tokens)
 
     def reply(self, request: dict) -> tuple[str, str, int, int]:
         """The answer's id, text, and billed input and output tokens (words, here)."""
@@ -85,20 +118,26 @@ class CohereEmulator:
         return hashlib.blake2b(seed.encode(), digest_size=8).hexdigest(), text, input_tokens, len(text.split())
 
     def answer(self, request: dict, path: str, fault: str | None = None) -> dict:
+        """The answer's body, generated and so billed, whether or not the client will get it."""
         answer_id, text, input_tokens, output_tokens = self.reply(request)
         if fault == "off_schema":
             text = json.dumps({"unexpected": text})
+        self._bill(request.get("model"), input_tokens, output_tokens)
         truncated = fault == "truncated"
         if path == OPENAI_CHAT:
-            return {"id": answer_id, "object": "chat.completion", "created": 0, "model": request.get("model"),
-                    "choices": [{"index": 0, "finish_reason": "length" if truncated else "stop",
-                                 "message": {"role": "assistant", "content": text}}],
-                    "usage": {"prompt_tokens": input_tokens, "completion_tokens": output_tokens,
-                              "total_tokens": input_tokens + output_tokens}}
-        return {"id": answer_id, "finish_reason": "MAX_TOKENS" if truncated else "COMPLETE",
-                "message": {"role": "assistant", "content": [{"type": "text", "text": text}]},
-                "usage": {"billed_units": {"input_tokens": input_tokens, "output_tokens": output_tokens},
-                          "tokens": {"input_tokens": input_tokens, "output_tokens": output_tokens}}}
+            answer = {"id": answer_id, "object": "chat.completion", "created": 0, "model": request.get("model"),
+                      "choices": [{"index": 0, "finish_reason": "length" if truncated else "stop",
+                                   "message": {"role": "assistant", "content": text}}],
+                      "usage": {"prompt_tokens": input_tokens, "completion_tokens": output_tokens,
+                                "total_tokens": input_tokens + output_tokens}}
+        else:
+            answer = {"id": answer_id, "finish_reason": "MAX_TOKENS" if truncated else "COMPLETE",
+                      "message": {"role": "assistant", "content": [{"type": "text", "text": text}]},
+                      "usage": {"billed_units": {"input_tokens": input_tokens, "output_tokens": output_tokens},
+                                "tokens": {"input_tokens": input_tokens, "output_tokens": output_tokens}}}
+        if fault == "no_usage":
+            del answer["usage"]
+        return answer
 
     def _handler(self):
         emulator = self
@@ -108,36 +147,42 @@ class CohereEmulator:
             def log_message(self, *args):  # quiet: tests read emulator.requests instead
                 pass
 
-            def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+            def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None, cut: bool = False) -> None:
+                """`cut`: the headers announce the whole body, half of it is sent, then the connection closes."""
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 for name, value in (headers or {}).items():
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                self.wfile.write(body[: len(body) // 2] if cut else body)
+                if cut:
+                    self.close_connection = True
 
             def do_POST(self):
                 length = int(self.headers.get("Content-Length", 0))
                 request = json.loads(self.rfile.read(length) or b"{}")
                 with emulator._lock:
                     emulator.requests.append(request)
-                    fault = emulator.faults.popleft() if emulator.faults else None
+                    fault = emulator._next_fault()
                 path = self.path.rstrip("/")
                 if path not in (COHERE_CHAT, OPENAI_CHAT):
                     return self._send(404, b'{"message": "only /v2/chat and /v1/chat/completions are emulated"}')
+                if emulator.api_key is not None and self.headers.get("Authorization") != f"Bearer {emulator.api_key}":
+                    return self._send(401, b'{"message": "invalid api token"}')
                 if fault == "429":
                     return self._send(429, b'{"message": "too many requests"}', {"Retry-After": "1"})
                 if fault == "500":
                     return self._send(500, b'{"message": "internal error"}')
-                if fault == "malformed":
+                answer = emulator.answer(request, path, fault)
+                if fault == "malformed":  # generated, then its body garbled on the way
                     return self._send(200, b'{"id": "x", "message": {"content": [')
                 with emulator._lock:
                     emulator.in_flight += 1
                     emulator.most_in_flight = max(emulator.most_in_flight, emulator.in_flight)
                 try:
-                    time.sleep(5 if fault == "timeout" else emulator.latency)
-                    self._send(200, json.dumps(emulator.answer(request, path, fault), ensure_ascii=False).encode())
+                    time.sleep(emulator.slow_seconds if fault == "timeout" else emulator.latency)
+                    self._send(200, json.dumps(answer, ensure_ascii=False).encode(), cut=fault == "cut")
                 finally:
                     with emulator._lock:
                         emulator.in_flight -= 1

@@ -7,7 +7,9 @@ from importlib import resources
 from pathlib import Path
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
+from curation.config import validated
 from curation.errors import ConfigError
 
 # Tokens are estimated as characters / 3 (plus a few per message) before a call: Spanish and Portuguese
@@ -26,11 +28,22 @@ class Price:
         return (input_tokens * self.input_per_million + output_tokens * self.output_per_million) / 1e6
 
 
+class _PriceEntry(BaseModel):
+    """One model's row of the table: a budget computed from a negative or infinite price means nothing."""
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+
+
+class _PriceTable(RootModel[dict[str, _PriceEntry]]):
+    pass
+
+
 def load_prices(path: str | Path | None = None) -> dict[str, Price]:
     """USD per million tokens per model: curation/data/prices.yaml, or your own table."""
     source = Path(path) if path else resources.files("curation.data").joinpath("prices.yaml")
-    table = yaml.safe_load(source.read_text(encoding="utf-8"))
-    return {model: Price(float(price["input"]), float(price["output"])) for model, price in table.items()}
+    table = validated(_PriceTable, yaml.safe_load(source.read_text(encoding="utf-8")), f"price table {source}")
+    return {model: Price(price.input, price.output) for model, price in table.root.items()}
 
 
 def price_of(prices: dict[str, Price], model: str) -> Price:

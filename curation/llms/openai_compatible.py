@@ -1,19 +1,32 @@
 """OpenAI-compatible endpoints (vLLM, llama.cpp's server, OpenAI) through distilabel's `OpenAILLM`, with
-the same journal, budget and concurrency limit as the Cohere LLM. The openai client retries 429, 5xx
-and timeouts itself, honouring Retry-After; a call that still fails gives no text, never a placeholder.
-A local model costs nothing unless you give it a price in the table.
+the same journal, budget, concurrency limit and retries as the Cohere LLM. The openai client's own
+retries are off: each attempt must be reserved against the budget and accounted for, and the client
+would make them unseen. A call that still fails gives no text, never a placeholder. A local model costs
+nothing unless you give it a price in the table.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from distilabel.mixins.runtime_parameters import RuntimeParameter
 from distilabel.models.llms.openai import OpenAILLM
+from pydantic import Field
 
-from curation.llms.paid_calls import PaidCalls
+from curation.llms.paid_calls import (
+    UNREADABLE,
+    Answer,
+    Failure,
+    PaidCalls,
+    billed_usage,
+    status_failure,
+    transport_failure,
+    unexpected,
+)
 
 
 class OpenAICompatibleLLM(PaidCalls, OpenAILLM):
+    max_retries: RuntimeParameter[int] = Field(default=0, ge=0, le=0, description="Always 0: see max_attempts.")
     _num_generations_param_supported = False  # one answer per call: the journal keys one request to one answer
 
     def load(self) -> None:
@@ -23,17 +36,21 @@ class OpenAICompatibleLLM(PaidCalls, OpenAILLM):
     def response_format(self, schema: dict[str, Any]) -> dict[str, Any]:
         return {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}}
 
-    async def _call(self, messages: list[dict], options: dict[str, Any]) -> tuple[str | None, int, int] | None:
-        import openai
-
-        try:
-            async with self.limit():
-                completion = await self._aclient.chat.completions.create(model=self.model, messages=messages, **options)
-        except (openai.OpenAIError, ValueError) as error:  # the client's own retries are spent, or a bad body
-            self._logger.warning(f"OpenAI-compatible call failed: {type(error).__name__}")
-            return None
+    async def _attempt(self, messages: list[dict], options: dict[str, Any]) -> Answer:
+        completion = await self._aclient.chat.completions.create(model=self.model, messages=messages, **options)
         usage = completion.usage
-        tokens = int(usage.prompt_tokens if usage else 0), int(usage.completion_tokens if usage else 0)
         choice = completion.choices[0]
         text = choice.message.content
-        return (text if self.usable(text, choice.finish_reason == "length") else None), *tokens
+        return Answer(text if self.usable(text, choice.finish_reason == "length") else None,
+                      billed_usage(usage.prompt_tokens, usage.completion_tokens) if usage else None)
+
+    def failure(self, error: Exception) -> Failure:
+        import openai
+
+        if isinstance(error, openai.APIStatusError):
+            return status_failure(error.status_code, error.body, error.response.headers)
+        if isinstance(error, openai.APIConnectionError):  # a timeout too: the transport error is its cause
+            return transport_failure(error.__cause__ or error)
+        if isinstance(error, (ValueError, openai.APIResponseValidationError)):  # a 200 whose body is not the JSON expected
+            return UNREADABLE
+        return unexpected(error)

@@ -1,13 +1,16 @@
 """What every paid LLM of the engine shares, whatever its API: the call journal (resume without paying
-twice), the hard budget held over the journal, prices from the table, and a limit on calls in flight."""
+twice), the hard budget held over the journal, prices from the table, a limit on calls in flight, and
+the retries, each attempt reserved and accounted for on its own: the API may bill every attempt."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+import random
+from dataclasses import dataclass
+from http import HTTPStatus
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 from distilabel.mixins.runtime_parameters import RuntimeParameter
 from distilabel.models.llms.utils import prepare_output
@@ -17,17 +20,73 @@ from curation.llms.cost import estimate_input_tokens, load_prices, price_of
 from curation.llms.journal import Journal, request_key
 
 NO_ANSWER = prepare_output([None], input_tokens=[0], output_tokens=[0])
+RETRYABLE_STATUS = {429, 500, 502, 503, 504}
+# Transport errors raised before the request left: nothing reached the server, nothing was billed.
+NOT_SENT = {"ConnectError", "ConnectTimeout", "PoolTimeout"}
+
+
+class Answer(NamedTuple):
+    text: str | None  # None: billed but unusable (cut at max_tokens, not the JSON asked for)
+    usage: tuple[int, int] | None  # billed input and output tokens; None when the API did not say
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What a failed attempt tells: its kind (named when a whole run gets nothing), whether the API may
+    have billed it (its worst cost then counts as spent), and whether another attempt can help."""
+    kind: str
+    maybe_billed: bool
+    retryable: bool
+    retry_after: float | None = None
+
+
+UNREADABLE = Failure("unreadable answer", maybe_billed=True, retryable=True)  # a 200 whose body could not be parsed
+
+
+def billed_usage(input_tokens: float | None, output_tokens: float | None) -> tuple[int, int] | None:
+    """Both billed counts, or None when the API left one out."""
+    return None if input_tokens is None or output_tokens is None else (int(input_tokens), int(output_tokens))
+
+
+def status_failure(status: int, body: Any, headers: Any) -> Failure:
+    """An HTTP error status. The APIs bill the answers they generate, and an error status with the API's
+    JSON error says none was (Cohere bills no failed request). A 5xx without it (a gateway's page, its
+    timeout) may hide an answer generated behind the gateway: counted at its worst cost."""
+    retry_after = {name.lower(): value for name, value in (headers or {}).items()}.get("retry-after")
+    try:
+        kind = f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        kind = f"HTTP {status}"
+    return Failure(kind, maybe_billed=status >= 500 and not isinstance(body, dict), retryable=status in RETRYABLE_STATUS,
+                   retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None)
+
+
+def transport_failure(error: BaseException) -> Failure:
+    """A transport error, known by its class names: cohere raises httpx's, openai httpx2's, named alike.
+    Past the connection the request reached the server, and a timeout or a connection dropped mid-body
+    may follow an answer generated and billed."""
+    names = {kind.__name__ for kind in type(error).__mro__}
+    if names & NOT_SENT:
+        return Failure("could not connect", maybe_billed=False, retryable=True)
+    kind = "timeout" if "TimeoutException" in names else f"connection broken ({type(error).__name__})"
+    return Failure(kind, maybe_billed=True, retryable=True)
+
+
+def unexpected(error: Exception) -> Failure:
+    """An error nobody planned for: the request may have been sent, and retrying will not help."""
+    return Failure(type(error).__name__, maybe_billed=True, retryable=False)
 
 
 class PaidCalls(BaseModel):
     """Mixed into a distilabel AsyncLLM, which supplies `response_format` (the API's structured-output
-    shape) and `_call`: one request's (text, input tokens, output tokens), None when nothing was billed
-    (it failed), or a None text when an answer was billed but is unusable (cut at max_tokens, not the
-    JSON asked for). A billed answer is journaled either way: it counts against the budget, and a
-    resumed run does not pay for it again."""
+    shape), `_attempt` (one request, no retry: its Answer, or an exception) and `failure` (what that
+    exception says: a Failure). A billed answer is journaled even when unusable: it counts against the
+    budget, and a resumed run does not pay for it again."""
 
     json_schema: Optional[dict[str, Any]] = Field(default=None, description="Structured output: the answer's JSON schema.")
-    max_concurrency: RuntimeParameter[int] = Field(default=32, description="Calls in flight at most.")
+    max_concurrency: RuntimeParameter[int] = Field(default=32, ge=1, description="Calls in flight at most.")
+    max_attempts: RuntimeParameter[int] = Field(default=5, ge=1, description="Attempts per call, the first included.")
+    backoff_seconds: RuntimeParameter[float] = Field(default=1.0, ge=0, description="First wait between attempts; doubles.")
     journal_path: Optional[str] = Field(default=None, description="Call journal (SQLite): resume without paying twice.")
     budget_usd: Optional[float] = Field(default=None, description="Hard budget over the journal; needs journal_path.")
     prices_path: Optional[str] = Field(default=None, description="Price table (default: curation/data/prices.yaml).")
@@ -63,7 +122,7 @@ class PaidCalls(BaseModel):
             seed: sampling seed, for repeatable answers.
         """
         messages, options = self.chat_request(input, max_tokens, temperature, seed)
-        return await self.journaled(messages, options, max_tokens, lambda: self._call(messages, options))
+        return await self.journaled(messages, options, max_tokens)
 
     def chat_request(self, input: list[dict[str, str]], max_tokens: Optional[int] = None,  # noqa: A002
                      temperature: Optional[float] = None, seed: Optional[int] = None) -> tuple[list[dict], dict[str, Any]]:
@@ -79,37 +138,61 @@ class PaidCalls(BaseModel):
         messages, options = self.chat_request(input, **self.generation_kwargs)
         return journal.get(request_key(self.model_name, messages, options)) is not None
 
-    async def journaled(self, messages: list[dict], options: dict[str, Any], max_tokens: Optional[int],
-                        call: Callable[[], Awaitable[tuple[str | None, int, int] | None]]) -> dict:
+    async def journaled(self, messages: list[dict], options: dict[str, Any], max_tokens: Optional[int]) -> dict:
         """distilabel's output for one request: from the journal if it was paid for before (a restart),
-        else from `call` (text, input and output tokens, or None when it failed) if the budget allows,
+        else from the API, attempt by attempt while the budget allows each one at its worst cost, and
         recorded in the journal before the answer is used."""
         key = request_key(self.model_name, messages, options)
         if self._journal is not None and (done := self._journal.get(key)) is not None:
             text, input_tokens, output_tokens = done
             return prepare_output([text], input_tokens=[input_tokens], output_tokens=[output_tokens])
-        estimate = self._reserve(messages, max_tokens)
-        if estimate is None:
-            return NO_ANSWER
-        try:
-            answer = await call()
-        except BaseException:
-            self._release(estimate)
-            raise
-        if answer is None:
-            self._release(estimate)
-            return NO_ANSWER
-        text, input_tokens, output_tokens = answer
-        if text is None:
-            self._logger.warning(f"{self.model_name}: an answer was billed but is unusable (cut short, or not the JSON asked for)")
-        if self._journal is not None:
-            cost = self._price.usd(input_tokens, output_tokens) if self._price else 0.0
-            self._journal.record(key, self.model_name, text, input_tokens, output_tokens, cost, reserved=estimate)
-        return prepare_output([text], input_tokens=[input_tokens], output_tokens=[output_tokens])
+        worst, wait = self._worst_cost(messages, max_tokens), 0.0
+        for attempt in range(self.max_attempts):
+            if wait:
+                await asyncio.sleep(wait)
+            if not self._reserve(worst):
+                self._logger.warning(f"budget of {self.budget_usd} USD reached: call not made")
+                return NO_ANSWER
+            try:
+                async with self.limit():
+                    answer = await self._attempt(messages, options)
+            except Exception as error:  # a cancellation (BaseException) keeps its reservation: counted at the next start
+                failure = self.failure(error)
+                self._fail(failure, worst)
+                if not failure.retryable:
+                    break
+                # Jittered: many calls must not come back together.
+                wait = failure.retry_after or self.backoff_seconds * 2**attempt * (0.5 + random.random())
+            else:
+                return self._record(key, answer, worst)
+        self._logger.warning(f"{self.model_name}: call failed after {attempt + 1} attempt(s): {failure.kind}")
+        return NO_ANSWER
 
-    def _release(self, estimate: float) -> None:
-        if estimate:
-            self._journal.release(estimate)
+    def _worst_cost(self, messages: list[dict], max_tokens: Optional[int]) -> float:
+        """What one attempt can cost at most: the input at 3 characters a token, the output at max_tokens."""
+        if self._price is None:
+            return 0.0
+        return self._price.usd(estimate_input_tokens(messages), max_tokens or self.max_output_tokens_estimate)
+
+    def _reserve(self, worst: float) -> bool:
+        """Hold an attempt's worst cost in the journal; False (no attempt) when the budget cannot hold it."""
+        return self._journal is None or self._journal.reserve(worst, self.budget_usd)
+
+    def _fail(self, failure: Failure, worst: float) -> None:
+        if self._journal is not None:
+            self._journal.fail(failure.kind, reserved=worst, unconfirmed=worst if failure.maybe_billed else 0.0)
+
+    def _record(self, key: str, answer: Answer, worst: float) -> dict:
+        if answer.text is None:
+            self._logger.warning(f"{self.model_name}: an answer was billed but is unusable (cut short, or not the JSON asked for)")
+        if answer.usage is None:
+            self._logger.warning(f"{self.model_name}: an answer came without its billed usage: counted at its worst cost")
+        input_tokens, output_tokens = answer.usage or (0, 0)
+        if self._journal is not None:
+            billed = self._price.usd(input_tokens, output_tokens) if self._price else 0.0
+            self._journal.record(key, self.model_name, answer.text, input_tokens, output_tokens, billed, reserved=worst,
+                                 unconfirmed=0.0 if answer.usage else worst)
+        return prepare_output([answer.text], input_tokens=[input_tokens], output_tokens=[output_tokens])
 
     def usable(self, text: str | None, truncated: bool) -> bool:
         """An answer to keep: complete, and the JSON asked for when a schema was given."""
@@ -122,13 +205,3 @@ class PaidCalls(BaseModel):
         except json.JSONDecodeError:
             return False
         return True
-
-    def _reserve(self, messages: list[dict], max_tokens: Optional[int]) -> float | None:
-        """Hold the call's worst cost against the budget; None (no call) when it would go over."""
-        if self.budget_usd is None:
-            return 0.0
-        estimate = self._price.usd(estimate_input_tokens(messages), max_tokens or self.max_output_tokens_estimate)
-        if not self._journal.reserve(estimate, self.budget_usd):
-            self._logger.warning(f"budget of {self.budget_usd} USD reached: call not made")
-            return None
-        return estimate

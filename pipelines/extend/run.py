@@ -5,7 +5,8 @@
 Every request ends in exactly one place: generated.parquet (an arena-shaped file the curation run reads,
 with modelo_gen, the template, the persona and the judge's verdict) or failed.parquet (with the step that
 failed, or `not_started` when the budget left could not finish it). Outputs are written whole at the end; the call journal makes a rerun after a kill -9 pay only
-for the calls that had not finished.
+for the calls that had not finished. A run whose calls all failed (a bad key, a server down) is an error
+that names the failures, and writes no run.yaml.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import functools
 import json
 import os
 import shutil
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +29,7 @@ from curation.llms.journal import Journal
 from curation.pipelines.extend.config import ExtendConfig
 from curation.pipelines.extend.estimate import estimate
 from curation.pipelines.extend.judge import JUDGE_SCHEMA, JudgeCandidates, a_is_role_aware
-from curation.pipelines.extend.llms import make_llm
+from curation.pipelines.extend.llms import endpoint, make_llm
 from curation.pipelines.extend.requests import PERSONA_AXES
 from curation.pipelines.extend.respond import Respond
 from curation.pipelines.extend.verdict import with_verdicts
@@ -45,11 +47,16 @@ STAGES = (("write_prompt", "prompt_writer"), ("respond_role_aware", "role_aware"
           ("respond_plain", "plain"), ("judge", "judge"))
 
 
+class CallsFailed(CurationError):
+    """Nothing was generated because the calls failed: a bad key, a server down, every answer too slow."""
+
+
 @dataclass
 class Extension:
     generated: pl.DataFrame
     failed: pl.DataFrame
     summary: dict
+    failure: CallsFailed | None = None  # set when nothing was generated because the calls failed
 
 
 def _journaled_pipeline(cache_dir: Path):
@@ -101,6 +108,7 @@ def run_extension(config: ExtendConfig, requests: pl.DataFrame, out_dir: Path) -
         raise CurationError(f"nothing started: {why}; raise the budget (--budget) or lower max_tokens")
     out_dir.mkdir(parents=True, exist_ok=True)
     journal = journal or Journal(out_dir / JOURNAL)
+    failures_before, calls_before = journal.failures(), journal.calls()
     cache_dir = out_dir / ".distilabel"
     os.environ.setdefault("DISTILABEL_LOG_LEVEL", "WARNING")
     try:
@@ -111,8 +119,19 @@ def run_extension(config: ExtendConfig, requests: pl.DataFrame, out_dir: Path) -
     rows = distiset["default"]["train"].to_polars()
     generated, failed = collect(rows, config)
     failed = pl.concat([failed, not_started(held_back, why)], how="diagonal_relaxed")
-    summary = summarise(requests, generated, failed, journal, config)
-    return Extension(generated, failed, summary)
+    failed_attempts = journal.failures() - failures_before  # this run's, by kind, from every step's process
+    summary = summarise(requests, generated, failed, journal, config, failed_attempts)
+    failure = calls_failed(generated, failed_attempts, journal.calls() - calls_before, endpoint(config))
+    return Extension(generated, failed, summary, failure)
+
+
+def calls_failed(generated: pl.DataFrame, failed_attempts: Counter[str], answered: int, url: str) -> CallsFailed | None:
+    """The error of a run that generated nothing because its calls failed, naming how they failed."""
+    if not generated.is_empty() or not failed_attempts:
+        return None
+    what = "every call failed" if not answered else f"nothing generated: {answered} calls answered, the others failed"
+    kinds = ", ".join(f"{kind} ({count} attempts)" for kind, count in failed_attempts.most_common())
+    return CallsFailed(f"{what} at {url}: {kinds}")
 
 
 def admit(requests: pl.DataFrame, config: ExtendConfig, journal: Journal | None,
@@ -179,14 +198,18 @@ def _judged(rows: pl.DataFrame, config: ExtendConfig) -> pl.DataFrame:
 
 
 def summarise(requests: pl.DataFrame, generated: pl.DataFrame, failed: pl.DataFrame, journal: Journal,
-              config: ExtendConfig) -> dict:
+              config: ExtendConfig, failed_attempts: Counter[str]) -> dict:
+    """Counts and spend. `spent_usd` is an upper bound of what the API billed: `billed_usd`, what its answers
+    said, plus `unconfirmed_usd`, the worst cost of attempts that may have been billed with no answer."""
     pairs = generated.filter(pl.col("preference") == "chosen-better").height
-    spent = round(journal.spent(), 6)
+    billed, unconfirmed = journal.spending()
+    spent = round(billed + unconfirmed, 6)
     return {
         "requested": requests.height, "generated": generated.height, "failed": failed.height,
         "failed_by_step": dict(failed.group_by("failed_step").len().iter_rows()),
         "preferences": dict(generated.group_by("preference").len().sort("preference").iter_rows()),
-        "spent_usd": spent, "budget_usd": config.budget_usd, "paid_calls": journal.calls(),
+        "spent_usd": spent, "billed_usd": round(billed, 6), "unconfirmed_usd": round(unconfirmed, 6),
+        "budget_usd": config.budget_usd, "paid_calls": journal.calls(), "failed_attempts": dict(failed_attempts),
         "usd_per_generated_pair": round(spent / pairs, 6) if pairs else None,
         "models": config.models.model_dump(), "provider": config.provider,
     }
@@ -194,19 +217,24 @@ def summarise(requests: pl.DataFrame, generated: pl.DataFrame, failed: pl.DataFr
 
 def write_outputs(extension: Extension, out_dir: Path, seed_run: Path | None) -> dict[str, Path]:
     """generated.parquet, failed.parquet, extend.json and, from a seed run, run.yaml: the curation run
-    over the seed and the generated rows together (filters, dedupe against the seed, tagging, gate)."""
+    over the seed and the generated rows together (filters, dedupe against the seed, tagging, gate).
+
+    When the calls failed and nothing was generated, the record is still written (the failed requests,
+    and in extend.json what was spent), then the run's CallsFailed is raised: no run.yaml, nothing to curate."""
     paths = {"generated": out_dir / "generated.parquet", "failed": out_dir / "failed.parquet",
              "summary": out_dir / "extend.json"}
     staged = {name: path.with_name(f".{path.name}.partial") for name, path in paths.items()}
     extension.generated.write_parquet(staged["generated"])
     extension.failed.write_parquet(staged["failed"])
     staged["summary"].write_text(json.dumps(extension.summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    if seed_run is not None:
+    if seed_run is not None and extension.failure is None:
         paths["run_config"] = out_dir / "run.yaml"
         staged["run_config"] = out_dir / ".run.yaml.partial"
         staged["run_config"].write_text(_run_config(seed_run, paths["generated"], out_dir), encoding="utf-8")
     for name, path in staged.items():
         path.replace(paths[name])  # each file appears whole or not at all
+    if extension.failure is not None:
+        raise extension.failure
     return paths
 
 

@@ -16,7 +16,7 @@ from rich.text import Text
 
 from curation.config import RunConfig, demo_config, load_config, saved_config, validated
 from curation.errors import CurationError
-from curation.output_folder import atomic_directory, check_output_file, check_output_folder
+from curation.output_folder import atomic_directory, check_output_file, check_output_folder, claim_folder
 from curation.pipelines import STAGES, build_stage
 from curation.readers import read_records
 from curation.reports.bias_audit import audit
@@ -209,6 +209,8 @@ def report(
     bias_audit.md) and the dataset cards of the run's published datasets."""
     try:
         run = RunFolder.read(run_dir)
+        if out is not None:
+            claim_folder(out, [run_dir])
         written, paths = write_report(run, out, target, cell_target)
         cards = [_card(run, written.audited, kind, None, "apache-2.0") for kind in KINDS if run.published(kind)]
     except CurationError as error:

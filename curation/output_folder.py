@@ -28,6 +28,18 @@ class OutputError(CurationError):
     """An output path the engine must not write to."""
 
 
+def claim_folder(final: Path, keep: Iterable[str | Path] = ()) -> Path:
+    """Make `final` the engine's folder, for outputs written file by file into it (a report): checked as
+    by check_output_folder, created if absent, and marked."""
+    check_output_folder(final, keep)
+    try:
+        final.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"output {final}: cannot create it: {error.strerror}") from None
+    _mark(final)
+    return final
+
+
 def _mark(folder: Path) -> None:
     (folder / MARKER).write_text(json.dumps({"written_by": "curation", "pid": os.getpid()}) + "\n", encoding="utf-8")
 

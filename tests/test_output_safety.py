@@ -207,3 +207,17 @@ def test_language_workers_never_exceed_the_cores(monkeypatch):
     languages, _ = combined_identify(texts, workers=24)
     assert len(languages) == len(texts)
     assert len(multiprocessing.active_children()) <= len(os.sched_getaffinity(0))
+
+
+def test_report_out_is_checked_like_any_output(demo_run, tmp_path):
+    out, _ = demo_run
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "report.md").write_text("my own report")
+    result, message = invoke("report", out, "--out", mine)
+    assert result.exit_code == 2 and "was not written by curation" in message
+    assert (mine / "report.md").read_text() == "my own report"
+    for _ in range(2):  # a new folder, then the engine's own
+        result, message = invoke("report", out, "--out", tmp_path / "reports")
+        assert result.exit_code == 0, message
+    assert (tmp_path / "reports" / "report.html").is_file()

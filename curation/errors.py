@@ -8,13 +8,18 @@ class CurationError(Exception):
 
 
 class InputError(CurationError):
-    """Bad input data: names the file, the row (1-based record number) and the column."""
+    """Bad input data: names the file, the row (1-based record number) and the column.
 
-    def __init__(self, file: str, message: str, *, row: int | None = None, column: str | None = None):
+    `line` is the row's first line in a text file, where a quoted field spanning lines makes them differ.
+    """
+
+    def __init__(self, file: str, message: str, *, row: int | None = None, column: str | None = None,
+                 line: int | None = None):
         self.file, self.row, self.column, self.detail = str(file), row, column, message
+        self.line = line
         where = [f"file {self.file}"]
         if row is not None:
-            where.append(f"row {row}")
+            where.append(f"row {row}" if line is None else f"row {row} (line {line})")
         if column is not None:
             where.append(f"column {column!r}")
         super().__init__(f"{', '.join(where)}: {message}")

@@ -1,6 +1,7 @@
 """Bad input: a clear error naming file, row and column; exit code 2; no partial output."""
 
 import json
+from pathlib import Path
 
 import polars as pl
 import yaml
@@ -18,14 +19,21 @@ def run_on(tmp_path, file_name: str, content: bytes | str | None = None, frame: 
         frame.write_parquet(data)
     else:
         data.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    return fail_on(tmp_path, file_name)
+
+
+def fail_on(tmp_path, input_path: str) -> str:
+    """`curation run` on the input (a path relative to tmp_path, or absolute): exit 2, no output, the file named.
+
+    Returns the error message, whitespace folded."""
     config = tmp_path / "run.yaml"
-    config.write_text(yaml.safe_dump({"name": "bad", "input": {"path": file_name}, "output": {"dir": "out"}}))
+    config.write_text(yaml.safe_dump({"name": "bad", "input": {"path": input_path}, "output": {"dir": "out"}}))
     result = CliRunner().invoke(app, ["run", str(config), "--quiet"])
     message = " ".join(result.stderr.split())
     assert result.exit_code == 2, (result.exit_code, message, result.exception)
     assert not (tmp_path / "out").exists(), "no partial output"
     assert not list(tmp_path.glob(".out*")), "no leftover building folder"
-    assert file_name in message
+    assert Path(input_path).name in message
     return message
 
 

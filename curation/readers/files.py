@@ -7,42 +7,76 @@ InputError naming the file, the row and the column.
 from __future__ import annotations
 
 import csv
-from collections import Counter
 import io
+import os
 import re
+from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
 import polars as pl
 
 from curation.errors import InputError
+from curation.readers.common import first_bad
 
 SOURCE = "source"
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 CSV_SUFFIXES, JSONL_SUFFIXES = {".csv", ".tsv"}, {".jsonl", ".ndjson", ".json"}
 
+# Limits far above real preference data, so that a broken or hostile file is refused in a second
+# instead of costing minutes and gigabytes (a 200,000-column header once ran for 15 minutes).
+MAX_COLUMNS = 1_000
+MAX_FIELD_BYTES = 1_048_576  # one value: 1 MiB of UTF-8, about 250,000 words
+MAX_HEADER_BYTES = 65_536  # a CSV header's first line: 1,000 names of 64 bytes
+
 
 def load_raw(path: str, split: str | None = None) -> pl.DataFrame:
-    location = Path(path)
-    if location.is_dir():
-        frame = _load_saved_dataset(location)
-    elif location.is_file():
-        suffix = location.suffix.lower()
-        if suffix in CSV_SUFFIXES:
-            frame = _load_csv(location)
-        elif suffix in JSONL_SUFFIXES:
-            frame = _load_jsonl(location)
-        elif suffix == ".parquet":
-            frame = _load_parquet(location)
-        else:
-            raise InputError(path, f"unknown file type {suffix!r}: use .csv, .tsv, .jsonl, .parquet or a folder")
-    elif HUB_ID.match(path) and location.suffix.lower() not in {*CSV_SUFFIXES, *JSONL_SUFFIXES, ".parquet"}:
-        frame = _load_hub(path, split)
-    else:
-        raise InputError(path, "no such file or folder (and not a Hub dataset id like 'owner/name')")
+    try:
+        frame = _load(Path(path), path, split)
+    except OSError as error:  # permission denied, a folder that cannot be searched, a file deleted meanwhile
+        raise InputError(path, f"cannot read it: {error.strerror or error}") from None
     if frame.height == 0:
         raise InputError(path, "the data has no rows")
+    _check_field_sizes(frame)
     return frame
+
+
+def _load(location: Path, path: str, split: str | None) -> pl.DataFrame:
+    if location.is_dir():
+        return _load_saved_dataset(location)
+    if location.is_file():
+        suffix = location.suffix.lower()
+        if suffix in CSV_SUFFIXES:
+            return _load_csv(location)
+        if suffix in JSONL_SUFFIXES:
+            return _load_jsonl(location)
+        if suffix == ".parquet":
+            return _load_parquet(location)
+        raise InputError(path, f"unknown file type {suffix!r}: use .csv, .tsv, .jsonl, .parquet or a folder")
+    if location.is_symlink():
+        raise InputError(path, f"a broken symbolic link: its target {os.readlink(location)} does not exist")
+    if location.exists():  # never opened: reading a FIFO would wait for a writer forever
+        raise InputError(path, "not a regular file or folder (a FIFO, socket or device); save the data to a file")
+    if HUB_ID.match(path) and location.suffix.lower() not in {*CSV_SUFFIXES, *JSONL_SUFFIXES, ".parquet"}:
+        return _load_hub(path, split)
+    raise InputError(path, "no such file or folder (and not a Hub dataset id like 'owner/name')")
+
+
+def _check_width(file: Path | str, columns: int, *, row: int | None = None, what: str = "columns") -> None:
+    if columns > MAX_COLUMNS:
+        raise InputError(file, f"{columns:,} {what}, more than the limit of {MAX_COLUMNS:,} columns", row=row)
+
+
+def _check_field_sizes(frame: pl.DataFrame) -> None:
+    """No text value is over MAX_FIELD_BYTES (list and struct values are not measured)."""
+    text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    longest = frame.select(pl.col(text).str.len_bytes().max()).row(0)
+    for column, size in zip(text, longest):
+        if size is not None and size > MAX_FIELD_BYTES:
+            file, row = first_bad(frame, pl.col(column).str.len_bytes() > MAX_FIELD_BYTES)
+            raise InputError(file, f"a value longer than the limit of {MAX_FIELD_BYTES:,} bytes (1 MiB)",
+                             row=row, column=column)
 
 
 def _with_sources(frame: pl.DataFrame, label: str) -> pl.DataFrame:
@@ -67,45 +101,75 @@ def _load_csv(file: Path) -> pl.DataFrame:
     data = file.read_bytes().removeprefix(UTF8_BOM)
     if not data.strip():
         raise InputError(file, "the file is empty")
+    if data.find(b"\n", 0, MAX_HEADER_BYTES + 1) == -1 and len(data) > MAX_HEADER_BYTES:
+        raise InputError(file, f"the header line is longer than the limit of {MAX_HEADER_BYTES:,} bytes")
     text = _decode_utf8(file, data)
     delimiter = "\t" if file.suffix.lower() == ".tsv" else ","
-    records = _check_csv_shape(file, text, delimiter)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    with _csv_fields_unlimited():
+        header = _csv_header(file, reader)
+        records, blank_lines = _check_csv_records(file, reader, header)
     try:
-        frame = pl.read_csv(io.BytesIO(data), separator=delimiter, infer_schema=False, encoding="utf8")
+        frame = pl.read_csv(io.BytesIO(data), separator=delimiter, infer_schema=False, encoding="utf8", new_columns=header)
     except pl.exceptions.PolarsError as error:
         raise InputError(file, f"malformed CSV: {str(error).splitlines()[0]}") from None
-    frame = frame.filter(~pl.all_horizontal(pl.all().is_null()))  # blank lines, which the check skipped too
+    if blank_lines:  # polars reads a blank line as a row of nulls; a record of empty fields stays a row
+        frame = frame.filter(~pl.int_range(pl.len()).is_in(blank_lines))
     if frame.height != records:
         raise InputError(file, f"malformed CSV: {records} records by the csv module, {frame.height} by polars")
     return _with_sources(frame, file.name)
 
 
-def _check_csv_shape(file: Path, text: str, delimiter: str) -> int:
-    """Every record has as many fields as the header; quotes are closed. Returns the record count.
-
-    A strict pass with the csv module because polars silently pads short rows with nulls.
-    """
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+@contextmanager
+def _csv_fields_unlimited():
+    """Lift the csv module's 128 KiB field limit: MAX_FIELD_BYTES is checked on the frame, with row and column."""
+    previous = csv.field_size_limit(2**31 - 1)
     try:
-        header = next(reader)
-        if len(set(header)) != len(header):
-            raise InputError(file, "the header repeats a column name", row=0)
-        records = 0
-        for fields in reader:
-            if not fields:  # a blank line, which polars skips too
-                continue
-            records += 1
-            if len(fields) != len(header):
-                column = header[len(fields)] if len(fields) < len(header) else None
-                raise InputError(
-                    file,
-                    f"malformed CSV: {len(fields)} fields where the header has {len(header)} (line {reader.line_num})",
-                    row=records,
-                    column=column,
-                )
+        yield
+    finally:
+        csv.field_size_limit(previous)
+
+
+# BOMs and spaces around a header name: a BOM is kept before any name of a file that was pasted together.
+NAME_EDGES = re.compile(r"^[\s\ufeff]+|[\s\ufeff]+$")
+
+
+def _csv_header(file: Path, reader) -> list[str]:
+    """The header's names, parsed as CSV fields (quotes un-doubled) and cleaned; at most MAX_COLUMNS, none twice."""
+    try:
+        header = [NAME_EDGES.sub("", name) for name in next(reader)]
     except csv.Error as error:
-        raise InputError(file, f"malformed CSV near line {reader.line_num}: {error}", row=reader.line_num) from None
-    return records
+        raise InputError(file, f"malformed CSV header: {error}") from None
+    _check_width(file, len(header))
+    repeated = next((name for name, count in Counter(header).items() if count > 1), None)
+    if repeated is not None:
+        raise InputError(file, "the header repeats a column name", column=repeated)
+    return header
+
+
+def _check_csv_records(file: Path, reader, header: list[str]) -> tuple[int, list[int]]:
+    """Every record has as many fields as the header; quotes are closed.
+
+    A strict pass with the csv module because polars silently pads short rows with nulls. Returns the
+    record count and the blank lines' positions among polars' rows. Rows are counted in records, not
+    lines: a quoted field may span lines.
+    """
+    records, blank_lines = 0, []
+    first_line = reader.line_num + 1  # of the record being read
+    try:
+        for fields in reader:
+            if not fields:
+                blank_lines.append(records + len(blank_lines))
+            else:
+                records += 1
+                if len(fields) != len(header):
+                    missing = header[len(fields)] if len(fields) < len(header) else None
+                    raise InputError(file, f"malformed CSV: {len(fields)} fields where the header has {len(header)}",
+                                     row=records, line=first_line, column=missing)
+            first_line = reader.line_num + 1
+    except csv.Error as error:
+        raise InputError(file, f"malformed CSV: {error}", row=records + 1, line=first_line) from None
+    return records, blank_lines
 
 
 def _value_kind(value: object) -> str:
@@ -150,7 +214,9 @@ def _records_frame(file: Path, records: list) -> pl.DataFrame:
     for row, record in enumerate(records, start=1):
         if not isinstance(record, dict):
             raise InputError(file, "expected a JSON object per record", row=row)
+        _check_width(file, len(record), row=row, what="keys")
     columns = list(dict.fromkeys(key for record in records for key in record))
+    _check_width(file, len(columns), what="different keys")
     for record in records:
         for key, value in record.items():
             if isinstance(value, dict):
@@ -178,6 +244,7 @@ def _check_one_kind(file: Path, column: str, values: list) -> None:
 
 def _load_parquet(file: Path) -> pl.DataFrame:
     try:
+        _check_width(file, len(pl.read_parquet_schema(file)))  # from the footer, before reading any column
         frame = pl.read_parquet(file)
     except (pl.exceptions.PolarsError, OSError) as error:
         raise InputError(file, f"not a readable parquet file: {str(error).splitlines()[0]}") from None
@@ -189,11 +256,13 @@ def _dataset_frames(dataset, label: str) -> pl.DataFrame:
     import datasets
 
     if isinstance(dataset, datasets.DatasetDict):
-        return pl.concat(
-            [_with_sources(pl.from_arrow(part.flatten_indices().data.table), f"{label}[{name}]") for name, part in dataset.items()],
-            how="diagonal_relaxed",
-        )
-    return _with_sources(pl.from_arrow(dataset.flatten_indices().data.table), label)
+        return pl.concat([_split_frame(part, f"{label}[{name}]") for name, part in dataset.items()], how="diagonal_relaxed")
+    return _split_frame(dataset, label)
+
+
+def _split_frame(split, label: str) -> pl.DataFrame:
+    _check_width(label, len(split.column_names))
+    return _with_sources(pl.from_arrow(split.flatten_indices().data.table), label)
 
 
 def _load_saved_dataset(folder: Path) -> pl.DataFrame:
@@ -201,7 +270,7 @@ def _load_saved_dataset(folder: Path) -> pl.DataFrame:
 
     try:
         dataset = datasets.load_from_disk(str(folder))
-    except (FileNotFoundError, ValueError, OSError) as error:
+    except Exception as error:  # a folder with broken metadata raises KeyError, IndexError, TypeError...
         raise InputError(folder, f"not a folder written by datasets.save_to_disk: {error}") from None
     return _dataset_frames(dataset, folder.name)
 

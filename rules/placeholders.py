@@ -1,7 +1,9 @@
 """Error placeholders that failed API calls wrote instead of a response.
 
 The tell is a short text that either carries an explicit error signature, or is a generic apology
-that repeats across rows (a real answer is not written twice word for word).
+that repeats across rows (a real answer is not written twice word for word). An API's error body
+(`{"error": {...}}`, `{"message": "...", "code": 500}`, `error_code: 50004`) is caught at any length:
+bodies with a stack trace or the arena's long "ERROR DE RED ... (error_code: ...)" banner are long.
 """
 
 from __future__ import annotations
@@ -18,24 +20,41 @@ ERROR_SIGNATURE = dfa_friendly(
     r"rate limit|request (?:failed|timed out)|upstream timeout|\$moderation\$|violates our content|"
     r"ha ocurrido un error|se produjo un error|ocorreu um erro|s'ha produ[ïi]t un error|an error (?:has )?occurred"
 )
+# Fields only an error body has, wherever they stand: `"error_code": 500`, `'type': 'overloaded_error'`.
+_ERROR_FIELD = r"""\berror_code["']?\s*:\s*\d|["']type["']\s*:\s*["'][a-z_]*error["']"""
+# Fields that make a JSON object (or a Python dict) an error body: an error key with a value (not
+# `"error": null`), a 4xx/5xx status, or a message or status that names a failure.
+_ERROR_KEYS = (
+    r"""["'](?:error|errors|error_message|exception)["']\s*:\s*[\[{"']|"""
+    r"""["'](?:code|status|status_code|statuscode)["']\s*:\s*["']?[45]\d\d\b|"""
+    r"""["'](?:message|detail|status|object)["']\s*:\s*["'][^"']*"""
+    r"(?:error|fail|forbidden|unauthori[sz]ed|not found|overloaded|timed out|too many requests|unavailable)"
+)
+# The whole text is such an object, bare or after the OpenAI client's "Error code: 429 - "; or a
+# FastAPI error, whose first key is "detail". Anchored at both ends: a JSON sample inside an answer
+# that explains it is not an error body.
+ERROR_BODY = dfa_friendly(
+    rf"""(?is){_ERROR_FIELD}|^\s*(?:error code:?\s*\d{{3}}\s*-?\s*)?\{{(?:\s*["']detail["']\s*:|.*(?:{_ERROR_KEYS})).*\}}\s*$"""
+)
 APOLOGY = dfa_friendly(r"(?i)\b(?:lo siento|disculp|perd[óo]n|lamentamos|desculp|lamento|sinto muito|ho sento|em sap greu|sorry|apologi)")
 
 
 def rules(config: FilterConfig) -> list[Rule]:
-    # Keys of the opening only: a placeholder is short, and long texts need no costly key.
-    keys = {column: comparison_key(pl.col(column).str.slice(0, config.placeholder_max_chars + 1))
-            for column in ("chosen", "rejected")}
+    # The patterns read no further than the opening: a placeholder is short, and long texts need no costly key.
+    opening = {column: pl.col(column).str.slice(0, config.placeholder_max_chars + 1) for column in ("prompt", "chosen", "rejected")}
+    short = {column: char_length(column) <= config.placeholder_max_chars for column in opening}
+    keys = {column: comparison_key(opening[column]) for column in ("chosen", "rejected")}
+
+    def error_text(column: str) -> pl.Expr:
+        # The signature's phrases ("rate limit") can be the subject of a real answer, so only short texts.
+        return (short[column] & opening[column].str.contains(ERROR_SIGNATURE)) | pl.col(column).str.contains(ERROR_BODY)
 
     def placeholder(column: str) -> pl.Expr:
         other = "rejected" if column == "chosen" else "chosen"
         key = keys[column]
         repeated = (pl.len().over(key) > 1) | key.is_in(keys[other].implode())
-        # Only short texts can be placeholders: the patterns read no further than that.
-        text = pl.col(column).str.slice(0, config.placeholder_max_chars + 1)
-        short = char_length(column) <= config.placeholder_max_chars
-        return short & (text.str.contains(ERROR_SIGNATURE) | (text.str.contains(APOLOGY) & repeated))
+        return error_text(column) | (short[column] & opening[column].str.contains(APOLOGY) & repeated)
 
-    prompt = Rule("error_placeholder_prompt", "error message instead of a prompt", "block",
-                  (char_length("prompt") <= config.placeholder_max_chars) & pl.col("prompt").str.contains(ERROR_SIGNATURE))
+    prompt = Rule("error_placeholder_prompt", "error message instead of a prompt", "block", error_text("prompt"))
     return [prompt, *for_responses("error_placeholder", "error placeholder left by a failed API call", placeholder,
                                    chosen="block", rejected="block")]

@@ -165,3 +165,42 @@ def test_mojibake_is_judged_on_the_raw_text_and_correct_portuguese_passes():
     result = Filter(default_rules(FilterConfig(), tagged=False))(Normalise()(rows).kept)
     assert result.removed["reasons"].to_list() == [["mojibake"]]
     assert result.kept.height == 1
+
+
+STACK = "".join(f'\\n  File \\"/srv/app/handlers.py\\", line {n}, in call' for n in range(1, 40))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"message": "internal server error", "code": 500}',
+        '{"error": {"type": "overloaded_error", "message": "Overloaded"}}',
+        "{'type': 'error', 'error': {'details': None, 'type': 'overloaded_error', 'message': 'Overloaded'}}",
+        '{"detail": "Not Found"}',
+        '{"object": "error", "message": "The model is overloaded", "type": "BadRequestError", "param": null, "code": 400}',
+        '{"errors": [{"message": "upstream connect error"}]}',
+        "Error code: 429 - {'error': {'message': 'Rate limit reached for requests', 'code': 'rate_limit_exceeded'}}",
+        '{"status": "error", "error_code": "RESOURCE_EXHAUSTED", "trace": "' + STACK + '"}',  # long: a stack trace
+        "**ERROR DE RED DEBIDO AL ALTO TRÁFICO. POR FAVOR REGENERE O ACTUALICE ESTA PÁGINA.**\n\n(error_code: 50004, 404 "
+        "Publisher Model `projects/demo/locations/us-central1/publishers/google/models/llama-3.2-90b` not found.)",
+    ],
+)
+@pytest.mark.parametrize("field", ["prompt", "chosen", "rejected"])
+def test_an_error_body_is_a_placeholder_at_any_length(body, field):
+    assert f"error_placeholder_{field}" in flags(pair(**{field: body}))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Un error 500 (internal server error) quiere decir que el servidor falló, no tu conexión: espera un rato y "
+        "vuelve a intentarlo. Si la web del SAT sigue caída, en Ciudad de México conviene ir temprano a la oficina.",
+        "Para avisar del error en tu app, puedes hacerlo así:\n\n```python\ntry:\n    pagar()\nexcept Exception as error:\n"
+        "    print(f'error: {error}')\n```\n\nAsí el mensaje de error le sale claro a tu clienta de Medellín.",
+        "Una API responde con un cuerpo como este cuando algo falla:\n\n```json\n{\"error\": {\"message\": \"Not found\", "
+        "\"code\": 404}}\n```\n\nEl campo code te dice qué pasó; en ese caso, que el recurso no existe.",
+        '{"plato": "ajiaco", "ciudad": "Bogotá", "error": null, "status": "ok"}',  # a JSON answer without an error
+    ],
+)
+def test_answers_about_errors_or_json_are_not_error_bodies(text):
+    assert not {"error_placeholder_chosen", "error_placeholder_prompt"} & flags(pair(chosen=text, prompt=text))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from importlib import resources
 from pathlib import Path
@@ -140,7 +141,7 @@ class RunConfig(_Section):
         named = [self._source, *(source.path for source in self.inputs()), *self.gate.packs,
                  self.tagging.varieties_lexicon, self.tagging.register_lexicon, self.tagging.dimensions_lexicon,
                  self.dedupe.semantic.cache_dir]
-        return [Path(path) for path in named if path is not None and Path(path).exists()]
+        return [Path(path) for path in named if path is not None and os.path.exists(path)]
 
 
 def load_config(path: str | Path) -> RunConfig:
@@ -176,7 +177,7 @@ def validated(model: type[Model], data: dict, where: str) -> Model:
 
 def _resolve_paths(config: RunConfig, base: Path) -> RunConfig:
     for source in config.inputs():
-        if (base / source.path).exists():
+        if os.path.exists(base / source.path):  # False, not an error, in a folder we may not open
             source.path = str(base / source.path)
     config.gate.packs = [str(base / pack) if (base / pack).is_file() else pack for pack in config.gate.packs]
     if config.output.dir is not None:

@@ -58,31 +58,38 @@ def check_output_folder(final: Path, keep: Iterable[str | Path] = ()) -> None:
         raise OutputError(f"output {final}: the filesystem root cannot be an output folder")
     if resolved == Path.home().resolve():
         raise OutputError(f"output {final}: your home folder cannot be an output folder")
-    if resolved.exists() and not resolved.is_dir():
+    if os.path.exists(resolved) and not os.path.isdir(resolved):
         raise OutputError(f"output {final} is a file, not a folder: choose a folder name")
     for path in keep:
         held = Path(path).resolve()
-        if Path(path).exists() and (held == resolved or resolved in held.parents):
+        if os.path.exists(path) and (held == resolved or resolved in held.parents):
             raise OutputError(f"output {final} holds {path}, which the run reads: choose another output folder")
-    if resolved.is_dir() and any(resolved.iterdir()) and not owned(resolved):
+    if os.path.isdir(resolved) and _has_entries(resolved) and not owned(resolved):
         raise OutputError(f"output {final} exists and was not written by curation (it has no {MARKER} file): "
                           "choose a new folder, or empty or remove this one yourself")
     _check_writable(final)
 
 
+def _has_entries(folder: Path) -> bool:
+    try:
+        return any(folder.iterdir())
+    except OSError as error:
+        raise OutputError(f"output {folder}: cannot read it: {error.strerror}") from None
+
+
 def check_output_file(path: Path, keep: Iterable[str | Path] = ()) -> None:
     """Raise OutputError unless `path` may be written as a file: not a folder, not one of `keep`."""
     resolved = Path(path).resolve()
-    if resolved.is_dir():
+    if os.path.isdir(resolved):
         raise OutputError(f"output {path} is a folder: give a file name (records.parquet)")
-    if any(Path(held).exists() and Path(held).resolve() == resolved for held in keep):
+    if any(os.path.exists(held) and Path(held).resolve() == resolved for held in keep):
         raise OutputError(f"output {path} is the file the command reads: choose another name")
     _check_writable(path)
 
 
 def _check_writable(path: Path) -> None:
     resolved = Path(path).resolve()
-    parent = next(folder for folder in resolved.parents if folder.exists())
+    parent = next(folder for folder in resolved.parents if os.path.exists(folder))
     if not os.access(parent, os.W_OK | os.X_OK):
         raise OutputError(f"output {path}: cannot write in {parent} (permission denied)")
 

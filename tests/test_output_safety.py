@@ -221,3 +221,23 @@ def test_report_out_is_checked_like_any_output(demo_run, tmp_path):
         result, message = invoke("report", out, "--out", tmp_path / "reports")
         assert result.exit_code == 0, message
     assert (tmp_path / "reports" / "report.html").is_file()
+
+
+def test_paths_inside_a_folder_we_may_not_open_are_clear_errors(tmp_path):
+    """Root reads anything, so the command runs without the capabilities that let it (setpriv)."""
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv is not installed")
+    config = project(tmp_path)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    shutil.copy(DEMO, locked / "arena.jsonl")
+    locked.chmod(0)
+    unprivileged = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", sys.executable, "-m", "curation.cli"]
+    try:
+        for arguments in (["ingest", locked / "arena.jsonl", "-o", tmp_path / "records.parquet"],
+                          ["run", config, "--out", locked / "out", "--quiet"]):
+            done = subprocess.run([*unprivileged, *map(str, arguments)], capture_output=True, text=True, timeout=300)
+            assert done.returncode == 2, done.stderr
+            assert "Traceback" not in done.stderr and "ermission denied" in done.stderr
+    finally:
+        locked.chmod(0o755)

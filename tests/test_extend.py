@@ -255,6 +255,28 @@ def test_a_missing_key_or_price_is_a_clear_error_before_anything_is_written(seed
     assert result.exit_code == 2 and "my-unpriced-model" in result.output and not (tmp_path / "x").exists()
 
 
+# (a setting in the config file, options on the command line, the setting the error must name)
+OUT_OF_BOUNDS = [("budget_usd: -1", [], "budget_usd"), ("budget_usd: .inf", [], "budget_usd"), ("budget_usd: .nan", [], "budget_usd"),
+                 ("budget_usd: 1.0e+9", [], "budget_usd"), ("max_concurrency: 1000000", [], "max_concurrency"),
+                 ("timeout_seconds: 1.0e-9", [], "timeout_seconds"), ("max_attempts: 1000", [], "max_attempts"),
+                 ("max_prompts: 1000000000", [], "max_prompts"), ("cell_target: 1000000000", [], "cell_target"),
+                 ("max_tokens: {response: 10000000}", [], "max_tokens.response"), ("temperature: .nan", [], "temperature"),
+                 ("judge: {tie_margin: .inf}", [], "judge.tie_margin"), ("prices: prices.yaml", [], "command-a-03-2025.input"),
+                 ("seed: 0", ["--budget", "inf"], "budget_usd"), ("seed: 0", ["--budget", "-5"], "budget_usd"),
+                 ("seed: 0", ["--budget", "nan"], "budget_usd"), ("seed: 0", ["--max-prompts", "0"], "max_prompts"),
+                 ("seed: 0", ["--max-prompts", "1000000000"], "max_prompts"), ("seed: 0", ["--cell-target", "0"], "cell_target")]
+
+
+@pytest.mark.parametrize("setting, options, name", OUT_OF_BOUNDS)
+def test_a_setting_out_of_bounds_exits_2_naming_it_before_any_call_or_file(emulator, seed_run, tmp_path, setting, options, name):
+    (tmp_path / "prices.yaml").write_text("command-a-03-2025: {input: -2.5, output: 10.0}\n")  # a negative price
+    (tmp_path / "extend.yaml").write_text(setting + "\n")
+    result = CliRunner().invoke(app, ["extend", str(seed_run), "--out", str(tmp_path / "x"), "-c", str(tmp_path / "extend.yaml"),
+                                      *options], env={"COHERE_BASE_URL": emulator.base_url})
+    assert result.exit_code == 2 and name in result.output, result.output
+    assert emulator.requests == [] and not (tmp_path / "x").exists()
+
+
 def test_openai_compatible_server_with_the_same_budget_and_journal(emulator, seed_run, tmp_path):
     prices = tmp_path / "prices.yaml"
     prices.write_text("local-model: {input: 0.1, output: 0.2}\n")

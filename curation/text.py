@@ -6,6 +6,20 @@ import unicodedata
 
 import polars as pl
 
+# Characters a reader never sees but a terminal or a text renderer acts on, by kind: ANSI escape
+# sequences whole (CSI "\x1b[31m", OSC and the other string sequences up to their terminator, the
+# two-character escapes, a stray ESC); the other C0 and C1 control characters (NUL...); and the
+# bidirectional embedding, override and isolate controls, which reorder what is shown ("\u202egnp.exe"
+# shows as "exe.png"). Tab and line feed are text; CR, VT, FF and NEL are line ends or spaces, which
+# normalise folds. The marks U+200E/U+200F stay: they reorder nothing and right-to-left text needs them.
+HIDDEN_CHARACTERS = {
+    "ansi_escapes": r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]|\x1b[\]PX^_][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[ -/]*[0-~]|[\x1b\x9b]",
+    "control_characters": r"[\x00-\x08\x0E-\x1A\x1C-\x1F\x7F-\x84\x86-\x9A\x9C-\x9F]",
+    "bidi_controls": r"[\x{202A}-\x{202E}\x{2066}-\x{2069}]",
+}
+# One pattern for all (an escape sequence before the bare ESC it starts with): one pass per text.
+HIDDEN = "|".join(HIDDEN_CHARACTERS.values())
+
 # Runs of anything but letters and digits become one space: the form two texts are compared in.
 _NOT_WORD = r"[^\p{L}\p{N}]+"
 

@@ -1,4 +1,5 @@
-"""Normalise text: Unicode NFC, line ends and spaces, stray HTML markup.
+"""Normalise text: hidden characters (control characters, ANSI escapes, bidi overrides), Unicode NFC,
+line ends and spaces, stray HTML markup. The stats count the texts that had each kind of hidden character.
 
 The original of a text that changed stays in `<field>_raw` (null where nothing changed, which keeps a
 million-row run in memory); `raw_text(field)` gives the original either way.
@@ -10,7 +11,7 @@ import polars as pl
 
 from curation.schema import TEXT_FIELDS
 from curation.stage import Stage, StageResult
-from curation.text import own_copy
+from curation.text import HIDDEN, HIDDEN_CHARACTERS, own_copy
 
 # Only tags of the kinds web scrapes and chat UIs leave behind; other angle brackets (code, "<3") stay.
 _BREAK_TAGS = r"(?i)<br\s*/?>|</p\s*>|</div\s*>"
@@ -19,12 +20,14 @@ _INLINE_TAGS = r"(?i)</?(?:p|div|span|font)(?:\s[^<>]*)?/?>"
 _ENTITIES = {"&nbsp;": " ", "&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;": '"', "&#39;": "'", "&apos;": "'"}
 # Zero-width characters except the joiner U+200D, which emoji sequences need.
 _ZERO_WIDTH = r"[\x{200B}\x{200C}\x{2060}\x{FEFF}\x{00AD}]"
-_ODD_SPACES = r"[\x{00A0}\x{2000}-\x{200A}\x{202F}\x{205F}\x{3000}]"  # tabs stay: code indentation
+# Tabs stay (code indentation); vertical tab, form feed and NEL separate words like a space.
+_ODD_SPACES = r"[\x0B\x0C\x{0085}\x{00A0}\x{2000}-\x{200A}\x{202F}\x{205F}\x{3000}]"
 
 
 class Normalise(Stage):
     name = "normalise"
-    description = "Unicode NFC, whitespace and stray markup; the original of a changed text is kept in <field>_raw."
+    description = ("Hidden characters, Unicode NFC, whitespace and stray markup; the original of a changed text is kept "
+                   "in <field>_raw.")
     row_local = True
     inputs = TEXT_FIELDS
     outputs = tuple(f"{field}_raw" for field in TEXT_FIELDS)
@@ -32,8 +35,9 @@ class Normalise(Stage):
     def __init__(self, strip_markup: bool = True):
         self.strip_markup = strip_markup
 
-    def clean(self, column: str) -> pl.Expr:
-        text = pl.col(column).str.normalize("NFC").str.replace_all(r"\r\n?", "\n")
+    def clean(self, column: str, strip_hidden: bool) -> pl.Expr:
+        text = pl.col(column).str.replace_all(HIDDEN, "") if strip_hidden else pl.col(column)
+        text = text.str.normalize("NFC").str.replace_all(r"\r\n?", "\n")
         if self.strip_markup:
             text = text.str.replace_all(_BREAK_TAGS, "\n").str.replace_all(_INLINE_TAGS, "")
             text = text.str.replace_many(list(_ENTITIES), list(_ENTITIES.values()))
@@ -42,11 +46,15 @@ class Normalise(Stage):
         return text.str.strip_chars()
 
     def process(self, frame: pl.DataFrame) -> StageResult:
-        cleaned = frame.with_columns(self.clean(field).alias(f"_clean_{field}") for field in TEXT_FIELDS)
+        hidden = hidden_counts(frame)
+        # Removing costs a pass over every text: skipped in the usual batch, which has nothing to remove.
+        strip_hidden = any(hidden.values())
+        cleaned = frame.with_columns(self.clean(field, strip_hidden).alias(f"_clean_{field}") for field in TEXT_FIELDS)
         # An empty system prompt is no system prompt.
         cleaned = cleaned.with_columns(_clean_system_prompt=pl.when(pl.col("_clean_system_prompt") != "").then("_clean_system_prompt"))
         changes = {field: pl.col(f"_clean_{field}").ne_missing(pl.col(field)) for field in TEXT_FIELDS}
         stats = cleaned.select(change.sum().alias(f"changed_{field}") for field, change in changes.items()).row(0, named=True)
+        stats |= hidden
         # Normalising twice keeps the first original.
         originals = [own_copy(pl.when(change).then(pl.col(field))) for field, change in changes.items()]
         originals = [pl.coalesce(pl.col(f"{field}_raw"), original).alias(f"{field}_raw") if f"{field}_raw" in frame.columns
@@ -55,3 +63,13 @@ class Normalise(Stage):
             pl.col(f"_clean_{field}").alias(field) for field in TEXT_FIELDS
         ).drop(f"_clean_{field}" for field in TEXT_FIELDS)
         return StageResult(cleaned, self.nothing_removed(cleaned), stats)
+
+
+def hidden_counts(frame: pl.DataFrame) -> dict[str, int]:
+    """Texts that had each kind of hidden character, e.g. {"texts_with_bidi_controls": 2}: one pass over
+    the texts finds the few rows with any, and only those are searched for each kind."""
+    suspects = frame.select(TEXT_FIELDS).filter(pl.any_horizontal(pl.col(field).str.contains(HIDDEN) for field in TEXT_FIELDS))
+    return suspects.select(
+        pl.sum_horizontal(pl.col(field).str.contains(pattern).fill_null(False) for field in TEXT_FIELDS).sum().alias(f"texts_with_{kind}")
+        for kind, pattern in HIDDEN_CHARACTERS.items()
+    ).row(0, named=True)

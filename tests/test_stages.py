@@ -30,6 +30,28 @@ def test_normalise_leaves_markdown_and_code_alone():
     assert Normalise()(frame_of(pair(chosen=text))).kept["chosen"][0] == text
 
 
+def test_normalise_removes_hidden_characters_whole_and_counts_the_texts():
+    hostile = pair(prompt="¿Qué es\x00 el mole\x1b]0;pwned\x07 poblano?",
+                   chosen="Una salsa \x1b[1;31mroja\x1b[0m de Puebla, con chiles, especias y chocolate.",
+                   rejected="Abre la receta \u202egnp.exe y listo, es muy fácil de hacer en casa.",
+                   system_prompt="Eres\x07 una cocinera \u2066poblana\u2069\x9b2J.")
+    result = Normalise()(frame_of(hostile, pair()))
+    cleaned, clean = result.kept.to_dicts()
+    assert cleaned["prompt"] == "¿Qué es el mole poblano?"
+    assert cleaned["chosen"] == "Una salsa roja de Puebla, con chiles, especias y chocolate."
+    assert cleaned["rejected"] == "Abre la receta gnp.exe y listo, es muy fácil de hacer en casa."
+    assert cleaned["system_prompt"] == "Eres una cocinera poblana."
+    assert all(cleaned[f"{field}_raw"] == hostile[field] for field in ("prompt", "chosen", "rejected", "system_prompt"))
+    assert {field: clean[field] for field in pair()} == pair() and clean["chosen_raw"] is None
+    assert {key: value for key, value in result.stats.items() if key.startswith("texts_with_")} == {
+        "texts_with_ansi_escapes": 3, "texts_with_control_characters": 2, "texts_with_bidi_controls": 2}
+
+
+def test_normalise_keeps_tabs_line_ends_and_direction_marks():
+    text = "Receta:\n\tPaso 1: \u200fאבא\u200e y chiles.\x0cFin."
+    assert Normalise()(frame_of(pair(chosen=text))).kept["chosen"][0] == "Receta:\n\tPaso 1: \u200fאבא\u200e y chiles. Fin."
+
+
 def test_filter_quarantines_with_every_reason_and_keeps_warnings():
     frame = frame_of(
         pair(),

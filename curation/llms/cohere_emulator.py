@@ -183,6 +183,8 @@ class CohereEmulator:
                 try:
                     time.sleep(emulator.slow_seconds if fault == "timeout" else emulator.latency)
                     self._send(200, json.dumps(answer, ensure_ascii=False).encode(), cut=fault == "cut")
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up: billed all the same
+                    self.close_connection = True
                 finally:
                     with emulator._lock:
                         emulator.in_flight -= 1

@@ -69,7 +69,10 @@ def hidden_counts(frame: pl.DataFrame) -> dict[str, int]:
     """Texts that had each kind of hidden character, e.g. {"texts_with_bidi_controls": 2}: one pass over
     the texts finds the few rows with any, and only those are searched for each kind."""
     suspects = frame.select(TEXT_FIELDS).filter(pl.any_horizontal(pl.col(field).str.contains(HIDDEN) for field in TEXT_FIELDS))
-    return suspects.select(
-        pl.sum_horizontal(pl.col(field).str.contains(pattern).fill_null(False) for field in TEXT_FIELDS).sum().alias(f"texts_with_{kind}")
-        for kind, pattern in HIDDEN_CHARACTERS.items()
-    ).row(0, named=True)
+    texts, counts = [pl.col(field) for field in TEXT_FIELDS], []
+    for kind, pattern in HIDDEN_CHARACTERS.items():
+        counts.append(pl.sum_horizontal(text.str.contains(pattern).fill_null(False) for text in texts).sum().alias(f"texts_with_{kind}"))
+        # Each kind is searched for without the ones before it: the BEL that ends an escape sequence is
+        # part of the sequence, not a control character of its own.
+        texts = [text.str.replace_all(pattern, "") for text in texts]
+    return suspects.select(counts).row(0, named=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 import polars as pl
 import yaml
 
+from curation.reports.markdown import markdown_table, markdown_text
 from curation.rules.expectations import DIMENSIONS, country_dimension_counts
 from curation.schema import Preference
 from curation.text import char_length
@@ -133,10 +134,10 @@ def audit_json(result: dict[str, object]) -> dict:
 
 
 def audit_markdown(result: dict[str, object]) -> str:
-    """The audit as the Markdown section of a dataset card."""
+    """The audit as the Markdown section of a dataset card (and of a model card): data text escaped."""
     head = result["headline"]
     lines = [
-        f"Accepted rows: {head['rows']} from {head['countries']} countries. Target: {head['target_source']}. "
+        f"Accepted rows: {head['rows']} from {head['countries']} countries. Target: {markdown_text(head['target_source'])}. "
         f"Imbalance index (total variation distance to the target, 0 = balanced): **{head['imbalance_index']}**.",
         "",
     ]
@@ -154,21 +155,3 @@ def audit_markdown(result: dict[str, object]) -> str:
             continue
         lines += [f"#### {titles.get(name, name.replace('_', ' ').capitalize())}", "", markdown_table(table), ""]
     return "\n".join(lines)
-
-
-def markdown_table(table: pl.DataFrame, max_rows: int = 40) -> str:
-    if table.height == 0:
-        return "_(none)_"
-    shown = table.head(max_rows)
-    header = "| " + " | ".join(shown.columns) + " |\n|" + "---|" * len(shown.columns)
-    rows = ["| " + " | ".join(_cell(value) for value in row) + " |" for row in shown.iter_rows()]
-    more = [f"\n_{table.height - max_rows} more rows in the JSON._"] if table.height > max_rows else []
-    return "\n".join([header, *rows, *more])
-
-
-def _cell(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.3f}".rstrip("0").rstrip(".") if value == value else ""
-    return str(value).replace("|", "\\|").replace("\n", " ")

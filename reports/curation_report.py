@@ -1,7 +1,8 @@
 """The curation report of a run folder: one self-contained HTML file (inline CSS and figures, opens from
 disk) and a Markdown summary, plus the bias-balance audit as JSON and Markdown.
 
-Every piece of user text goes through `html.escape`: a prompt holding `<script>` is shown, never run.
+Every piece of user text goes through `html.escape` (in the Markdown, `markdown_text`): a prompt holding
+`<script>` is shown, never run.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import polars as pl
 
 from curation.errors import CurationError
 from curation.reports import figures
-from curation.reports.bias_audit import audit, audit_json, audit_markdown, markdown_table
+from curation.reports.bias_audit import audit, audit_json, audit_markdown
 from curation.reports.generation_cost import generation_cost
+from curation.reports.markdown import markdown_table, markdown_text
 from curation.reports.similarity import tfidf_similarity
 from curation.text import char_length, raw_text
 
@@ -313,12 +315,11 @@ def _markdown(run: RunFolder, tables: dict[str, pl.DataFrame], audited: dict) ->
     validation = run.validation
     gate = "no validation.json" if validation is None else (
         "all dataset expectations passed" if validation["success"] else f"{validation['failed']} of {validation['evaluated']} dataset expectations failed")
-    rules = tables["rules"].with_columns(pl.col("examples").list.join(" / "))
     lines = [
-        f"# Curation report: {summary['dataset']}", "",
+        f"# Curation report: {markdown_text(summary['dataset'])}", "",
         f"{summary['input_rows']:,} input rows: " + ", ".join(f"{k} {v:,}" for k, v in summary["status"].items()) + f". Gate: {gate}.", "",
         "## Funnel per stage", "", markdown_table(tables["funnel"]), "",
-        "## Rules", "", markdown_table(rules), "",
+        "## Rules", "", markdown_table(tables["rules"]), "",
         "## Prompts per country (raw prompt length in characters)", "", "Every row read:", "",
         markdown_table(tables["prompt_length_as_read"]), "", "Accepted rows:", "", markdown_table(tables["prompt_length_accepted"]), "",
         "## Length by country", "", markdown_table(tables["lengths"]), "",

@@ -13,8 +13,9 @@ import yaml
 
 from curation.config import RunConfig, saved_config
 from curation.errors import CurationError
-from curation.reports.bias_audit import audit_markdown, markdown_table
+from curation.reports.bias_audit import audit_markdown
 from curation.reports.curation_report import RunFolder
+from curation.reports.markdown import markdown_code, markdown_table, markdown_text
 from curation.rules.naming import name_problem
 
 KINDS = {"dpo": "dpo", "kto": "kto", "prompts": "prompts"}
@@ -93,14 +94,18 @@ def _body(run: RunFolder, audited: dict, config: RunConfig, kind: str, name: str
             f"{validation['evaluated'] - validation['failed']} of {validation['evaluated']} dataset expectations passed "
             f"(great-expectations {validation['great_expectations']})")
     failed = [] if validation is None else [r for r in validation["results"] if not r["success"]]
-    failed_lines = "\n".join(f"- failed: `{r['expectation']}` on {r['table']} {json.dumps(r['kwargs'], ensure_ascii=False)}"
-                             + (f" ({r['description']})" if r.get("description") else "") for r in failed)
-    naming = "follows the naming convention" if not problem else f"**does not follow the naming convention**: {problem}"
+    # The expectations' arguments and descriptions come from a pack's YAML, the names from the config or
+    # the command line: all escaped like data.
+    failed_lines = "\n".join(
+        f"- failed: {markdown_code(r['expectation'])} on {markdown_text(r['table'])} "
+        f"{markdown_text(json.dumps(r['kwargs'], ensure_ascii=False))}"
+        + (f" ({markdown_text(r['description'])})" if r.get("description") else "") for r in failed)
+    naming = "follows the naming convention" if not problem else f"**does not follow the naming convention**: {markdown_text(problem)}"
     split_text = ", ".join(f"{split}: {rows:,}" for split, rows in splits.items())
     fmt = {"dpo": "trl's preference format (prompt, chosen, rejected; conversational messages by default)",
            "kto": "trl's unpaired preference format (prompt, completion, label)",
            "prompts": "prompts with their system prompt and country"}[kind]
-    return f"""# {name}
+    return f"""# {markdown_text(name)}
 
 Culturally aligned preference data for Spanish, Portuguese and the other languages of the Iberian
 Peninsula and Latin America, in {fmt}. Splits: {split_text}. The name {naming}.
@@ -115,7 +120,7 @@ prompts with several valid answers and are never DPO pairs; "both bad" votes are
 
 ## Sources
 
-{chr(10).join(f"- `{Path(source.path).name}` (shape: {source.format})" for source in config.inputs())}
+{chr(10).join(f"- {markdown_code(Path(source.path).name)} (shape: {source.format})" for source in config.inputs())}
 
 ## Generation and processing pipeline
 
@@ -141,7 +146,7 @@ train/test split by prompt group, stratified by country and vote.
 
 - The gate: {gate}.
 {failed_lines}
-- Row rules quarantine or annotate rows: {', '.join(f'{rule} {rows}' for rule, rows in summary.get('reasons', {}).items()) or 'none fired'}.
+- Row rules quarantine or annotate rows: {', '.join(f'{markdown_text(rule)} {rows}' for rule, rows in summary.get('reasons', {}).items()) or 'none fired'}.
 - The engine's own test suite (`make test`) covers readers, rules, stages, the ledger invariant
   (property-based), dedupe, tagging, the writers (checked with trl's format helpers), the report in
   a headless browser, and this card's metadata.
@@ -162,7 +167,7 @@ train/test split by prompt group, stratified by country and vote.
 
 ## Licence
 
-{license_id}. Synthetic rows, if any, come from models whose licences allow training on their outputs
+{markdown_text(license_id)}. Synthetic rows, if any, come from models whose licences allow training on their outputs
 (column `modelo_gen`), and a person reviewed every one.
 """
 

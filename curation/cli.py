@@ -360,6 +360,7 @@ def extend(
                            "extend options")
         requests = prompt_requests(run.accepted, config)
         out = out or run_dir.with_name(f"{run_dir.name}_extension")
+        check_output_folder(out, [run_dir])
         if requests.is_empty():
             console.print("no country x dimension cell is below its target: nothing to generate")
             return

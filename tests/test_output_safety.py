@@ -241,3 +241,13 @@ def test_paths_inside_a_folder_we_may_not_open_are_clear_errors(tmp_path):
             assert "Traceback" not in done.stderr and "ermission denied" in done.stderr
     finally:
         locked.chmod(0o755)
+
+
+def test_extend_refuses_an_output_folder_it_did_not_write(demo_run, tmp_path):
+    out, _ = demo_run
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "generated.parquet").write_text("a user's file")
+    result, message = invoke("extend", out, "--out", mine, "--dry-run")
+    assert result.exit_code == 2 and "was not written by curation" in message
+    assert (mine / "generated.parquet").read_text() == "a user's file"

@@ -26,14 +26,23 @@ from curation.config import InputConfig, saved_config
 from curation.errors import CurationError
 from curation.llms.cost import load_prices, price_of
 from curation.llms.journal import Journal
+from curation.output_folder import claim_folder
 from curation.pipelines.extend.config import ExtendConfig
 from curation.pipelines.extend.estimate import estimate
-from curation.pipelines.extend.judge import JUDGE_SCHEMA, JudgeCandidates, a_is_role_aware
+from curation.pipelines.extend.judge import (
+    JUDGE_SCHEMA,
+    JudgeCandidates,
+    a_is_role_aware,
+)
 from curation.pipelines.extend.llms import endpoint, make_llm
 from curation.pipelines.extend.requests import PERSONA_AXES
 from curation.pipelines.extend.respond import Respond
 from curation.pipelines.extend.verdict import with_verdicts
-from curation.pipelines.extend.write_prompt import PROMPT_SCHEMA, WritePrompt, writer_messages
+from curation.pipelines.extend.write_prompt import (
+    PROMPT_SCHEMA,
+    WritePrompt,
+    writer_messages,
+)
 
 JOURNAL = "journal.sqlite"
 BATCH_ROWS = 64  # rows a step sends at once: enough to keep max_concurrency calls in flight
@@ -106,7 +115,7 @@ def run_extension(config: ExtendConfig, requests: pl.DataFrame, out_dir: Path) -
     admitted, held_back, why = admit(requests, config, journal, writer)
     if admitted.is_empty():
         raise CurationError(f"nothing started: {why}; raise the budget (--budget) or lower max_tokens")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    claim_folder(out_dir)
     journal = journal or Journal(out_dir / JOURNAL)
     failures_before, calls_before = journal.failures(), journal.calls()
     cache_dir = out_dir / ".distilabel"
@@ -234,6 +243,7 @@ def write_outputs(extension: Extension, out_dir: Path, seed_run: Path | None) ->
     for name, path in staged.items():
         path.replace(paths[name])  # each file appears whole or not at all
     if extension.failure is not None:
+        (out_dir / "run.yaml").unlink(missing_ok=True)  # an earlier run's: nothing of this one is to be curated
         raise extension.failure
     return paths
 

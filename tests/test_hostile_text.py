@@ -59,17 +59,22 @@ def run_dir(tmp_path_factory) -> Path:
 
 
 class _Elements(HTMLParser):
-    """Every element and attribute of an HTML text."""
+    """Every element and attribute of an HTML text, and its text as a reader sees it."""
 
     def __init__(self, text: str):
         super().__init__()
         self.tags: set[str] = set()
         self.attributes: set[str] = set()
+        self.texts: list[str] = []
         self.feed(text)
 
     def handle_starttag(self, tag, attrs):
         self.tags.add(tag)
         self.attributes.update(name for name, _ in attrs)
+
+    def handle_data(self, data):
+        if data.strip():
+            self.texts.append(data)
 
 
 def test_no_markdown_file_carries_the_data_as_html(run_dir):
@@ -131,3 +136,20 @@ def test_an_error_body_returned_as_an_answer_is_quarantined(run_dir):
     quarantined = pl.read_parquet(run_dir / "quarantine.parquet")
     error = quarantined.filter(pl.col("chosen").str.starts_with('{"message"'))
     assert error["reasons"].to_list() == [["error_placeholder_chosen"]]
+
+
+@pytest.mark.parametrize("value", ["arena[train]:12", "a `<script>` b", "``<img src=x onerror=alert(1)>``", "x | y"])
+def test_markdown_code_shows_data_exactly_and_never_as_markup(value):
+    from curation.reports.markdown import markdown_code
+
+    rendered = MarkdownIt("commonmark", {"html": True}).enable("table").render(f"| c |\n|---|\n| {markdown_code(value)} |")
+    elements = _Elements(rendered)
+    assert elements.tags == {"table", "thead", "tbody", "tr", "th", "td", "code"} and elements.texts == ["c", value]
+
+
+def test_markdown_text_makes_no_link_or_image_of_data():
+    from curation.reports.markdown import markdown_text
+
+    text = "mira ![foto](https://tracker.example/p.png) y [aquí](javascript:alert(1)) \\<b>"
+    elements = _Elements(MarkdownIt("commonmark", {"html": True}).render(markdown_text(text)))
+    assert elements.tags == {"p"} and elements.texts == [text]

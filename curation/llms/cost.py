@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from curation.config import validated
 from curation.errors import ConfigError
+from curation.safe_yaml import load_yaml
 
 # Tokens are estimated as characters / 3 (plus a few per message) before a call: Spanish and Portuguese
 # run at about 4 characters a token with Cohere's tokenizer, so this errs high, as a budget should; the
@@ -42,7 +42,12 @@ class _PriceTable(RootModel[dict[str, _PriceEntry]]):
 def load_prices(path: str | Path | None = None) -> dict[str, Price]:
     """USD per million tokens per model: curation/data/prices.yaml, or your own table."""
     source = Path(path) if path else resources.files("curation.data").joinpath("prices.yaml")
-    table = validated(_PriceTable, yaml.safe_load(source.read_text(encoding="utf-8")), f"price table {source}")
+    where = f"price table {source}"
+    try:
+        text = source.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"{where}: cannot read it: {error.strerror}") from None
+    table = validated(_PriceTable, load_yaml(text, where), where)
     return {model: Price(price.input, price.output) for model, price in table.root.items()}
 
 

@@ -21,7 +21,7 @@ ERROR_SIGNATURE = dfa_friendly(
     r"ha ocurrido un error|se produjo un error|ocorreu um erro|s'ha produ[ïi]t un error|an error (?:has )?occurred"
 )
 # Fields only an error body has, wherever they stand: `"error_code": 500`, `'type': 'overloaded_error'`.
-_ERROR_FIELD = r"""\berror_code["']?\s*:\s*\d|["']type["']\s*:\s*["'][a-z_]*error["']"""
+ERROR_FIELD = dfa_friendly(r"""(?i)\berror_code["']?\s*:\s*\d|["']type["']\s*:\s*["'][a-z_]*error["']""")
 # Fields that make a JSON object (or a Python dict) an error body: an error key with a value (not
 # `"error": null`), a 4xx/5xx status, or a message or status that names a failure.
 _ERROR_KEYS = (
@@ -32,9 +32,11 @@ _ERROR_KEYS = (
 )
 # The whole text is such an object, bare or after the OpenAI client's "Error code: 429 - "; or a
 # FastAPI error, whose first key is "detail". Anchored at both ends: a JSON sample inside an answer
-# that explains it is not an error body.
+# that explains it is not an error body. Kept apart from ERROR_FIELD: anchored, it stops at the first
+# character of an ordinary text, and ERROR_FIELD skips to its literals; one pattern of both would read
+# every text through (5x slower).
 ERROR_BODY = dfa_friendly(
-    rf"""(?is){_ERROR_FIELD}|^\s*(?:error code:?\s*\d{{3}}\s*-?\s*)?\{{(?:\s*["']detail["']\s*:|.*(?:{_ERROR_KEYS})).*\}}\s*$"""
+    rf"""(?is)^\s*(?:error code:?\s*\d{{3}}\s*-?\s*)?\{{(?:\s*["']detail["']\s*:|.*(?:{_ERROR_KEYS})).*\}}\s*$"""
 )
 APOLOGY = dfa_friendly(r"(?i)\b(?:lo siento|disculp|perd[óo]n|lamentamos|desculp|lamento|sinto muito|ho sento|em sap greu|sorry|apologi)")
 
@@ -47,7 +49,8 @@ def rules(config: FilterConfig) -> list[Rule]:
 
     def error_text(column: str) -> pl.Expr:
         # The signature's phrases ("rate limit") can be the subject of a real answer, so only short texts.
-        return (short[column] & opening[column].str.contains(ERROR_SIGNATURE)) | pl.col(column).str.contains(ERROR_BODY)
+        return ((short[column] & opening[column].str.contains(ERROR_SIGNATURE))
+                | pl.col(column).str.contains(ERROR_FIELD) | pl.col(column).str.contains(ERROR_BODY))
 
     def placeholder(column: str) -> pl.Expr:
         other = "rejected" if column == "chosen" else "chosen"

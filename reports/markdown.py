@@ -30,7 +30,8 @@ def markdown_text(value: object) -> str:
 
 def markdown_code(value: object) -> str:
     """Data text as inline code, shown exactly: a code span holds no HTML or markup, as long as its fence
-    is longer than any run of backticks inside (the spaces keep a backtick at either end apart from it)."""
+    is longer than any run of backticks inside (the spaces keep a backtick at either end apart from it).
+    `|` is escaped so that a table cell holds; outside a table the backslash shows."""
     text = _one_line(value).replace("|", "\\|")
     fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
     return f"{fence} {text} {fence}" if "`" in text else f"{fence}{text}{fence}"

@@ -5,12 +5,14 @@ motivation, training, libraries, evaluation, biases (the dataset's audit), envir
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
 import polars as pl
 
 from curation.reports.bias_audit import audit, audit_markdown
 from curation.reports.curation_report import RunFolder
 from curation.reports.dataset_card import languages_found
+from curation.reports.markdown import markdown_code, markdown_text
 from curation.train.config import TrainConfig
 from curation.train.data import PreferenceSplits
 from curation.train.emissions import Emissions
@@ -70,7 +72,7 @@ def generated_share(train: pl.DataFrame) -> str:
     generated = train.filter(pl.col("origin").is_in(["synthetic", "generated"]))
     if generated.is_empty():
         return ""
-    judges = ", ".join(f"`{judge}`" for judge in generated.get_column("judge_model").drop_nulls().unique().sort()) \
+    judges = ", ".join(markdown_code(judge) for judge in generated.get_column("judge_model").drop_nulls().unique().sort()) \
         if "judge_model" in generated.columns else "an LLM judge"
     return (f"\n{generated.height:,} of the {train.height:,} training pairs were generated with `curation extend`: "
             f"prompts and answers written by LLMs, the preference decided by {judges or 'an LLM judge'}, "
@@ -86,14 +88,14 @@ def _languages_of(train: pl.DataFrame) -> list[str]:
 
 def _body(model_name: str, config: TrainConfig, splits: PreferenceSplits, run: RunFolder | None, training: dict,
           evaluation: dict, emissions: Emissions) -> str:
-    base = f"[{config.base_model}](https://huggingface.co/{config.base_model})" if config.base_model else \
-        f"a local model (`{config.model}`)"
+    base = f"[{markdown_text(config.base_model)}](https://huggingface.co/{quote(config.base_model, safe='/')})" \
+        if config.base_model else f"a local model ({markdown_code(config.model)})"
     kind = "A LoRA adapter for" if config.lora else "A full fine-tune of"
     data = training["data"]
     dataset_id = config.dataset_id or splits.dataset_name
-    return f"""# {model_name}
+    return f"""# {markdown_text(model_name)}
 
-{kind} {base}, trained with Direct Preference Optimisation (DPO) on `{dataset_id}`: culturally aligned
+{kind} {base}, trained with Direct Preference Optimisation (DPO) on {markdown_code(dataset_id)}: culturally aligned
 preference pairs for Spanish, Portuguese and the other languages of the Iberian Peninsula and Latin America,
 curated with the `curation` engine (its notebooks are published with this model).
 
@@ -159,7 +161,7 @@ in the `curation` repository run the curation on the demo data and this training
 
 ## Licence
 
-{config.license}, as the base model. The training data's licence is in its dataset card.
+{markdown_text(config.license)}, as the base model. The training data's licence is in its dataset card.
 """
 
 
@@ -202,7 +204,7 @@ def _biases_text(run: RunFolder | None) -> str:
         return ("The model was not trained from a `curation run` folder, so no audit of its data is at hand: "
                 "run `curation report` on the data's run folder for the bias-balance audit.")
     return f"""The model learns whatever the preference data holds. The bias-balance audit of the curated data
-(`curation report {run.path.name}`) follows: who is represented and how much, which cultural dimensions and
+({markdown_code(f"curation report {run.path.name}")}) follows: who is represented and how much, which cultural dimensions and
 registers each country has, and whether longer answers won (DPO learns length).
 
 {audit_markdown(audit(run.accepted))}

@@ -91,7 +91,10 @@ def model_wins(accepted: pl.DataFrame) -> pl.DataFrame | None:
 
 def gaps(accepted: pl.DataFrame, cell_target: int | None = None) -> tuple[pl.DataFrame, int]:
     """Country x dimension cells below target, with the rows each needs. The default target is what a
-    balanced dataset of this size would hold per cell: rows / (countries x 4)."""
+    balanced dataset of this size would hold per cell: rows / (countries x 4). A run without tagging has no
+    dimension, so no cells."""
+    if "dimension" not in accepted.columns:
+        accepted = accepted.head(0).with_columns(dimension=pl.lit(None, dtype=pl.String))
     cells = country_dimension_counts(accepted)
     if cell_target is None:
         countries = cells.get_column("country").n_unique()
@@ -111,7 +114,7 @@ def audit(accepted: pl.DataFrame, target: str = "uniform", cell_target: int | No
         "variety": shares_by_country(accepted, "prompt_variety") if "prompt_variety" in accepted.columns else None,
         "length_bias": length_bias(accepted),
         "model_wins": model_wins(accepted),
-        "gaps": gap_list,
+        "gaps": gap_list if "dimension" in accepted.columns else None,  # a run without tagging has no cells
     }
     for axis in PERSONA_AXES:
         if axis in accepted.columns:

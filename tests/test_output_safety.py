@@ -191,13 +191,16 @@ def test_yaml_anchors_of_a_normal_size_still_work(tmp_path):
     assert result.exit_code == 0, message
 
 
-def test_tagging_switched_off_runs(tmp_path):
+def test_tagging_switched_off_runs_and_reports(tmp_path):
     config = project(tmp_path, tagging={"enabled": False}, output={"dir": "../out"})
     result, message = invoke("run", config)
     assert result.exit_code == 0, (message, result.exception)
     validation = yaml.safe_load((tmp_path / "out" / "validation.json").read_text())
     assert {tuple(entry["missing_columns"]) for entry in validation["skipped"]} == {("dimension",), ("prompt_lang",)}
     assert "skipped" in message
+    result, message = invoke("report", tmp_path / "out")
+    assert result.exit_code == 0, (message, result.exception)
+    assert "Gap list" not in (tmp_path / "out" / "bias_audit.md").read_text()
 
 
 def test_language_workers_never_exceed_the_cores(monkeypatch):

@@ -16,10 +16,11 @@ from importlib import resources
 from pathlib import Path
 
 import polars as pl
-import yaml
 
+from curation.errors import ConfigError
 from curation.reports.markdown import markdown_table, markdown_text
 from curation.rules.expectations import DIMENSIONS, country_dimension_counts
+from curation.safe_yaml import read_yaml
 from curation.schema import Preference
 from curation.text import char_length
 
@@ -32,11 +33,13 @@ def load_target(target: str, countries: list[str]) -> tuple[dict[str, float], st
     if target == "uniform":
         return {country: 1 / len(countries) for country in countries} if countries else {}, "uniform over the countries present"
     path = resources.files("curation.data").joinpath(REFERENCES[target]) if target in REFERENCES else Path(target)
-    table = yaml.safe_load(path.read_text(encoding="utf-8"))
+    table = read_yaml(path, f"audit target {target}")
+    if not (isinstance(table, dict) and isinstance(table.get("values"), dict) and "source" in table):
+        raise ConfigError(f"audit target {target}: expected `source: <text>` and `values: {{ISO code: number}}`")
     weights = {country: float(table["values"].get(country, 0.0)) for country in countries}
     total = sum(weights.values())
     if total == 0:
-        raise ValueError(f"the reference {target} has no value for any country present ({countries})")
+        raise ConfigError(f"audit target {target}: no value for any country present ({countries})")
     return {country: weight / total for country, weight in weights.items()}, table["source"]
 
 

@@ -254,3 +254,12 @@ def test_extend_refuses_an_output_folder_it_did_not_write(demo_run, tmp_path):
     result, message = invoke("extend", out, "--out", mine, "--dry-run")
     assert result.exit_code == 2 and "was not written by curation" in message
     assert (mine / "generated.parquet").read_text() == "a user's file"
+
+
+def test_an_audit_target_that_is_missing_or_a_bomb_is_a_config_error(demo_run, tmp_path):
+    out, _ = demo_run
+    bomb = tmp_path / "target.yaml"
+    bomb.write_text(ALIAS_BOMB + "source: x\nvalues: {ES: 1}\n")
+    for target, expected in ((tmp_path / "missing.yaml", "no such file"), (bomb, "aliases")):
+        result, message = invoke("report", out, "--out", tmp_path / "report", "--target", target)
+        assert result.exit_code == 2 and expected in message, message

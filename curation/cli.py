@@ -219,6 +219,52 @@ def report(
         console.print(f"wrote {path}")
 
 
+GoldOption = Annotated[Path, typer.Option("--gold", help="The gold set: a folder (every *.jsonl joined on `row`) or one JSONL file.")]
+TERMINAL_TABLES = ("Coverage", "Rule families", "Tags", "Dedupe (", "Dedupe: false merges", "Category")
+
+
+@app.command()
+def evaluate(
+    run_dir: RunDir,
+    gold: GoldOption,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Where to write (default: the run folder).")] = None,
+    target_file: Annotated[str | None, typer.Option("--target-file", help="The input file the gold labels (default: the "
+                                                    "*.csv its README.md names, else arena_v0_sample.csv).")] = None,
+) -> None:
+    """Measure the run's judgements against hand labels (curation/data/gold/README.md): rule families per side,
+    tags (dimension, register, variety, language) with confusion matrices, dedupe per stage and the prompt
+    category, as precision, recall and F1 with counts, on the rows the gold labels. Writes evaluation.json and
+    evaluation.md."""
+    from curation.reports.evaluation import evaluate as evaluate_run, evaluation_tables, headline, write_evaluation
+
+    try:
+        if out is not None:
+            claim_folder(out, [run_dir, gold])
+        evaluation = evaluate_run(run_dir, gold, target_file)
+        paths = write_evaluation(evaluation, out or run_dir)
+    except CurationError as error:
+        raise _fail(error) from None
+    terminal = Console()
+    terminal.print(Text(headline(evaluation)))
+    for problem in evaluation["gold_problems"]:
+        console.print(Text(f"gold: {problem}", style="yellow"))
+    for title, frame in evaluation_tables(evaluation).items():
+        if title.startswith(TERMINAL_TABLES):
+            terminal.print(_rich_table(title, frame))
+    for path in paths.values():
+        console.print(f"wrote {path}")
+
+
+def _rich_table(title: str, frame: pl.DataFrame) -> Table:
+    table = Table(title=Text(title))
+    for name, dtype in frame.schema.items():
+        table.add_column(Text(name.replace("flagged ", "").replace("blocked ", "blk ")), justify="right" if dtype.is_numeric() else "left")
+    for row in frame.iter_rows():
+        table.add_row(*(Text("–" if value is None else f"{value:.3f}" if isinstance(value, float) else
+                             ", ".join(map(str, value)) if isinstance(value, list) else str(value)) for value in row))
+    return table
+
+
 @app.command()
 def card(
     run_dir: RunDir,

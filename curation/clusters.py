@@ -3,23 +3,87 @@ way every run (the most complete row), every other member pointing to it."""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Callable
+from functools import cache
+from importlib import resources
+from pathlib import Path
 
 import polars as pl
+from rapidfuzz.distance import Indel
 
+from curation.safe_yaml import load_yaml
 from curation.schema import Status
 from curation.stage import Stage, StageResult
-from curation.text import char_length
+from curation.text import char_length, comparison_key, fold_accents
 
 ROW = "row"
 Similarity = Callable[[pl.DataFrame], pl.DataFrame]  # (a, b) -> (a, b, similarity)
+# The persona columns (as reports/bias_audit.py PERSONA_AXES): part of a row's persona when present.
+PERSONA_AXES = ("edad", "genero", "region", "nivel_educativo", "clase_social", "age", "gender")
+GENERIC_SYSTEM_PROMPTS = "generic_system_prompts.yaml"
+POSSIBLE = "possible_duplicate"  # the warning, and `possible_duplicate_of` the other row's id
 
 
-def scope_keys(frame: pl.DataFrame, scope: list[str]) -> pl.Series:
-    """One string per row: rows are only duplicates of rows with the same key (e.g. the same country)."""
-    if not scope:
+def _fold(text: str) -> str:
+    """Lower case, no accents, single spaces between runs of letters and digits."""
+    bare = "".join(c for c in unicodedata.normalize("NFD", text.lower()) if not unicodedata.combining(c))
+    return " ".join(re.sub(r"[\W_]+", " ", bare).split())
+
+
+class Persona:
+    """A row's persona key: its system prompt folded, without the generic sentences of
+    `curation/data/generic_system_prompts.yaml` (or a steward's file); a system prompt with no persona
+    marker left is no persona (the same as none); then the persona columns present, folded."""
+
+    def __init__(self, lexicon: str = GENERIC_SYSTEM_PROMPTS):
+        self.lexicon = lexicon
+        self.generic, self.markers = _persona_lexicon(lexicon)
+
+    def of_system_prompt(self, text: str | None) -> str:
+        folded = f" {_fold(text or '')} "
+        for sentence in self.generic:  # longest first; repeated so that adjacent sentences all go
+            while f" {sentence} " in folded:
+                folded = folded.replace(f" {sentence} ", " ")
+        folded = folded.strip()
+        return folded if folded and self.markers.search(folded) else ""
+
+    def keys(self, frame: pl.DataFrame) -> pl.Series:
+        parts = []
+        if "system_prompt" in frame.columns:
+            prompts = frame.get_column("system_prompt").fill_null("")
+            distinct = prompts.unique().to_list()
+            parts.append(prompts.replace_strict(distinct, [self.of_system_prompt(text) for text in distinct],
+                                                return_dtype=pl.String))
+        for axis in PERSONA_AXES:
+            if axis in frame.columns:
+                parts.append(frame.select(fold_accents(comparison_key(pl.col(axis).cast(pl.String))).fill_null("")).to_series())
+        if not parts:
+            return pl.Series([""] * frame.height, dtype=pl.String)
+        return pl.select(pl.concat_str(parts, separator="\x1e")).to_series().alias("persona")
+
+
+@cache
+def _persona_lexicon(name: str) -> tuple[list[str], re.Pattern]:
+    path = Path(name)
+    text = path.read_text(encoding="utf-8") if path.is_file() else (
+        resources.files("curation.data").joinpath(name).read_text(encoding="utf-8"))
+    data = load_yaml(text, f"generic system prompts {name}") or {}
+    generic = sorted({_fold(str(entry)) for entry in data.get("generic") or []} - {""}, key=len, reverse=True)
+    markers = [str(marker) for marker in data.get("markers") or []]
+    return generic, re.compile(r"\b(?:" + "|".join(markers or ["(?!)"]) + ")")
+
+
+def scope_keys(frame: pl.DataFrame, scope: list[str], persona: Persona | None = None) -> pl.Series:
+    """One string per row: rows are only duplicates of rows with the same key (e.g. the same country and
+    the same persona)."""
+    parts = [frame.get_column(c).cast(pl.String).fill_null("\x00") for c in scope]
+    if persona is not None:
+        parts.append(persona.keys(frame))
+    if not parts:
         return pl.Series([""] * frame.height, dtype=pl.String)
-    return frame.select(pl.concat_str([pl.col(c).cast(pl.String).fill_null("\x00") for c in scope], separator="\x1f")).to_series()
+    return pl.select(pl.concat_str(parts, separator="\x1f")).to_series().alias("scope")
 
 
 def within_scope(pairs: pl.DataFrame, keys: pl.Series) -> pl.DataFrame:
@@ -31,22 +95,112 @@ def within_scope(pairs: pl.DataFrame, keys: pl.Series) -> pl.DataFrame:
             .filter(pl.col("key_a") == pl.col("key_b")).drop("key_a", "key_b"))
 
 
-def greedy_clusters(pairs: pl.DataFrame, order: list[int], rows: int) -> pl.Series:
+def greedy_clusters(pairs: pl.DataFrame, order: list[int] | range, rows: int, founder: list[int] | None = None) -> pl.Series:
     """Star clusters: in `order` (best row first), each row not yet taken founds a cluster and takes its
     untaken neighbours. No chaining: every member is within the threshold of its founder, which
-    single linkage would not give (A~B~C~... drifts to unrelated texts)."""
+    single linkage would not give (A~B~C~... drifts to unrelated texts). Given `founder` (a row's
+    founder, -1 for a row not yet taken), a later pass adds rows to the clusters an earlier pass made."""
     neighbours: dict[int, list[int]] = {}
     for a, b in pairs.select("a", "b").iter_rows():
         neighbours.setdefault(a, []).append(b)
         neighbours.setdefault(b, []).append(a)
-    founder = [-1] * rows
+    founder = list(founder) if founder is not None else [-1] * rows
     for row in order:
         if founder[row] == -1:
             founder[row] = row
+        if founder[row] == row:
             for neighbour in neighbours.get(row, ()):
                 if founder[neighbour] == -1:
                     founder[neighbour] = row
     return pl.Series(founder, dtype=pl.UInt32)
+
+
+# Function words (Spanish, Portuguese, Catalan, English) and discourse fillers: not the words that
+# carry a question's meaning, so the template guard ignores them.
+STOPWORDS = frozenset(["a", "al", "algo", "algun", "alguna", "algunas", "alguno", "algunos", "ante", "antes", "aqui", "asi", "aun", "bajo", "bien", "cada", "como", "con", "contra", "cual", "cuales", "cualquier", "cuando", "cuanta", "cuantas", "cuanto", "cuantos", "de", "del", "desde", "donde", "dos", "el", "ella", "ellas", "ellos", "en", "entre", "era", "eran", "eres", "es", "esa", "esas", "ese", "eso", "esos", "esta", "estaba", "estan", "estar", "estas", "este", "esto", "estos", "estoy", "fue", "fueron", "ha", "hace", "hacia", "han", "has", "hasta", "hay", "he", "la", "las", "le", "les", "lo", "los", "mas", "me", "mi", "mis", "muy", "nada", "ni", "no", "nos", "nosotros", "nuestra", "nuestro", "o", "os", "otra", "otro", "para", "pero", "poco", "por", "porque", "que", "quien", "quienes", "se", "sea", "ser", "si", "sido", "sin", "sino", "sobre", "son", "soy", "su", "sus", "tal", "tambien", "tan", "tanto", "te", "ti", "tiene", "tienen", "todo", "todos", "tu", "tus", "un", "una", "unas", "uno", "unos", "usted", "ustedes", "vos", "vosotros", "y", "ya", "yo", "ao", "aos", "as", "da", "das", "do", "dos", "e", "em", "na", "nas", "no", "nos", "num", "numa", "o", "os", "ou", "pela", "pelo", "pra", "uma", "voce", "amb", "als", "els", "en", "i", "la", "les", "per", "un", "una", "an", "and", "are", "as", "at", "be", "by", "do", "for", "how", "i", "in", "is", "it", "of", "on", "or", "the", "to", "was", "what", "when", "where", "which", "who", "why", "you", "your", "bueno", "pues", "oye", "mira", "porfa", "porfavor", "favor", "entonces", "vale", "osea", "eh", "ah", "che"])
+SPELLING_VARIANT = 0.8  # normalised Indel similarity at which two differing words are one word misspelt
+
+
+def content_words(texts: pl.Series) -> list[list[str]]:
+    """Each text's words, folded (case, accents, punctuation), without function words."""
+    folded = pl.select(fold_accents(comparison_key(texts.fill_null(""))).str.split(" ")).to_series().to_list()
+    return [[word for word in words if word and word not in STOPWORDS] for words in folded]
+
+
+def _variant(one: str, other: str) -> bool:
+    if any(c.isdigit() for c in one + other):
+        return False  # 25 and 52 years, 1990 and 1991: never a typo of each other
+    return Indel.normalized_similarity(one, other) >= SPELLING_VARIANT
+
+
+def _first_seen(words: list[str]) -> list[str]:
+    return list(dict.fromkeys(words))
+
+
+def differs_in_meaning(one: list[str], other: list[str]) -> bool:
+    """True when two content-word lists differ by a substitution (each has a word the other lacks that is
+    no spelling variant of the other's) or by the order of their shared words ("el gato y el ratón" /
+    "el ratón y el gato"); an inserted or dropped word, or a typo, is no difference."""
+    if one == other:
+        return False
+    set_one, set_other = set(one), set(other)
+    only_one, only_other = set_one - set_other, set_other - set_one
+    if only_one and only_other:
+        lone_one = [w for w in only_one if not any(_variant(w, v) for v in only_other)]
+        lone_other = [v for v in only_other if not any(_variant(w, v) for w in only_one)]
+        if lone_one and lone_other:
+            return True
+    return _first_seen([w for w in one if w in set_other]) != _first_seen([w for w in other if w in set_one])
+
+
+def template_guard(texts: pl.Series, pairs: pl.DataFrame) -> pl.DataFrame:
+    """The pairs with `blocked`: True where the two texts differ in the slot that carries the meaning
+    (see differs_in_meaning). Runs over the given pairs only (candidates already confirmed by similarity)."""
+    if pairs.height == 0:
+        return pairs.with_columns(blocked=pl.lit(False))
+    rows = pl.concat([pairs.get_column("a"), pairs.get_column("b")]).unique().sort()
+    words = dict(zip(rows.to_list(), content_words(texts.gather(rows)), strict=True))
+    blocked = [differs_in_meaning(words[a], words[b]) for a, b in pairs.select("a", "b").iter_rows()]
+    return pairs.with_columns(blocked=pl.Series(blocked, dtype=pl.Boolean))
+
+
+def possible_duplicates(pairs: pl.DataFrame, founder: pl.Series, rank: pl.Series) -> pl.DataFrame:
+    """(row, other): for pairs that were not merged (blocked by the guard, or just under the threshold),
+    the less complete of the two clusters' kept rows, and the kept row it may duplicate (its closest)."""
+    if pairs.height == 0:
+        return pl.DataFrame(schema={ROW: pl.Int64, "other": pl.Int64})
+    founded = pairs.select(
+        fa=founder.gather(pairs.get_column("a")).cast(pl.Int64), fb=founder.gather(pairs.get_column("b")).cast(pl.Int64),
+        similarity=pairs.get_column("similarity"),
+    ).filter(pl.col("fa") != pl.col("fb"))
+    founded = founded.with_columns(ra=rank.gather(founded.get_column("fa")), rb=rank.gather(founded.get_column("fb")))
+    later = pl.col("ra") > pl.col("rb")
+    flagged = founded.select(pl.when(later).then("fa").otherwise("fb").alias(ROW),
+                             pl.when(later).then("fb").otherwise("fa").alias("other"),
+                             pl.when(later).then("rb").otherwise("ra").alias("other_rank"), "similarity")
+    return (flagged.sort(ROW, pl.col("similarity"), "other_rank", descending=[False, True, False])
+            .group_by(ROW, maintain_order=True).first().select(ROW, "other"))
+
+
+def with_possible_duplicates(frame: pl.DataFrame, possible: pl.DataFrame | None = None) -> pl.DataFrame:
+    """The frame with `possible_duplicate_of` (and `warnings`): where `possible` (row -> other row, by
+    position in this frame) names a row, the other row's id and the warning possible_duplicate. A value
+    an earlier stage set is kept."""
+    if "warnings" not in frame.columns:
+        frame = frame.with_columns(warnings=pl.lit([], dtype=pl.List(pl.String)))
+    if "possible_duplicate_of" not in frame.columns:
+        frame = frame.with_columns(possible_duplicate_of=pl.lit(None, dtype=pl.String))
+    if possible is None or possible.height == 0:
+        return frame
+    ids = frame.get_column("id")
+    new = pl.Series([None] * frame.height, dtype=pl.String).scatter(
+        possible.get_column(ROW), ids.gather(possible.get_column("other")))
+    flagged = new.is_not_null() & ~pl.col("warnings").fill_null([]).list.contains(POSSIBLE)
+    return frame.with_columns(
+        warnings=pl.when(flagged).then(pl.col("warnings").fill_null([]).list.concat(pl.lit([POSSIBLE])))
+        .otherwise(pl.col("warnings")),
+        possible_duplicate_of=pl.coalesce(pl.col("possible_duplicate_of"), pl.lit(new)),
+    )
 
 
 def completeness(columns: list[str]) -> list[pl.Expr]:
@@ -82,8 +236,9 @@ def representatives(frame: pl.DataFrame, group: pl.Expr) -> pl.DataFrame:
 
 
 def resolve_clusters(stage: Stage, frame: pl.DataFrame, cluster_ids: pl.Series, reason: str,
-                     similarity: Similarity) -> StageResult:
-    """Keep each cluster's most complete row; the others leave as duplicates with their similarity to it."""
+                     similarity: Similarity, possible: pl.DataFrame | None = None) -> StageResult:
+    """Keep each cluster's most complete row; the others leave as duplicates with their similarity to it.
+    `possible` (row -> other row, kept rows both) marks possible duplicates left for people to judge."""
     reps = representatives(frame, pl.lit(cluster_ids))
     ranked = frame.with_columns(reps.select(ROW, "_rep_row", "_rep_id", "_rep_source", pl.col("_group").alias("_cluster")))
     is_member = pl.col(ROW) != pl.col("_rep_row")
@@ -93,7 +248,9 @@ def resolve_clusters(stage: Stage, frame: pl.DataFrame, cluster_ids: pl.Series, 
     helpers = [ROW, "_cluster", "_rep_row", "_rep_id", "_rep_source"]
     removed = stage.leave(members, Status.DUPLICATE, pl.lit([reason]),
                           duplicate_of=pl.col("_rep_id"), duplicate_of_source=pl.col("_rep_source")).drop(helpers)
-    kept = ranked.filter(~is_member).drop(helpers)
+    flagged = with_possible_duplicates(ranked, possible)
+    kept = flagged.filter(~is_member).drop(helpers)
     clustered = ranked.filter(pl.len().over("_cluster") > 1)
-    stats = {reason: members.height, f"{reason}_clusters": clustered.get_column("_cluster").n_unique()}
+    stats = {reason: members.height, f"{reason}_clusters": clustered.get_column("_cluster").n_unique(),
+             POSSIBLE: possible.height if possible is not None else 0}
     return StageResult(kept, removed, stats)

@@ -90,6 +90,14 @@ class SemanticDedupeConfig(_Section):
 class DedupeConfig(_Section):
     scope: list[str] = Field(["country"], description="Columns that must also match: the same question asked "
                              "for Peru and for Mexico is not a duplicate.")
+    persona: bool = Field(True, description="Only rows with equivalent personas are duplicates: the system prompt "
+                          "(folded; a generic one or none is no persona) and the persona columns (edad, genero...).")
+    generic_system_prompts: str = Field("generic_system_prompts.yaml", description="System prompts that set no role, "
+                                        "and the markers of a role: a file in curation/data/ or a path.")
+    guard: bool = Field(True, description="Near and semantic dedupe never merge texts that differ in a content word "
+                        "(not a typo) or in the order of their content words: 'fiestas de Galicia' / 'de Cataluña'.")
+    borderline: float = Field(0.05, ge=0, lt=1, description="Pairs this close under a threshold, and pairs the guard "
+                              "blocks, are kept with the warning possible_duplicate (possible_duplicate_of).")
     exact: ExactDedupeConfig = ExactDedupeConfig()
     near: NearDedupeConfig = NearDedupeConfig()
     semantic: SemanticDedupeConfig = SemanticDedupeConfig()

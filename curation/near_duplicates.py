@@ -11,8 +11,8 @@ from __future__ import annotations
 import polars as pl
 
 ROW = "row"
-# Buckets up to this size are compared pair by pair; a larger one links each member to its first row
-# only, so that a bucket of thousands of copies stays linear.
+# Buckets up to this size are compared pair by pair; a larger one links each member to its best row
+# (see bucket_pairs), so that a bucket of thousands of rows stays linear.
 ALL_PAIRS_MAX_BUCKET = 32
 PAIRS_PER_PASS = 200_000
 
@@ -35,23 +35,40 @@ def shingles(texts: pl.Series, ngram: int) -> pl.DataFrame:
     return pl.concat([grams, short_texts]).unique()
 
 
-def candidate_pairs(grams: pl.DataFrame, scopes: pl.Series, bins: int, band_size: int) -> pl.DataFrame:
-    """(a, b), a < b: rows of the same scope that share at least one band of their MinHash signature."""
+def buckets(grams: pl.DataFrame, scopes: pl.Series, bins: int, band_size: int) -> pl.DataFrame:
+    """(bucket, row): rows of the same scope that share a band of their MinHash signature; buckets of 2+ rows."""
     signature = grams.group_by(ROW, (pl.col("shingle") % bins).alias("bin")).agg((pl.col("shingle") // bins).min().alias("value"))
     bands = signature.group_by(ROW, (pl.col("bin") // band_size).alias("band")).agg(
         pl.concat_list(pl.col("bin").sort_by("bin"), pl.col("value").sort_by("bin")).hash(seed=3).alias("band_hash")
     )
     scope_of = scopes.to_frame("scope").with_row_index(ROW)
-    bands = bands.join(scope_of, on=ROW).with_columns(pl.len().over("band", "band_hash", "scope").alias("size"))
-    bucket = ["band", "band_hash", "scope"]
-    small = bands.filter(pl.col("size").is_between(2, ALL_PAIRS_MAX_BUCKET)).select(*bucket, ROW)
-    all_pairs = small.join(small, on=bucket, suffix="_b").filter(pl.col(ROW) < pl.col(f"{ROW}_b"))
-    large = bands.filter(pl.col("size") > ALL_PAIRS_MAX_BUCKET).group_by(bucket).agg(
-        pl.col(ROW).min().alias("a"), pl.col(ROW).alias("b")).explode("b")
+    bucket = pl.struct("band", "band_hash", "scope").hash(seed=5).alias("bucket")
+    members = bands.join(scope_of, on=ROW).select(bucket, ROW)
+    return members.filter(pl.len().over("bucket") > 1)
+
+
+def bucket_pairs(members: pl.DataFrame, rank: pl.Series | None = None) -> pl.DataFrame:
+    """(a, b), a < b: every pair of a bucket of up to ALL_PAIRS_MAX_BUCKET rows; in a larger bucket, each
+    row with the bucket's hub, its best row (lowest `rank`; default the row number), so that a bucket of
+    thousands of rows stays linear. Rows a hub leaves alone get their turn in later passes (see
+    NearDedupe), so a large cluster still comes together."""
+    members = members.with_columns(pl.col(ROW).cast(pl.UInt32), size=pl.len().over("bucket"))
+    small = members.filter(pl.col("size") <= ALL_PAIRS_MAX_BUCKET).select("bucket", ROW)
+    all_pairs = small.join(small, on="bucket", suffix="_b").filter(pl.col(ROW) < pl.col(f"{ROW}_b"))
+    large = members.filter(pl.col("size") > ALL_PAIRS_MAX_BUCKET)
+    order = rank.gather(large.get_column(ROW)) if rank is not None else large.get_column(ROW)
+    large = large.with_columns(_rank=order).with_columns(hub=pl.col(ROW).sort_by("_rank").first().over("bucket"))
+    large = large.filter(pl.col(ROW) != pl.col("hub"))
     return pl.concat([
         all_pairs.select(pl.col(ROW).alias("a"), pl.col(f"{ROW}_b").alias("b")),
-        large.filter(pl.col("a") != pl.col("b")).select("a", "b"),
+        large.select(pl.min_horizontal(ROW, "hub").alias("a"), pl.max_horizontal(ROW, "hub").alias("b")),
     ]).unique()
+
+
+def candidate_pairs(grams: pl.DataFrame, scopes: pl.Series, bins: int, band_size: int,
+                    rank: pl.Series | None = None) -> pl.DataFrame:
+    """(a, b), a < b: rows of the same scope that share at least one band of their MinHash signature."""
+    return bucket_pairs(buckets(grams, scopes, bins, band_size), rank)
 
 
 def jaccard(grams: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:

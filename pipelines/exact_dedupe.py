@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from curation.clusters import ROW, representatives
+from curation.clusters import GENERIC_SYSTEM_PROMPTS, ROW, Persona, representatives, with_possible_duplicates
 from curation.schema import TEXT_FIELDS, Status
 from curation.stage import CHUNK_ROWS, Stage, StageResult
 from curation.text import exact_key
@@ -19,14 +19,21 @@ def _hashes(frame: pl.DataFrame, key: pl.Expr) -> pl.Series:
 
 class ExactDedupe(Stage):
     name = "exact_dedupe"
-    description = "Same normalised prompt (or whole pair) in the same country: keep the most complete, point the others to it."
+    description = ("Same normalised prompt (or whole pair) in the same country, for the same persona: keep the most "
+                   "complete, point the others to it.")
     inputs = ("id", "source", *TEXT_FIELDS)
 
-    def __init__(self, by_prompt: bool = True, scope: list[str] | None = None):
+    def __init__(self, by_prompt: bool = True, scope: list[str] | None = None, persona: bool = True,
+                 generic_system_prompts: str = GENERIC_SYSTEM_PROMPTS):
         self.by_prompt, self.scope = by_prompt, scope or []
+        self.persona = Persona(generic_system_prompts) if persona else None
 
     def process(self, frame: pl.DataFrame) -> StageResult:
+        frame = with_possible_duplicates(frame)  # the column accepted rows always have (near and semantic fill it)
         scope = [pl.col(column).cast(pl.String).fill_null("\x00") for column in self.scope]
+        if self.persona is not None:  # a helper column: the keys are hashed a slice at a time
+            frame = frame.with_columns(self.persona.keys(frame).alias("_persona"))
+            scope.append(pl.col("_persona"))
         pair_key = pl.concat_str([exact_key(field).fill_null("") for field in TEXT_FIELDS] + scope, separator="\x1f")
         prompt_key = pl.concat_str([exact_key("prompt").fill_null(""), *scope], separator="\x1f")
         # Most complete first (ties by id), so the kept row does not depend on the input's row order.
@@ -47,4 +54,6 @@ class ExactDedupe(Stage):
         stats = repeated.select(
             exact_duplicate_pair=pl.col("_same_pair").sum(), exact_duplicate_prompt=(~pl.col("_same_pair")).sum()
         ).row(0, named=True)
-        return StageResult(frame.filter(~repeat), removed.drop("_rep_id", "_rep_source", "_same_pair"), stats)
+        helpers = [column for column in ("_persona",) if column in frame.columns]
+        return StageResult(frame.filter(~repeat).drop(helpers),
+                           removed.drop("_rep_id", "_rep_source", "_same_pair", *helpers), stats)

@@ -4,13 +4,29 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 import polars as pl
 
-from curation.clusters import completeness_order, greedy_clusters, resolve_clusters, scope_keys
-from curation.near_duplicates import jaccard, near_duplicate_pairs
+from curation.clusters import (
+    GENERIC_SYSTEM_PROMPTS,
+    ROW,
+    Persona,
+    completeness_order,
+    greedy_clusters,
+    possible_duplicates,
+    resolve_clusters,
+    scope_keys,
+    template_guard,
+    with_possible_duplicates,
+)
+from curation.near_duplicates import ALL_PAIRS_MAX_BUCKET, bucket_pairs, buckets, jaccard, shingles
 from curation.schema import TEXT_FIELDS
 from curation.stage import Stage, StageResult
 from curation.text import comparison_key, fold_accents
+
+# Passes over the rows that large buckets' hubs left alone: each pass takes every large bucket's next
+# best row as its hub (buckets of up to ALL_PAIRS_MAX_BUCKET remaining rows are compared pair by pair).
+MAX_PASSES = 32
 
 
 class NearDedupe(Stage):
@@ -19,9 +35,12 @@ class NearDedupe(Stage):
     inputs = ("id", "source", *TEXT_FIELDS)
 
     def __init__(self, on: Literal["prompt", "pair"] = "prompt", threshold: float = 0.8, ngram: int = 2,
-                 bins: int = 64, band_size: int = 4, scope: list[str] | None = None):
+                 bins: int = 64, band_size: int = 4, scope: list[str] | None = None, persona: bool = True,
+                 generic_system_prompts: str = GENERIC_SYSTEM_PROMPTS, guard: bool = True, borderline: float = 0.05):
         self.on, self.threshold, self.ngram, self.bins, self.band_size = on, threshold, ngram, bins, band_size
         self.scope = scope or []
+        self.persona = Persona(generic_system_prompts) if persona else None
+        self.guard, self.borderline = guard, borderline
 
     def keys(self, frame: pl.DataFrame) -> pl.Series:
         """Accent-, case- and punctuation-free text: 'Qué' and 'que' are the same word here."""
@@ -31,9 +50,86 @@ class NearDedupe(Stage):
 
     def process(self, frame: pl.DataFrame) -> StageResult:
         if frame.height == 0:
-            return StageResult(frame, self.nothing_removed(frame))
-        pairs, grams = near_duplicate_pairs(self.keys(frame), scope_keys(frame, self.scope), self.threshold,
-                                            self.ngram, self.bins, self.band_size)
-        cluster_ids = greedy_clusters(pairs, completeness_order(frame), frame.height)
-        return resolve_clusters(self, frame, cluster_ids, f"near_duplicate_{self.on}",
-                                lambda pairs: jaccard(grams, pairs))
+            return StageResult(with_possible_duplicates(frame), self.nothing_removed(frame))
+        order = completeness_order(frame)
+        rank = pl.Series(np.argsort(np.asarray(order, dtype=np.int64)), dtype=pl.Int64)  # rank[row]: 0 is the best
+        table = pl.DataFrame({ROW: pl.int_range(frame.height, dtype=pl.Int64, eager=True), "key": self.keys(frame),
+                              "scope": scope_keys(frame, self.scope, self.persona), "rank": rank})
+        # Rows with one comparison key in one scope are one text: its most complete row stands for all of
+        # them (similarity 1.0), so that copies never fill a bucket. Unique texts are numbered best first.
+        table = table.with_columns(_rep=pl.col(ROW).sort_by("rank").first().over("scope", "key"))
+        texts = table.filter(pl.col(ROW) == pl.col("_rep")).sort("rank").with_row_index("text")
+        text_of = table.join(texts.select("_rep", "text"), on="_rep", how="left", maintain_order="left").get_column("text")
+        text_row = texts.get_column(ROW)
+        prompts = frame.get_column("prompt").gather(text_row)
+
+        grams = shingles(texts.get_column("key"), self.ngram)
+        members = buckets(grams, texts.get_column("scope"), self.bins, self.band_size)
+        confirmed, possible = self._judge(jaccard(grams, bucket_pairs(members)), prompts)
+        founder = greedy_clusters(confirmed, range(texts.height), texts.height)
+        founder, more = self._passes(members, founder, grams, prompts)
+        possible = pl.concat([possible, more])
+
+        cluster_ids = text_row.gather(founder.gather(text_of))
+        flags = possible_duplicates(possible, founder, pl.int_range(texts.height, dtype=pl.Int64, eager=True))
+        flags = flags.select(text_row.gather(flags.get_column(ROW)).alias(ROW), text_row.gather(flags.get_column("other")).alias("other"))
+
+        def similarity(pairs: pl.DataFrame) -> pl.DataFrame:
+            local = pairs.with_columns(ta=text_of.gather(pairs.get_column("a")), tb=text_of.gather(pairs.get_column("b")))
+            distinct = local.filter(pl.col("ta") != pl.col("tb")).select(pl.col("ta").alias("a"), pl.col("tb").alias("b")).unique()
+            scored = jaccard(grams, distinct).rename({"a": "ta", "b": "tb"})
+            local = local.join(scored, on=["ta", "tb"], how="left", maintain_order="left")
+            return local.select("a", "b", pl.when(pl.col("ta") == pl.col("tb")).then(1.0).otherwise("similarity").alias("similarity"))
+
+        return resolve_clusters(self, frame, cluster_ids, f"near_duplicate_{self.on}", similarity, flags)
+
+    def _judge(self, scored: pl.DataFrame, prompts: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Confirmed pairs (similar enough, and not told apart by the template guard), and the possible
+        duplicates: pairs the guard blocked and pairs just under the threshold."""
+        above = scored.filter(pl.col("similarity") >= self.threshold)
+        if self.guard:
+            above = template_guard(prompts, above)
+            blocked, above = above.filter("blocked").drop("blocked"), above.filter(~pl.col("blocked")).drop("blocked")
+        else:
+            blocked = above.clear()
+        near = scored.filter(pl.col("similarity").is_between(self.threshold - self.borderline, self.threshold, closed="left"))
+        cast = [pl.col("a").cast(pl.Int64), pl.col("b").cast(pl.Int64), pl.col("similarity").cast(pl.Float64)]
+        return above.select(cast), pl.concat([blocked.select(cast), near.select(cast)])
+
+    def _passes(self, members: pl.DataFrame, founder: pl.Series, grams: pl.DataFrame,
+                prompts: pl.Series) -> tuple[pl.Series, pl.DataFrame]:
+        """Large buckets link each text to their hub only; a text whose hub another cluster took, or that
+        was not within the threshold of it, is compared again with the bucket's next best text that is
+        still a cluster's founder, pass after pass, until no large bucket has a lone text left to place."""
+        members = members.with_columns(pl.col(ROW).cast(pl.Int64)).filter(pl.len().over("bucket") > ALL_PAIRS_MAX_BUCKET)
+        possible = pl.DataFrame(schema={"a": pl.Int64, "b": pl.Int64, "similarity": pl.Float64})
+        if members.height == 0:
+            return founder, possible
+        done = members.group_by("bucket").agg(pl.col(ROW).min())  # the first pass's hubs (texts are numbered best first)
+        rows = len(founder)
+        for _ in range(MAX_PASSES):
+            founders = founder.to_numpy().astype(np.int64)
+            is_founder = founders == np.arange(rows)
+            alone = is_founder & (np.bincount(founders, minlength=rows) == 1)
+            status = pl.DataFrame({ROW: np.arange(rows, dtype=np.int64)[is_founder], "alone": alone[is_founder]})
+            left = (members.join(done, on=["bucket", ROW], how="anti").join(status, on=ROW)
+                    .filter(pl.col("alone").any().over("bucket") & (pl.len().over("bucket") > 1)))
+            if left.height == 0:
+                break
+            small = left.filter(pl.len().over("bucket") <= ALL_PAIRS_MAX_BUCKET)
+            large = left.filter(pl.len().over("bucket") > ALL_PAIRS_MAX_BUCKET)
+            hubs = large.group_by("bucket").agg(pl.col(ROW).min().alias("hub"))
+            hub_pairs = large.join(hubs, on="bucket").filter(pl.col("alone") & (pl.col(ROW) != pl.col("hub")))
+            pairs_small = small.join(small, on="bucket", suffix="_b").filter(
+                (pl.col(ROW) < pl.col(f"{ROW}_b")) & (pl.col("alone") | pl.col("alone_b")))
+            pairs = pl.concat([
+                hub_pairs.select(pl.min_horizontal(ROW, "hub").alias("a"), pl.max_horizontal(ROW, "hub").alias("b")),
+                pairs_small.select(pl.col(ROW).alias("a"), pl.col(f"{ROW}_b").alias("b")),
+            ]).unique()
+            done = pl.concat([done, hubs.rename({"hub": ROW}), small.select("bucket", ROW)])
+            confirmed, maybe = self._judge(jaccard(grams, pairs), prompts)
+            possible = pl.concat([possible, maybe])
+            if confirmed.height:
+                reset = np.where(alone, -1, founders)
+                founder = greedy_clusters(confirmed, range(rows), rows, reset.tolist())
+        return founder, possible

@@ -29,7 +29,7 @@ def test_one_word_prompts_and_unigram_shingles_work():
 
 def test_scope_does_not_hide_pairs_of_the_same_country():
     rows = [pair(prompt=BASE, country="PE"), pair(prompt=BASE + " hoy", country="MX"),
-            pair(prompt=BASE + " ahora", country="MX")]
+            pair(prompt=BASE + " hoy mismo", country="MX")]  # not "hoy" / "ahora": the template guard tells those apart
     result = NearDedupe(threshold=0.8, scope=["country"])(frame_of(*rows))
     assert result.removed.height == 1 and result.removed["country"][0] == "MX"
 
@@ -59,7 +59,7 @@ def test_near_dedupe_keeps_the_most_complete_row_and_reports_similarity():
         pair(prompt=BASE.replace("¿Qué", "Qué").replace("?", "") + " hoy", chosen=pair()["chosen"] + " Y chicha morada."),
         pair(prompt="¿Cómo se celebra la Virgen de la Candelaria en Puno con toda la familia?"),
     )
-    result = NearDedupe(threshold=0.8, scope=["country"])(frame)
+    result = NearDedupe(threshold=0.8, scope=["country"], persona=False)(frame)  # no persona: a role and none are one
     assert result.kept["source"].to_list() == ["test:2", "test:3"]  # has a system prompt and longer answers
     removed = result.removed.row(0, named=True)
     assert (removed["source"], removed["duplicate_of_source"], removed["reasons"]) == ("test:1", "test:2", ["near_duplicate_prompt"])

@@ -204,14 +204,21 @@ def report(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Where to write (default: the run folder).")] = None,
     target: Target = "uniform",
     cell_target: Annotated[int | None, typer.Option("--cell-target", help="Rows wanted per country x dimension cell.")] = None,
+    gold: Annotated[Path | None, typer.Option("--gold", help="A gold set (folder or JSONL file): adds the evaluation against it "
+                                              "(evaluation.json, evaluation.md and a section of the report).")] = None,
 ) -> None:
     """The curation report (report.html, self-contained; report.md), the bias-balance audit (bias_audit.json,
     bias_audit.md) and the dataset cards of the run's published datasets."""
+    from curation.reports.evaluation import evaluate as evaluate_run, write_evaluation
+
     try:
         run = RunFolder.read(run_dir)
         if out is not None:
-            claim_folder(out, [run_dir])
-        written, paths = write_report(run, out, target, cell_target)
+            claim_folder(out, [run_dir, *([gold] if gold else [])])
+        evaluation = evaluate_run(run_dir, gold) if gold else None
+        written, paths = write_report(run, out, target, cell_target, evaluation)
+        if evaluation is not None:
+            paths |= write_evaluation(evaluation, out or run_dir)
         cards = [_card(run, written.audited, kind, None, "apache-2.0") for kind in KINDS if run.published(kind)]
     except CurationError as error:
         raise _fail(error) from None

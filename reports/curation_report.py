@@ -17,6 +17,7 @@ import polars as pl
 from curation.errors import CurationError
 from curation.reports import figures
 from curation.reports.bias_audit import audit, audit_json, audit_markdown
+from curation.reports.evaluation import evaluation_tables, headline
 from curation.reports.generation_cost import generation_cost
 from curation.reports.markdown import markdown_table, markdown_text
 from curation.reports.similarity import tfidf_similarity
@@ -128,7 +129,8 @@ class Report:
     audited: dict  # the bias-balance audit's tables and headline, which the dataset cards show too
 
 
-def build_report(run: RunFolder, target: str = "uniform", cell_target: int | None = None) -> Report:
+def build_report(run: RunFolder, target: str = "uniform", cell_target: int | None = None,
+                 evaluation: dict | None = None) -> Report:
     accepted = run.accepted
     pairs = accepted.filter(pl.col("chosen").is_not_null() & pl.col("rejected").is_not_null())
     scored = pairs.select("country").with_columns(tfidf_similarity(pairs))
@@ -144,7 +146,7 @@ def build_report(run: RunFolder, target: str = "uniform", cell_target: int | Non
     }
     audited = audit(accepted, target, cell_target)
     charts = _charts(run, accepted, scored)
-    return Report(_html(run, tables, audited, charts), _markdown(run, tables, audited), audited)
+    return Report(_html(run, tables, audited, charts, evaluation), _markdown(run, tables, audited, evaluation), audited)
 
 
 def _charts(run: RunFolder, accepted: pl.DataFrame, scored: pl.DataFrame) -> dict[str, str]:
@@ -262,11 +264,20 @@ def _cost_html(cost: pl.DataFrame | None) -> str:
     return f"<p>{COST_NOTE}</p>{html_table(cost)}"
 
 
+def _evaluation_html(evaluation: dict | None) -> str:
+    """The section `curation report --gold` adds: the evaluation's tables (reports/evaluation.py)."""
+    if evaluation is None:
+        return ""
+    tables = "".join(f"<h3>{_escape(title)}</h3>{html_table(table, max_rows=100)}" for title, table in evaluation_tables(evaluation).items())
+    return (f"<h2>Evaluation against the gold set</h2><p>{_escape(headline(evaluation))} Only the rows the gold labels are "
+            f"measured; rules on the whole row (side <code>row</code>) against the defect on any side.</p>{tables}")
+
+
 def _similarity_text(similarity: float | None) -> str:
     return "" if similarity is None else f", similarity {similarity:.2f}"
 
 
-def _html(run: RunFolder, tables: dict[str, pl.DataFrame], audited: dict, charts: dict[str, str]) -> str:
+def _html(run: RunFolder, tables: dict[str, pl.DataFrame], audited: dict, charts: dict[str, str], evaluation: dict | None = None) -> str:
     summary = run.summary
     head = audited["headline"]
     status = ", ".join(f"{_escape(name)} {count:,}" for name, count in summary["status"].items())
@@ -302,6 +313,7 @@ def _html(run: RunFolder, tables: dict[str, pl.DataFrame], audited: dict, charts
 {_review_html(run.review)}
 <h2>Duplicate clusters</h2>
 {_clusters_html(run.clusters)}
+{_evaluation_html(evaluation)}
 <h2>Bias-balance audit</h2>
 <p>Target: {_escape(head['target_source'])}. Imbalance index (total variation distance to the target, 0 = balanced): <b>{head['imbalance_index']}</b>.
 Gap list target: {head['cell_target']} rows per country × dimension cell; {head['rows_needed']:,} rows needed.</p>
@@ -310,7 +322,7 @@ Gap list target: {head['cell_target']} rows per country × dimension cell; {head
 """
 
 
-def _markdown(run: RunFolder, tables: dict[str, pl.DataFrame], audited: dict) -> str:
+def _markdown(run: RunFolder, tables: dict[str, pl.DataFrame], audited: dict, evaluation: dict | None = None) -> str:
     summary = run.summary
     validation = run.validation
     gate = "no validation.json" if validation is None else (
@@ -326,15 +338,19 @@ def _markdown(run: RunFolder, tables: dict[str, pl.DataFrame], audited: dict) ->
         "## Chosen vs rejected TF-IDF cosine similarity by country", "", markdown_table(tables["similarity"]), "",
         *(["## Generated rows and their cost", "", markdown_table(tables["generation_cost"]), ""]
           if tables["generation_cost"] is not None else []),
+        *(["## Evaluation against the gold set", "", markdown_text(headline(evaluation)), "",
+           *(f"### {markdown_text(title)}\n\n{markdown_table(table, max_rows=100)}\n" for title, table in evaluation_tables(evaluation).items())]
+          if evaluation is not None else []),
         "## Bias-balance audit", "", audit_markdown(audited),
     ]
     return "\n".join(lines) + "\n"
 
 
 def write_report(run: RunFolder, out_dir: Path | None = None, target: str = "uniform",
-                 cell_target: int | None = None) -> tuple[Report, dict[str, Path]]:
-    """report.html, report.md, bias_audit.json and bias_audit.md in `out_dir` (default: the run folder)."""
-    report = build_report(run, target, cell_target)
+                 cell_target: int | None = None, evaluation: dict | None = None) -> tuple[Report, dict[str, Path]]:
+    """report.html, report.md, bias_audit.json and bias_audit.md in `out_dir` (default: the run folder); with an
+    evaluation against the gold set (reports/evaluation.py), its section in the report."""
+    report = build_report(run, target, cell_target, evaluation)
     out_dir = out_dir or run.path
     out_dir.mkdir(parents=True, exist_ok=True)
     texts = {"report.html": report.html, "report.md": report.markdown,

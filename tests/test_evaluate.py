@@ -2,6 +2,7 @@
 hand-made run folder and small synthetic gold files whose every figure is worked out below; and the real gold
 folder on the shared sample when ../shared exists."""
 
+import csv
 import json
 import shutil
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from curation.cli import app
-from curation.config import load_config
+from curation.config import RunConfig, load_config
 from curation.errors import CurationError
 from curation.reports.evaluation import GOLD_FIELDS, evaluate, read_gold, rule_family
 from curation.run import run
@@ -249,3 +250,42 @@ def test_real_gold_folder_on_the_shared_sample(arena_sample, tmp_path):
         assert item["labelled"] == len(labelled[item["field"]]), item
     assert evaluation["tags"]["dimension"]["labelled"] == len(labelled["dimension"])
     assert evaluation["dedupe"]["labelled_rows"] == len(labelled["duplicate_group"])
+
+
+def test_report_with_gold_has_the_evaluation_section_escaped(tmp_path):
+    """`curation report --gold` on a real run of a small CSV: the section is in report.html and report.md, and
+    gold values are shown, never run."""
+    sample = tmp_path / "data" / TARGET
+    sample.parent.mkdir()
+    rows = [("Chile", "¿Qué comes en las fiestas patrias de Chile con tu familia?", "Empanadas de pino, anticuchos y mote con huesillo en la fonda.",
+             "Comida típica de un país de Sudamérica, como la de muchos otros lugares."),
+            ("México", "¿Cómo se prepara el mole poblano en casa de tu abuela?", "Con chiles mulato, ancho y pasilla, chocolate y mucha paciencia.",
+             "Se prepara con ingredientes variados y se sirve caliente en un plato."),
+            ("México", "¿Cómo se prepara el mole poblano en casa de tu abuela?", "Mi abuela tuesta los chiles y muele todo en el metate, despacio.",
+             "Es una salsa."),
+            ("Perú", "¿Qué significa «pata» en Lima?", "Amigo cercano: «es mi pata» quiere decir que es mi amigo de confianza.",
+             "Es una parte del cuerpo de un animal, como la pata de un perro o un gato.")]
+    with sample.open("w", encoding="utf-8", newline="") as file:
+        csv.writer(file).writerows([("country", "system_prompt", "question", "chosen", "rejected"),
+                                    *((country, "", question, chosen, rejected) for country, question, chosen, rejected in rows)])
+    config = RunConfig(name="gold_report", input={"path": str(sample), "format": "arena"})
+    config.dedupe.semantic.enabled = False
+    run_dir = run(config, tmp_path / "run").output_dir
+    gold = tmp_path / "gold"
+    gold.mkdir()
+    (gold / "prompts.jsonl").write_text("".join(json.dumps(
+        {"row": row, "category": "<script>window.__pwned=1</script>" if row == 1 else "knowledge", "dimension": "knowledge",
+         "dimension_second": None, "register": "tú", "register_evidence": [], "prompt_defects": [],
+         "duplicate_group": "2" if row in (2, 3) else None}) + "\n" for row in range(1, 5)), encoding="utf-8")
+    result = CliRunner().invoke(app, ["report", str(run_dir), "--gold", str(gold), "--out", str(tmp_path / "report")])
+    assert result.exit_code == 0, (result.stderr, result.exception)
+    html = (tmp_path / "report" / "report.html").read_text(encoding="utf-8")
+    assert "<h2>Evaluation against the gold set</h2>" in html and "Dedupe: false merges" in html
+    assert "<script>window.__pwned" not in html and "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in html
+    markdown = (tmp_path / "report" / "report.md").read_text(encoding="utf-8")
+    assert "## Evaluation against the gold set" in markdown and "<script>" not in markdown
+    evaluation = json.loads((tmp_path / "report" / "evaluation.json").read_text(encoding="utf-8"))
+    assert evaluation["rows"]["evaluated_rows"] == 4 and evaluation["dedupe"]["gold_duplicate_rows"] == 1
+    # Without --gold, no section.
+    result = CliRunner().invoke(app, ["report", str(run_dir), "--out", str(tmp_path / "plain")])
+    assert result.exit_code == 0 and "Evaluation against the gold set" not in (tmp_path / "plain" / "report.html").read_text(encoding="utf-8")

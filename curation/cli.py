@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import traceback
 from pathlib import Path
 from typing import Annotated
 
@@ -37,8 +38,10 @@ for variable in ("HF_HUB_DISABLE_TELEMETRY", "HF_DATASETS_DISABLE_PROGRESS_BARS"
 app = typer.Typer(help="Curate culturally aligned preference data (DPO/KTO): filters, dedupe, splits, ledger.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 console = Console(stderr=True)
-EXIT_BAD_INPUT = 2
-EXIT_GATE_FAILED = 1
+# Each outcome its own exit code (README, "Exit codes"); 1 is left to Python, which uses it for a crash.
+EXIT_BAD_INPUT = 2  # bad input, config or option: nothing written
+EXIT_GATE_FAILED = 3  # the outputs are written, but the gate failed (--strict) or a name breaks the convention
+EXIT_INTERNAL_ERROR = 4  # a bug: one line here, the traceback in a log file
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="YAML config (defaults apply without one).")]
 
@@ -458,5 +461,26 @@ def _print_extension(summary: dict, paths: dict[str, Path]) -> None:
         console.print(f"next: curation run {paths['run_config']}  (filters, dedupe against the seed, tagging, the gate)")
 
 
+def main() -> None:
+    """The `curation` command: an unexpected exception (a bug, not bad input) is one line and a log file."""
+    try:
+        app(prog_name="curation")
+    except Exception as error:  # noqa: BLE001 (every exception the commands did not turn into a message)
+        log = crash_log()
+        console.print(Text(f"internal error: {type(error).__name__}: {error}", style="bold red"), highlight=False,
+                      soft_wrap=True)
+        console.print(f"this is a bug in curation, not in your data; the details are in {log}", highlight=False)
+        raise SystemExit(EXIT_INTERNAL_ERROR) from None
+
+
+def crash_log() -> Path:
+    """The current exception's traceback, written to a new file under the cache folder's logs/."""
+    folder = Path(os.environ.get("CURATION_CACHE") or Path.home() / ".cache" / "curation") / "logs"
+    folder.mkdir(parents=True, exist_ok=True)
+    log = folder / f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    log.write_text(traceback.format_exc(), encoding="utf-8")
+    return log
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -94,7 +94,7 @@ def test_run_writes_validation_and_strict_fails(tmp_path):
     assert "country_shares" in failed and "country_counts" in failed  # one country, two rows
     assert json.loads((tmp_path / "out" / "ledger.json").read_text())["validation"]["failed"] == validation["failed"]
     strict = runner.invoke(app, ["run", str(config), "-q", "--strict"])
-    assert strict.exit_code == 1 and "dataset expectations failed" in strict.output
+    assert strict.exit_code == 3 and "dataset expectations failed" in strict.output
 
 
 def test_rules_command_lists_pack_rules_and_expectations():

@@ -263,3 +263,21 @@ def test_an_audit_target_that_is_missing_or_a_bomb_is_a_config_error(demo_run, t
     for target, expected in ((tmp_path / "missing.yaml", "no such file"), (bomb, "aliases")):
         result, message = invoke("report", out, "--out", tmp_path / "report", "--target", target)
         assert result.exit_code == 2 and expected in message, message
+
+
+def test_a_bug_is_one_line_and_a_log_not_a_traceback(monkeypatch, tmp_path, capsys):
+    """Exit codes: 2 bad input, 3 gate failed, 4 a bug (1 stays Python's own crash code)."""
+    import curation.cli as cli
+
+    def broken(**_):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setenv("CURATION_CACHE", str(tmp_path))
+    monkeypatch.setattr(cli, "app", broken)
+    with pytest.raises(SystemExit) as stopped:
+        cli.main()
+    assert stopped.value.code == cli.EXIT_INTERNAL_ERROR == 4
+    message = capsys.readouterr().err
+    assert "internal error: RuntimeError: a bug" in message and "Traceback" not in message
+    (log,) = (tmp_path / "logs").glob("crash-*.log")
+    assert "Traceback" in log.read_text() and "RuntimeError: a bug" in log.read_text()

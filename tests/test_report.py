@@ -169,6 +169,6 @@ def test_report_and_card_commands(run_dir, tmp_path):
     assert result.exit_code == 0, result.output
     assert (out / "report.html").is_file() and (run_dir / "report_test_kto" / "README.md").is_file()
     bad = runner.invoke(app, ["card", str(run_dir), "--kind", "dpo", "--repo-id", "somosnlp/cultura_prompts"])
-    assert bad.exit_code == 1 and "naming convention" in bad.output
+    assert bad.exit_code == 3 and "naming convention" in bad.output
     missing = runner.invoke(app, ["report", str(tmp_path / "nowhere")])
     assert missing.exit_code == 2 and "not a run folder" in missing.output

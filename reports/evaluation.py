@@ -32,13 +32,14 @@ from curation.errors import CurationError
 from curation.reports.markdown import markdown_code, markdown_table, markdown_text
 
 # Engine rule family (the rule name's prefix) -> the gold defect it looks for. A new rule family with a
-# gold counterpart is one line here. The disclaimer phrases (rules/disclaimers.yaml) hold no
-# knowledge-cutoff phrase, so the gold's `cutoff_disclaimer` has no rule yet.
+# gold counterpart is one line here. The disclaimer phrases of ai_disclaimer (rules/disclaimers.yaml) hold
+# no knowledge-cutoff phrase; a `cutoff_disclaimer_*` rule, when the run has one, is measured against it.
 RULE_FAMILIES: dict[str, str] = {
     "error_placeholder": "error_page",
     "language_mismatch": "wrong_language",
     "mojibake": "mojibake",
     "ai_disclaimer": "persona_break",
+    "cutoff_disclaimer": "cutoff_disclaimer",
     "refusal": "refusal",
     "truncated": "truncated",
     "simulated_dialogue": "simulated_dialogue",
@@ -201,11 +202,12 @@ def _rule_catalog(run_dir: Path, seen: set[str]) -> list[str]:
 
 
 def rule_family(name: str) -> tuple[str, str] | None:
-    """(family, side) of a rule name: too_short_chosen -> (too_short, chosen), pii_email -> (pii, row)."""
+    """(family, side) of a rule name: too_short_chosen -> (too_short, chosen), language_mismatch_chosen_unsure ->
+    (language_mismatch, chosen), pii_email -> (pii, row)."""
     for prefix in RULE_FAMILIES:
         if name == prefix or name.startswith(prefix + "_"):
-            rest = name[len(prefix) + 1:]
-            return prefix, rest if rest in SIDES else ROW
+            words = name[len(prefix) + 1:].split("_")
+            return prefix, next((word for word in words if word in SIDES), ROW)
     return None
 
 

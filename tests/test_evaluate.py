@@ -104,6 +104,7 @@ def test_rule_names_map_to_families_and_sides():
     assert rule_family("ai_disclaimer_chosen") == ("ai_disclaimer", "chosen")
     assert rule_family("pii_national_id") == ("pii", "row")
     assert rule_family("mojibake") == ("mojibake", "row")
+    assert rule_family("language_mismatch_chosen_unsure") == ("language_mismatch", "chosen")
     assert rule_family("length_ratio_extreme") is None and rule_family("variety_clash_chosen") is None
 
 

@@ -20,6 +20,7 @@ from curation.safe_yaml import load_yaml
 from curation.text import dfa_friendly, fold_accents
 
 UNDETERMINED = "undetermined"
+_CONTEXT = " .!?:;,\n¿¡(*-"  # what a pattern may match before its word (a clause start): not part of the evidence
 ANY_LANGUAGE = "phrases"
 
 
@@ -45,59 +46,127 @@ def _alternative(entry: str) -> str:
 @dataclass(frozen=True)
 class Lexicon:
     name: str
-    entries: pl.DataFrame  # language, key (folded entry), kind, weight, label
+    entries: pl.DataFrame  # language, key (folded entry, or a group's regex), kind, weight, label
     patterns: dict[str, str]  # language -> one regex matching any of its entries
+    # Morphology: (language, regex over folded text, words it must not match) per `patterns` group, with the
+    # group's kind, weight and labels in `pattern_entries` (gid = the group's index here).
+    pattern_groups: tuple[tuple[str, str, frozenset[str]], ...] = ()
+    pattern_entries: pl.DataFrame | None = None
 
     @classmethod
     def load(cls, file_name: str) -> Lexicon:
         return _load(file_name)
 
+    @property
+    def pattern(self) -> str:
+        """Every language's entries in one regex: one pass over the text; the join keeps each language's own."""
+        return "|".join(f"(?:{pattern})" for pattern in self.patterns.values())
+
 
 @cache
 def _load(file_name: str) -> Lexicon:
     text = resources.files("curation.data").joinpath(file_name).read_text(encoding="utf-8")
-    rows = []
+    rows, groups_out, pattern_rows = [], [], []
+    regexes: dict[str, list[str]] = {}
     for language, groups in load_yaml(text, f"lexicon {file_name}").items():
         for group in groups:
-            for entry in group["words"]:
+            for entry in group.get("words", []):
                 for label in group["varieties"]:
                     rows.append({"language": language, "key": " ".join(fold(str(entry)).split()),
                                  "kind": group["kind"], "weight": int(group.get("weight", 1)), "label": label})
+            for regex in group.get("patterns", []):
+                gid = len(groups_out)
+                groups_out.append((language, f"^(?:{regex})$", frozenset(fold(str(w)) for w in group.get("except", []))))
+                regexes.setdefault(language, []).append(regex)
+                for label in group["varieties"]:
+                    pattern_rows.append({"language": language, "gid": gid, "kind": group["kind"],
+                                         "weight": int(group.get("weight", 1)), "label": label})
+                    rows.append({"language": language, "key": regex, "kind": group["kind"],
+                                 "weight": int(group.get("weight", 1)), "label": label})
     entries = pl.DataFrame(rows).unique(maintain_order=True)
     patterns = {}
     for language, keys in entries.group_by("language", maintain_order=True).agg(pl.col("key").unique()).iter_rows():
-        # Longest first, so a phrase wins over a word it starts with.
-        ordered = sorted(keys, key=len, reverse=True)
-        patterns[language] = dfa_friendly("|".join(_alternative(key) for key in ordered))
-    return Lexicon(file_name, entries, patterns)
+        # Longest first, so a phrase wins over a word it starts with; morphology patterns after every word.
+        words = sorted(set(keys) - set(regexes.get(language, [])), key=len, reverse=True)
+        alternatives = [_alternative(key) for key in words] + [rf"(?:{regex})\b" for regex in regexes.get(language, [])]
+        patterns[language] = dfa_friendly("|".join(alternatives))
+    pattern_entries = pl.DataFrame(pattern_rows, schema={"language": pl.String, "gid": pl.Int64, "kind": pl.String,
+                                                         "weight": pl.Int64, "label": pl.String})
+    return Lexicon(file_name, entries, patterns, tuple(groups_out), pattern_entries)
 
 
-def tag(frame: pl.DataFrame, column: str, lexicon: Lexicon, language_column: str | None, prefix: str) -> pl.DataFrame:
-    """Add <prefix> (label), <prefix>_score (its weight), <prefix>_candidates and <prefix>_evidence ("kind:word")."""
+def confidence(best: pl.Expr, second: pl.Expr) -> pl.Expr:
+    """0..1: grows with the winning weight (1 -> 0.5, 2 -> 0.75, 3 -> 0.88) and shrinks with a rival's share."""
+    return ((1 - 0.5 ** best.cast(pl.Float64)) * best / (best + second)).fill_nan(0.0).fill_null(0.0).round(3)
+
+
+def tag(frame: pl.DataFrame, column: str, lexicon: Lexicon, language_column: str | None, prefix: str, *,
+        mask: str | None = None, exclude_column: str | None = None, prior: pl.Expr | None = None,
+        min_prior_score: int = 3, max_prior_candidates: int = 9, with_confidence: bool = False) -> pl.DataFrame:
+    """Add <prefix> (label), <prefix>_score (its weight), <prefix>_candidates, <prefix>_evidence ("kind:word")
+    and <prefix>_confidence (0..1).
+
+    mask: a regex over the folded text whose spans are not evidence (quoted words, "la palabra X").
+    exclude_column: a text (the prompt) whose own matches are not evidence here (an answer explaining them).
+    prior: a label per row (the country's variety): when the best candidates tie and it is among them, with a
+    weight of at least `min_prior_score`, it is the label.
+    """
     text = folded(column)
-    matched = pl.lit(None, dtype=pl.List(pl.String))
-    for language, pattern in lexicon.patterns.items():
-        applies = pl.lit(True) if language == ANY_LANGUAGE or language_column is None else pl.col(language_column) == language
-        matched = pl.when(applies).then(text.str.extract_all(pattern)).otherwise(matched)
-    language = pl.col(language_column) if language_column and ANY_LANGUAGE not in lexicon.patterns else pl.lit(ANY_LANGUAGE)
-    rows = frame.select(matched.alias("_matched"), language.alias("language")).with_row_index("_row")
-    hits = (
-        rows.explode("_matched").drop_nulls("_matched")
-        .with_columns(key=pl.col("_matched").str.replace_all(r"\s+", " "))
-        .join(lexicon.entries, on=["language", "key"])
+    searched = text.str.replace_all(mask, " ") if mask else text
+    use_language = language_column is not None and ANY_LANGUAGE not in lexicon.patterns
+    applies = pl.col(language_column).is_in(list(lexicon.patterns)) if use_language else pl.lit(True)
+    matched = pl.when(applies).then(searched.str.extract_all(lexicon.pattern))
+    language = pl.col(language_column) if use_language else pl.lit(ANY_LANGUAGE)
+    extra = [prior.alias("_prior")] if prior is not None else []
+    if exclude_column is not None:
+        extra.append(pl.when(applies).then(folded(exclude_column).str.extract_all(lexicon.pattern)).alias("_excluded"))
+    rows = frame.select(matched.alias("_matched"), language.alias("language"), *extra).with_row_index("_row")
+    found = (
+        rows.select("_row", "language", "_matched").explode("_matched").drop_nulls("_matched")
+        .with_columns(key=pl.col("_matched").str.replace_all(r"\s+", " ").str.strip_chars_start(_CONTEXT))
     )
+    if exclude_column is not None:
+        asked = rows.select("_row", key=pl.col("_excluded")).explode("key").drop_nulls("key").with_columns(
+            pl.col("key").str.replace_all(r"\s+", " ")).unique()
+        found = found.join(asked, on=["_row", "key"], how="anti")
+    hits = found.join(lexicon.entries, on=["language", "key"])
+    if lexicon.pattern_groups:
+        rest = found.join(lexicon.entries, on=["language", "key"], how="anti")
+        gid = pl.lit(None, dtype=pl.Int64)
+        for index, (group_language, regex, excepted) in reversed(list(enumerate(lexicon.pattern_groups))):
+            fits = pl.col("key").str.contains(regex) & ~pl.col("key").is_in(list(excepted))
+            if use_language:
+                fits = fits & (pl.col("language") == group_language)
+            gid = pl.when(fits).then(pl.lit(index, dtype=pl.Int64)).otherwise(gid)
+        by_pattern = rest.with_columns(gid=gid).drop_nulls("gid").join(lexicon.pattern_entries.drop("language"), on="gid")
+        hits = pl.concat([hits, by_pattern.select(hits.columns)])
+    hits = hits.filter(pl.col("weight") > 0)
     scores = hits.group_by("_row", "label").agg(pl.col("weight").sum().alias("score"))
-    best = scores.filter(pl.col("score") == pl.col("score").max().over("_row")).group_by("_row").agg(
+    ranked = scores.with_columns(top=pl.col("score").max().over("_row"))
+    best = ranked.filter(pl.col("score") == pl.col("top")).group_by("_row").agg(
         pl.col("label").sort().alias("candidates"), pl.col("score").first())
+    second = ranked.filter(pl.col("score") < pl.col("top")).group_by("_row").agg(pl.col("score").max().alias("second"))
     evidence = hits.group_by("_row").agg(pl.format("{}:{}", "kind", "key").unique(maintain_order=True).alias("evidence"))
-    labelled = rows.select("_row").join(best, on="_row", how="left").join(evidence, on="_row", how="left").sort("_row")
+    labelled = (rows.select("_row", *(["_prior"] if prior is not None else []))
+                .join(best, on="_row", how="left").join(second, on="_row", how="left")
+                .join(evidence, on="_row", how="left").sort("_row"))
+    single = pl.col("candidates").list.len() == 1
+    label = pl.when(single).then(pl.col("candidates").list.first())
+    sure = confidence(pl.col("score"), pl.col("second").fill_null(0))
+    conf = pl.when(single).then(sure)
+    if prior is not None:
+        prior_fits = (pl.col("candidates").list.contains(pl.col("_prior")) & (pl.col("score") >= min_prior_score)
+                      & (pl.col("candidates").list.len() <= max_prior_candidates))
+        label = label.when(prior_fits).then(pl.col("_prior"))
+        # A tie settled by the country: the evidence fits it, but it is shared with the other candidates.
+        conf = conf.when(prior_fits).then((sure * 0.8).round(3))
     return frame.with_columns(
         labelled.select(
-            pl.when(pl.col("candidates").list.len() == 1).then(pl.col("candidates").list.first())
-            .otherwise(pl.lit(UNDETERMINED)).alias(prefix),
+            label.otherwise(pl.lit(UNDETERMINED)).alias(prefix),
             pl.col("score").fill_null(0).alias(f"{prefix}_score"),
             pl.col("candidates").fill_null([]).alias(f"{prefix}_candidates"),
             pl.col("evidence").fill_null([]).alias(f"{prefix}_evidence"),
+            *([conf.otherwise(pl.lit(0.0)).alias(f"{prefix}_confidence")] if with_confidence else []),
         )
     )
 
@@ -107,11 +176,23 @@ TAGGED_FIELDS = ("prompt", "chosen", "rejected")
 
 def tag_columns(label: str) -> tuple[str, ...]:
     """The columns `tag_fields` adds for a label: <field>_<label>, _score, _candidates, _evidence."""
-    return tuple(f"{field}_{label}{suffix}" for field in TAGGED_FIELDS for suffix in ("", "_score", "_candidates", "_evidence"))
+    return tuple(f"{field}_{label}{suffix}" for field in TAGGED_FIELDS
+                 for suffix in ("", "_score", "_candidates", "_evidence", "_confidence"))
 
 
-def tag_fields(frame: pl.DataFrame, lexicon: Lexicon, label: str) -> pl.DataFrame:
-    """Tag prompt, chosen and rejected, each matched against its own language's entries."""
+def tag_fields(frame: pl.DataFrame, lexicon: Lexicon, label: str, *, mask: str | None = None,
+               mask_answers: bool = True, prior: bool = False) -> pl.DataFrame:
+    """Tag prompt, chosen and rejected, each matched against its own language's entries.
+
+    mask: mention spans (quoted words) that are not evidence; on the prompt only unless mask_answers.
+    The answers leave out what they share with the prompt (words asked about). prior: a tie that
+    includes the row's country variety (<lang>-<country>) is decided for it.
+    """
     for field in TAGGED_FIELDS:
-        frame = tag(frame, field, lexicon, f"{field}_lang", f"{field}_{label}")
+        country = None
+        if prior and "country" in frame.columns:
+            country = pl.format("{}-{}", pl.col(f"{field}_lang"), pl.col("country"))
+        frame = tag(frame, field, lexicon, f"{field}_lang", f"{field}_{label}",
+                    mask=mask if field == "prompt" or mask_answers else None,
+                    exclude_column=None if field == "prompt" else "prompt", prior=country, with_confidence=True)
     return frame

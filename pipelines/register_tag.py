@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from curation.lexicon import TAGGED_FIELDS, Lexicon, tag_columns, tag_fields
+from curation.mentions import MENTION
 from curation.stage import Stage, StageResult
 
 
@@ -19,6 +20,6 @@ class RegisterTag(Stage):
         self.lexicon = Lexicon.load(lexicon_file)
 
     def process(self, frame: pl.DataFrame) -> StageResult:
-        frame = tag_fields(frame, self.lexicon, "register")
+        frame = tag_fields(frame, self.lexicon, "register", mask=MENTION, mask_answers=False)
         counts = dict(frame.get_column("chosen_register").value_counts().iter_rows())
         return StageResult(frame, self.nothing_removed(frame), {f"chosen_{register}": n for register, n in counts.items()})

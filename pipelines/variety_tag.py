@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from curation.lexicon import TAGGED_FIELDS, Lexicon, tag_columns, tag_fields
+from curation.mentions import MENTION
 from curation.stage import Stage, StageResult
 
 
@@ -19,6 +20,6 @@ class VarietyTag(Stage):
         self.lexicon = Lexicon.load(lexicon_file)
 
     def process(self, frame: pl.DataFrame) -> StageResult:
-        frame = tag_fields(frame, self.lexicon, "variety")
+        frame = tag_fields(frame, self.lexicon, "variety", mask=MENTION, prior=True)
         counts = dict(frame.get_column("prompt_variety").value_counts().iter_rows())
         return StageResult(frame, self.nothing_removed(frame), {f"prompt_{variety}": n for variety, n in counts.items()})

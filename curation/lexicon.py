@@ -17,7 +17,7 @@ from importlib import resources
 import polars as pl
 
 from curation.safe_yaml import load_yaml
-from curation.text import dfa_friendly, fold_accents
+from curation.text import _ACCENTED, _BARE, dfa_friendly, fold_accents
 
 UNDETERMINED = "undetermined"
 _CONTEXT = " .!?:;,\n¿¡(*-"  # what a pattern may match before its word (a clause start): not part of the evidence
@@ -33,6 +33,21 @@ def fold(text: str) -> str:
 def folded(column: str) -> pl.Expr:
     # Typographic apostrophes match the lexicon's straight ones ("l’origen" = "l'origen").
     return fold_accents(pl.col(column).str.to_lowercase()).str.replace_all("[’‘]", "'")
+
+
+# Accents and typographic apostrophes ("l’origen" = "l'origen") in one pass, case kept: the regexes ignore
+# case instead (`(?i)`), which costs nothing in Rust's DFA, where lower-casing a long text costs as much as
+# folding it. Only the (short) matches are lower-cased.
+_FROM, _TO = [*_ACCENTED, "’", "‘"], [*_BARE, "'", "'"]
+
+
+def _accent_folded(column: str) -> pl.Expr:
+    return pl.col(column).str.replace_many(_FROM, _TO)
+
+
+def matches(column: str, regex: str) -> pl.Expr:
+    """Every match of `regex` (written for folded text) in the column, as written (case kept): a list per row."""
+    return _accent_folded(column).str.extract_all(f"(?i){regex}")
 
 
 def _alternative(entry: str) -> str:
@@ -76,7 +91,8 @@ def _load(file_name: str) -> Lexicon:
                                  "kind": group["kind"], "weight": int(group.get("weight", 1)), "label": label})
             for regex in group.get("patterns", []):
                 gid = len(groups_out)
-                groups_out.append((language, f"^(?:{regex})$", frozenset(fold(str(w)) for w in group.get("except", []))))
+                groups_out.append((language, dfa_friendly(f"^(?:{regex})$"),
+                                   frozenset(fold(str(w)) for w in group.get("except", []))))
                 regexes.setdefault(language, []).append(regex)
                 for label in group["varieties"]:
                     pattern_rows.append({"language": language, "gid": gid, "kind": group["kind"],
@@ -87,8 +103,9 @@ def _load(file_name: str) -> Lexicon:
     patterns = {}
     for language, keys in entries.group_by("language", maintain_order=True).agg(pl.col("key").unique()).iter_rows():
         # Longest first, so a phrase wins over a word it starts with; morphology patterns after every word.
+        # A pattern ends where its author says: `\b` after a word, or punctuation ("hombre, ...").
         words = sorted(set(keys) - set(regexes.get(language, [])), key=len, reverse=True)
-        alternatives = [_alternative(key) for key in words] + [rf"(?:{regex})\b" for regex in regexes.get(language, [])]
+        alternatives = [_alternative(key) for key in words] + [f"(?:{regex})" for regex in regexes.get(language, [])]
         patterns[language] = dfa_friendly("|".join(alternatives))
     pattern_entries = pl.DataFrame(pattern_rows, schema={"language": pl.String, "gid": pl.Int64, "kind": pl.String,
                                                          "weight": pl.Int64, "label": pl.String})
@@ -102,43 +119,51 @@ def confidence(best: pl.Expr, second: pl.Expr) -> pl.Expr:
 
 def tag(frame: pl.DataFrame, column: str, lexicon: Lexicon, language_column: str | None, prefix: str, *,
         mask: str | None = None, exclude_column: str | None = None, prior: pl.Expr | None = None,
-        min_prior_score: int = 3, max_prior_candidates: int = 9, with_confidence: bool = False) -> pl.DataFrame:
+        min_prior_score: int = 3, max_prior_candidates: int = 9, with_confidence: bool = False,
+        excluded_column: str | None = None) -> pl.DataFrame:
     """Add <prefix> (label), <prefix>_score (its weight), <prefix>_candidates, <prefix>_evidence ("kind:word")
     and <prefix>_confidence (0..1).
 
     mask: a regex over the folded text whose spans are not evidence (quoted words, "la palabra X").
     exclude_column: a text (the prompt) whose own matches are not evidence here (an answer explaining them).
+    excluded_column: the same, given as a column that already holds that text's matches (`matches`).
     prior: a label per row (the country's variety): when the best candidates tie and it is among them, with a
     weight of at least `min_prior_score`, it is the label.
     """
-    text = folded(column)
-    searched = text.str.replace_all(mask, " ") if mask else text
+    text = _accent_folded(column)
+    searched = text.str.replace_all(f"(?i){mask}", " ") if mask else text
+    regex = f"(?i){lexicon.pattern}"
     use_language = language_column is not None and ANY_LANGUAGE not in lexicon.patterns
     applies = pl.col(language_column).is_in(list(lexicon.patterns)) if use_language else pl.lit(True)
-    matched = pl.when(applies).then(searched.str.extract_all(lexicon.pattern))
+    matched = pl.when(applies).then(searched.str.extract_all(regex))
     language = pl.col(language_column) if use_language else pl.lit(ANY_LANGUAGE)
     extra = [prior.alias("_prior")] if prior is not None else []
     if exclude_column is not None:
-        extra.append(pl.when(applies).then(folded(exclude_column).str.extract_all(lexicon.pattern)).alias("_excluded"))
+        extra.append(pl.when(applies).then(_accent_folded(exclude_column).str.extract_all(regex)).alias("_excluded"))
+    elif excluded_column is not None:
+        extra.append(pl.col(excluded_column).alias("_excluded"))
     rows = frame.select(matched.alias("_matched"), language.alias("language"), *extra).with_row_index("_row")
     found = (
         rows.select("_row", "language", "_matched").explode("_matched").drop_nulls("_matched")
+        .with_columns(pl.col("_matched").str.to_lowercase())
         .with_columns(key=pl.col("_matched").str.replace_all(r"\s+", " ").str.strip_chars_start(_CONTEXT))
     )
-    if exclude_column is not None:
+    if "_excluded" in rows.columns:
         asked = rows.select("_row", key=pl.col("_excluded")).explode("key").drop_nulls("key").with_columns(
-            pl.col("key").str.replace_all(r"\s+", " ")).unique()
+            pl.col("key").str.to_lowercase().str.replace_all(r"\s+", " ")).unique()
         found = found.join(asked, on=["_row", "key"], how="anti")
     hits = found.join(lexicon.entries, on=["language", "key"])
     if lexicon.pattern_groups:
         rest = found.join(lexicon.entries, on=["language", "key"], how="anti")
         gid = pl.lit(None, dtype=pl.Int64)
         for index, (group_language, regex, excepted) in reversed(list(enumerate(lexicon.pattern_groups))):
-            fits = pl.col("key").str.contains(regex) & ~pl.col("key").is_in(list(excepted))
+            # The whole match, with the clause start or punctuation a pattern may include.
+            fits = pl.col("_matched").str.contains(regex) & ~pl.col("key").is_in(list(excepted))
             if use_language:
                 fits = fits & (pl.col("language") == group_language)
             gid = pl.when(fits).then(pl.lit(index, dtype=pl.Int64)).otherwise(gid)
-        by_pattern = rest.with_columns(gid=gid).drop_nulls("gid").join(lexicon.pattern_entries.drop("language"), on="gid")
+        by_pattern = (rest.with_columns(gid=gid).drop_nulls("gid").join(lexicon.pattern_entries.drop("language"), on="gid")
+                      .with_columns(pl.col("key").str.strip_chars_end(_CONTEXT)))
         hits = pl.concat([hits, by_pattern.select(hits.columns)])
     hits = hits.filter(pl.col("weight") > 0)
     scores = hits.group_by("_row", "label").agg(pl.col("weight").sum().alias("score"))
@@ -188,11 +213,13 @@ def tag_fields(frame: pl.DataFrame, lexicon: Lexicon, label: str, *, mask: str |
     The answers leave out what they share with the prompt (words asked about). prior: a tie that
     includes the row's country variety (<lang>-<country>) is decided for it.
     """
+    asked = "_asked_in_prompt"  # the prompt's matches, found once for both answers
+    frame = frame.with_columns(matches("prompt", lexicon.pattern).alias(asked))
     for field in TAGGED_FIELDS:
         country = None
         if prior and "country" in frame.columns:
             country = pl.format("{}-{}", pl.col(f"{field}_lang"), pl.col("country"))
         frame = tag(frame, field, lexicon, f"{field}_lang", f"{field}_{label}",
                     mask=mask if field == "prompt" or mask_answers else None,
-                    exclude_column=None if field == "prompt" else "prompt", prior=country, with_confidence=True)
-    return frame
+                    excluded_column=None if field == "prompt" else asked, prior=country, with_confidence=True)
+    return frame.drop(asked)

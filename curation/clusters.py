@@ -118,6 +118,7 @@ def greedy_clusters(pairs: pl.DataFrame, order: list[int] | range, rows: int, fo
 # Function words (Spanish, Portuguese, Catalan, English) and discourse fillers: not the words that
 # carry a question's meaning, so the template guard ignores them.
 STOPWORDS = frozenset(["a", "al", "algo", "algun", "alguna", "algunas", "alguno", "algunos", "ante", "antes", "aqui", "asi", "aun", "bajo", "bien", "cada", "como", "con", "contra", "cual", "cuales", "cualquier", "cuando", "cuanta", "cuantas", "cuanto", "cuantos", "de", "del", "desde", "donde", "dos", "el", "ella", "ellas", "ellos", "en", "entre", "era", "eran", "eres", "es", "esa", "esas", "ese", "eso", "esos", "esta", "estaba", "estan", "estar", "estas", "este", "esto", "estos", "estoy", "fue", "fueron", "ha", "hace", "hacia", "han", "has", "hasta", "hay", "he", "la", "las", "le", "les", "lo", "los", "mas", "me", "mi", "mis", "muy", "nada", "ni", "no", "nos", "nosotros", "nuestra", "nuestro", "o", "os", "otra", "otro", "para", "pero", "poco", "por", "porque", "que", "quien", "quienes", "se", "sea", "ser", "si", "sido", "sin", "sino", "sobre", "son", "soy", "su", "sus", "tal", "tambien", "tan", "tanto", "te", "ti", "tiene", "tienen", "todo", "todos", "tu", "tus", "un", "una", "unas", "uno", "unos", "usted", "ustedes", "vos", "vosotros", "y", "ya", "yo", "ao", "aos", "as", "da", "das", "do", "dos", "e", "em", "na", "nas", "no", "nos", "num", "numa", "o", "os", "ou", "pela", "pelo", "pra", "uma", "voce", "amb", "als", "els", "en", "i", "la", "les", "per", "un", "una", "an", "and", "are", "as", "at", "be", "by", "do", "for", "how", "i", "in", "is", "it", "of", "on", "or", "the", "to", "was", "what", "when", "where", "which", "who", "why", "you", "your", "bueno", "pues", "oye", "mira", "porfa", "porfavor", "favor", "entonces", "vale", "osea", "eh", "ah", "che"])
+_STOPWORD_LIST = sorted(STOPWORDS)
 SPELLING_VARIANT = 0.8  # normalised Indel similarity at which two differing words are one word misspelt
 
 
@@ -154,14 +155,39 @@ def differs_in_meaning(one: list[str], other: list[str]) -> bool:
 
 
 def template_guard(texts: pl.Series, pairs: pl.DataFrame) -> pl.DataFrame:
-    """The pairs with `blocked`: True where the two texts differ in the slot that carries the meaning
-    (see differs_in_meaning). Runs over the given pairs only (candidates already confirmed by similarity)."""
+    """The pairs with `blocked`: True where the two texts differ in the slot that carries the meaning, as
+    differs_in_meaning says, computed on whole columns: shared content words in another order, or a
+    word on each side that the other lacks; only those substitutions go through the spelling check in
+    Python. Runs over the given pairs only (candidates already confirmed by similarity)."""
     if pairs.height == 0:
         return pairs.with_columns(blocked=pl.lit(False))
-    rows = pl.concat([pairs.get_column("a"), pairs.get_column("b")]).unique().sort()
-    words = dict(zip(rows.to_list(), content_words(texts.gather(rows)), strict=True))
-    blocked = [differs_in_meaning(words[a], words[b]) for a, b in pairs.select("a", "b").iter_rows()]
-    return pairs.with_columns(blocked=pl.Series(blocked, dtype=pl.Boolean))
+    rows = pl.concat([pairs.get_column("a"), pairs.get_column("b")]).unique().cast(pl.Int64)
+    words = (pl.DataFrame({ROW: rows, "text": texts.gather(rows)})
+             .select(ROW, fold_accents(comparison_key(pl.col("text").fill_null(""))).str.split(" ").alias("word"))
+             .with_columns(pl.col("word").list.eval(pl.element().filter((pl.element() != "")
+                                                                        & ~pl.element().is_in(_STOPWORD_LIST))))
+             .explode("word").drop_nulls("word")
+             .with_columns(pos=pl.int_range(pl.len(), dtype=pl.UInt32).over(ROW), id=pl.col("word").hash(seed=7))
+             .group_by(ROW, "id").agg(pl.col("pos").min(), pl.col("word").first()))
+    numbered = pairs.select(pl.col("a").cast(pl.Int64), pl.col("b").cast(pl.Int64)).with_row_index("pair")
+    side_a = numbered.join(words, left_on="a", right_on=ROW).select("pair", "id", pos_a="pos", word_a="word")
+    side_b = numbered.join(words, left_on="b", right_on=ROW).select("pair", "id", pos_b="pos", word_b="word")
+    both_sides = side_a.join(side_b, on=["pair", "id"], how="full", coalesce=True)
+    shared = pl.col("pos_a").is_not_null() & pl.col("pos_b").is_not_null()
+    # Shared words in another order: their ranks by position differ between the two texts.
+    ranks = both_sides.filter(shared).with_columns(
+        pl.col("pos_a").rank("ordinal").over("pair").alias("rank_a"), pl.col("pos_b").rank("ordinal").over("pair").alias("rank_b"))
+    swapped = ranks.filter(pl.col("rank_a") != pl.col("rank_b")).get_column("pair").unique()
+    lone = both_sides.filter(~shared).group_by("pair").agg(pl.col("word_a").drop_nulls().alias("only_a"),
+                                                           pl.col("word_b").drop_nulls().alias("only_b"))
+    both = lone.filter((pl.col("only_a").list.len() > 0) & (pl.col("only_b").list.len() > 0))
+    substituted = set()
+    for pair, only_a, only_b in both.select("pair", "only_a", "only_b").iter_rows():
+        lone_a = [w for w in only_a if not any(_variant(w, v) for v in only_b)]
+        if lone_a and [v for v in only_b if not any(_variant(w, v) for w in only_a)]:
+            substituted.add(pair)
+    blocked = numbered.get_column("pair").is_in(swapped.implode()) | numbered.get_column("pair").is_in(list(substituted))
+    return pairs.with_columns(blocked=blocked.alias("blocked"))
 
 
 def possible_duplicates(pairs: pl.DataFrame, founder: pl.Series, rank: pl.Series) -> pl.DataFrame:

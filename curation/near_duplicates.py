@@ -71,10 +71,17 @@ def candidate_pairs(grams: pl.DataFrame, scopes: pl.Series, bins: int, band_size
     return bucket_pairs(buckets(grams, scopes, bins, band_size), rank)
 
 
-def jaccard(grams: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
-    """Exact Jaccard similarity of each (a, b) pair's shingle sets."""
+def jaccard(grams: pl.DataFrame, pairs: pl.DataFrame, sizes: pl.DataFrame | None = None,
+            at_least: float = 0.0) -> pl.DataFrame:
+    """Exact Jaccard similarity of each (a, b) pair's shingle sets (`sizes`: each row's shingle count, if
+    known). Pairs whose set sizes alone keep them under `at_least` (min/max < at_least) are left out."""
     pairs = pairs.select(pl.col("a").cast(pl.UInt32), pl.col("b").cast(pl.UInt32))
-    sizes = grams.group_by(ROW).len("size")
+    sizes = sizes if sizes is not None else grams.group_by(ROW).len("size")
+    if at_least > 0:
+        sized = (pairs.join(sizes.rename({ROW: "a", "size": "size_a"}), on="a")
+                 .join(sizes.rename({ROW: "b", "size": "size_b"}), on="b"))
+        pairs = sized.filter(pl.min_horizontal("size_a", "size_b") >= at_least * pl.max_horizontal("size_a", "size_b")
+                             ).select("a", "b")
     # A pass joins every shingle of each pair's first row: in slices, that join stays small on a big run.
     parts = [_jaccard_of(grams, sizes, part) for part in pairs.sort("a", "b").iter_slices(PAIRS_PER_PASS)]
     return pl.concat(parts) if parts else _jaccard_of(grams, sizes, pairs)

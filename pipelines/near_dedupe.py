@@ -25,8 +25,10 @@ from curation.stage import Stage, StageResult
 from curation.text import comparison_key, fold_accents
 
 # Passes over the rows that large buckets' hubs left alone: each pass takes every large bucket's next
-# best row as its hub (buckets of up to ALL_PAIRS_MAX_BUCKET remaining rows are compared pair by pair).
-MAX_PASSES = 32
+# best rows as its hubs (buckets of up to ALL_PAIRS_MAX_BUCKET remaining rows are compared pair by pair).
+MAX_PASSES = 1
+HUBS_PER_PASS = 2
+GUARD_BORDERLINE = False
 
 
 class NearDedupe(Stage):
@@ -65,13 +67,20 @@ class NearDedupe(Stage):
 
         grams = shingles(texts.get_column("key"), self.ngram)
         members = buckets(grams, texts.get_column("scope"), self.bins, self.band_size)
-        confirmed, possible = self._judge(jaccard(grams, bucket_pairs(members)), prompts)
+        sizes = grams.group_by(ROW).len("size")
+        floor = self.threshold - self.borderline  # no pair under it is of any use
+        confirmed, possible = self._judge(jaccard(grams, bucket_pairs(members), sizes, floor), prompts)
         founder = greedy_clusters(confirmed, range(texts.height), texts.height)
-        founder, more = self._passes(members, founder, grams, prompts)
+        founder, more = self._passes(members, founder, grams, sizes, prompts)
         possible = pl.concat([possible, more])
 
         cluster_ids = text_row.gather(founder.gather(text_of))
-        flags = possible_duplicates(possible, founder, pl.int_range(texts.height, dtype=pl.Int64, eager=True))
+        # Pairs just under the threshold across two clusters: possible duplicates if no other word sets them apart.
+        across = possible.filter(founder.gather(possible.get_column("a")) != founder.gather(possible.get_column("b")))
+        if self.guard and GUARD_BORDERLINE:
+            near = template_guard(prompts, across.filter(~pl.col("guarded")))
+            across = pl.concat([across.filter("guarded"), near.filter(~pl.col("blocked")).drop("blocked")])
+        flags = possible_duplicates(across, founder, pl.int_range(texts.height, dtype=pl.Int64, eager=True))
         flags = flags.select(text_row.gather(flags.get_column(ROW)).alias(ROW), text_row.gather(flags.get_column("other")).alias("other"))
 
         def similarity(pairs: pl.DataFrame) -> pl.DataFrame:
@@ -85,7 +94,8 @@ class NearDedupe(Stage):
 
     def _judge(self, scored: pl.DataFrame, prompts: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Confirmed pairs (similar enough, and not told apart by the template guard), and the possible
-        duplicates: pairs the guard blocked and pairs just under the threshold."""
+        duplicates: pairs the guard blocked (`guarded`), and pairs just under the threshold (guarded once
+        the clusters are known, see process)."""
         above = scored.filter(pl.col("similarity") >= self.threshold)
         if self.guard:
             above = template_guard(prompts, above)
@@ -94,18 +104,20 @@ class NearDedupe(Stage):
             blocked = above.clear()
         near = scored.filter(pl.col("similarity").is_between(self.threshold - self.borderline, self.threshold, closed="left"))
         cast = [pl.col("a").cast(pl.Int64), pl.col("b").cast(pl.Int64), pl.col("similarity").cast(pl.Float64)]
-        return above.select(cast), pl.concat([blocked.select(cast), near.select(cast)])
+        return above.select(cast), pl.concat([blocked.select(cast).with_columns(guarded=pl.lit(True)),
+                                              near.select(cast).with_columns(guarded=pl.lit(False))])
 
-    def _passes(self, members: pl.DataFrame, founder: pl.Series, grams: pl.DataFrame,
+    def _passes(self, members: pl.DataFrame, founder: pl.Series, grams: pl.DataFrame, sizes: pl.DataFrame,
                 prompts: pl.Series) -> tuple[pl.Series, pl.DataFrame]:
         """Large buckets link each text to their hub only; a text whose hub another cluster took, or that
         was not within the threshold of it, is compared again with the bucket's next best text that is
         still a cluster's founder, pass after pass, until no large bucket has a lone text left to place."""
         members = members.with_columns(pl.col(ROW).cast(pl.Int64)).filter(pl.len().over("bucket") > ALL_PAIRS_MAX_BUCKET)
-        possible = pl.DataFrame(schema={"a": pl.Int64, "b": pl.Int64, "similarity": pl.Float64})
+        possible = pl.DataFrame(schema={"a": pl.Int64, "b": pl.Int64, "similarity": pl.Float64, "guarded": pl.Boolean})
         if members.height == 0:
             return founder, possible
         done = members.group_by("bucket").agg(pl.col(ROW).min())  # the first pass's hubs (texts are numbered best first)
+        grams = grams.filter(pl.col(ROW).is_in(members.get_column(ROW).unique().cast(pl.UInt32).implode()))
         rows = len(founder)
         for _ in range(MAX_PASSES):
             founders = founder.to_numpy().astype(np.int64)
@@ -118,7 +130,7 @@ class NearDedupe(Stage):
                 break
             small = left.filter(pl.len().over("bucket") <= ALL_PAIRS_MAX_BUCKET)
             large = left.filter(pl.len().over("bucket") > ALL_PAIRS_MAX_BUCKET)
-            hubs = large.group_by("bucket").agg(pl.col(ROW).min().alias("hub"))
+            hubs = large.filter(pl.col(ROW).rank("ordinal").over("bucket") <= HUBS_PER_PASS).select("bucket", pl.col(ROW).alias("hub"))
             hub_pairs = large.join(hubs, on="bucket").filter(pl.col("alone") & (pl.col(ROW) != pl.col("hub")))
             pairs_small = small.join(small, on="bucket", suffix="_b").filter(
                 (pl.col(ROW) < pl.col(f"{ROW}_b")) & (pl.col("alone") | pl.col("alone_b")))
@@ -127,9 +139,9 @@ class NearDedupe(Stage):
                 pairs_small.select(pl.col(ROW).alias("a"), pl.col(f"{ROW}_b").alias("b")),
             ]).unique()
             done = pl.concat([done, hubs.rename({"hub": ROW}), small.select("bucket", ROW)])
-            confirmed, maybe = self._judge(jaccard(grams, pairs), prompts)
+            confirmed, maybe = self._judge(jaccard(grams, pairs, sizes, self.threshold - self.borderline), prompts)
             possible = pl.concat([possible, maybe])
-            if confirmed.height:
-                reset = np.where(alone, -1, founders)
-                founder = greedy_clusters(confirmed, range(rows), rows, reset.tolist())
+            if confirmed.height == 0:
+                break  # nothing placed: the texts left alone are not near duplicates of their buckets' best rows
+            founder = greedy_clusters(confirmed, range(rows), rows, np.where(alone, -1, founders).tolist())
         return founder, possible

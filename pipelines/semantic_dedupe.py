@@ -47,9 +47,10 @@ class SemanticDedupe(Stage):
                               scope_keys(frame, self.scope, self.persona))
         pairs = scored.filter(pl.col("similarity") >= self.threshold)
         possible = scored.filter(pl.col("similarity") < self.threshold)
-        if self.guard:
+        if self.guard:  # under the threshold, only pairs with no other word are possible duplicates
             guarded = template_guard(prompts, pairs)
-            possible = pl.concat([possible, guarded.filter("blocked").drop("blocked")])
+            possible = pl.concat([template_guard(prompts, possible).filter(~pl.col("blocked")).drop("blocked"),
+                                  guarded.filter("blocked").drop("blocked")])
             pairs = guarded.filter(~pl.col("blocked")).drop("blocked")
         order = completeness_order(frame)
         cluster_ids = greedy_clusters(pairs, order, frame.height)

@@ -65,3 +65,41 @@ def test_mentions_and_first_person_requests_have_no_register(prompt):
 def test_case_and_accents_do_not_change_the_register():
     assert register_of("¿QUÉ OPINÁS VOS DEL ASADO? ¿TENÉS PARRILLA?") == "vos"
     assert register_of("¿Qué Soléis Hacer Vosotros Los Domingos?") == "vosotros"
+
+
+# ---------------------------------------------------------------- variety
+
+@pytest.mark.parametrize(("chosen", "country", "variety"), [
+    ("Pues os cuento: el finde fuimos al pueblo y comimos un bocata en la plaza.", "ES", "es-ES"),
+    ("¿Qué soléis hacer vosotros en verano? Nosotros, ir a la playa.", "ES", "es-ES"),
+    ("Ya po, el sábado vamos a la casa de mi abuela, es harto rico su pan amasado.", "CL", "es-CL"),
+    ("Oye, los cabros se juntan altiro después de clases.", "CL", "es-CL"),
+    ("Asu mare, ese jato queda lejísimos, mejor vamos en taxi.", "PE", "es-PE"),
+    ("Ya pe, mañana nos vemos en la plaza de armas.", "PE", "es-PE"),
+    ("Mba'éichapa, che ra'a; la abuela ya preparó la sopa.", "PY", "es-PY"),
+    ("Los chavalos se fueron al río con la abuela.", "NI", "es-NI"),
+    ("Órale, güey, está bien chido el lugar.", "MX", "es-MX"),
+    ("Parce, ese concierto estuvo bacano.", "CO", "es-CO"),
+    ("Vos tenés que probar el asado de mi tío, boludo.", "AR", "es-AR"),
+])
+def test_a_strong_marker_names_the_variety(chosen, country, variety):
+    assert variety_of(chosen, country=country) == variety
+
+
+@pytest.mark.parametrize(("chosen", "country"), [
+    # Everyday words the whole language shares, and interjections only where they are one.
+    ("Vale la pena visitar el museo; lo que va a pasar es que habrá mucha gente.", "ES"),
+    ("Mi tío vive en el campo y mi tía en la ciudad.", "ES"),
+    ("El río Po cruza el norte de Italia.", "CL"),
+    ("La ganancia neta del año fue mayor que la del anterior.", "MX"),
+])
+def test_shared_words_name_no_variety(chosen, country):
+    assert variety_of(chosen, country=country) == "undetermined"
+
+
+def test_a_word_asked_about_is_not_evidence_in_the_answer():
+    prompt = "¿Qué significa 'pucha' y de dónde viene?"
+    chosen = "Pucha es una interjección suave de sorpresa o fastidio; pucha se oye en varios países del sur."
+    assert variety_of(chosen, prompt=prompt, country="CL") == "undetermined"
+    quoted = "¿Se dice «cachai» en tu país?"
+    assert tagged(pair(prompt=quoted, chosen=NEUTRAL, rejected=NEUTRAL))["prompt_variety"].item() == "undetermined"

@@ -1,7 +1,13 @@
-"""AI disclaimers ("como modelo de lenguaje", "no tengo una nacionalidad", "as an AI") and refusals.
+"""AI disclaimers ("como modelo de lenguaje", "no tengo una nacionalidad", "as an AI"), knowledge-cutoff
+disclaimers ("hasta la fecha de corte de mi conocimiento", "no tengo acceso a información en tiempo
+real") and refusals.
 
 Phrases live in disclaimers.yaml. In a chosen response they block: DPO would teach the model to say
-them. In a rejected response they only warn: rejecting a disclaimer is a useful signal.
+them. In a rejected response they only warn: rejecting a disclaimer is a useful signal. An AI
+disclaimer is a persona break only where the system prompt or the prompt gives the model a role ("eres
+una abuela de Cádiz", "imagina que eres", "you are a fisherman"); under a plain assistant ("Una
+conversación entre un usuario y un modelo de lenguaje", "eres un asistente") "como modelo de lenguaje,
+no tengo opiniones" is the model speaking as itself, and only warns (`ai_self_reference_*`).
 """
 
 from __future__ import annotations
@@ -15,6 +21,28 @@ from curation.config import FilterConfig
 from curation.rules.rule import Rule, for_responses
 from curation.safe_yaml import load_yaml
 from curation.text import dfa_friendly
+
+# A role given to the model: "eres/sos/ets/você é/you are" + a person, "imagina que eres", "actúa como",
+# "en el papel de", "naciste en", "tienes 30 años". ASSISTANT_ROLE is taken out first: "eres un
+# asistente útil" gives no persona to break.
+ROLE = dfa_friendly(
+    r"(?i)\b(?:eres|sos|ser[áa]s|ets|voc[êe] [ée]|tu [ée]s|you are|you're|act[úu]a como|actua com|atua como|act as|"
+    r"finge|finja|pretend|imagina|imagine|ponte en|interpreta|en el papel de|no papel de|in the role of|role-?play|"
+    r"naciste|nasceste|vas n[ée]ixer|tienes \d+ a[ñn]os|tens \d+ anys|tem \d+ anos|you were born)(?:[^\p{L}]|$)|"
+    r"\beres de\b"
+)
+ASSISTANT_ROLE = dfa_friendly(
+    r"(?i)\b(?:eres|ets|[ée]s|voc[êe] [ée]|you are|act[úu]a como|act as)\s+(?:un|una|um|uma|an?)?\s*(?:\w+\s+)?"
+    r"(?:asistente|assistente|assistent|assistant|modelo|model|chatbot|bot|ia|ai|inteligencia|intel·lig[èe]ncia|intelig[êe]ncia)(?:[^\p{L}]|$)"
+)
+
+# The prompt asks for the model's own view or taste ("¿qué crees?", "tu plato favorito", "¿qué harías?"),
+# or opens on the role it is to answer in ("Como artesano wayuu, describe…"): a disclaimer then breaks it.
+OWN_VIEW = dfa_friendly(
+    r"(?i)\b(?:crees|opinas|piensas|prefieres|te gusta|te gustar[íi]a|favorit[oa]s?|har[íi]as|te parece|consideras|sientes|"
+    r"acha|achas|preferes|prefere|gosta|gostas|faria|creus|penses|prefereixes|t'agrada|faries|"
+    r"do you think|your favou?rite|would you|do you like)(?-u:\b)|^\s*como\s+(?:un\s+|una\s+|um\s+|uma\s+)?[^\s,?¿]+(?:\s+[^\s,?¿]+){0,3},"
+)
 
 # Refusals are judged on the opening only: a refusal opens the answer, a caveat later on does not.
 REFUSAL_OPENING_CHARS = 200
@@ -30,11 +58,25 @@ def phrase_patterns() -> dict[str, str]:
     }
 
 
+def role_given(where: pl.Expr) -> pl.Expr:
+    """True where the system prompt or the prompt gives the model a persona, or the prompt asks for its own
+    view or taste; read only where `where`."""
+    asking = pl.when(where).then(pl.concat_str(pl.col("system_prompt").fill_null(""), pl.lit("\n"), pl.col("prompt").fill_null("")))
+    return (asking.str.replace_all(ASSISTANT_ROLE, " ").str.contains(ROLE)
+            | pl.when(where).then(pl.col("prompt")).str.contains(OWN_VIEW))
+
+
 def rules(config: FilterConfig) -> list[Rule]:
     patterns = phrase_patterns()
+    disclaimer = {column: pl.col(column).str.contains(patterns["disclaimer"]) for column in ("chosen", "rejected")}
+    role = role_given(disclaimer["chosen"] | disclaimer["rejected"]).fill_null(False)
     return [
-        *for_responses("ai_disclaimer", "AI disclaimer", lambda column: pl.col(column).str.contains(patterns["disclaimer"]),
-                       chosen="block", rejected="warn"),
+        *for_responses("ai_disclaimer", "AI disclaimer breaking the role the prompt gave (persona break)",
+                       lambda column: disclaimer[column] & role, chosen="block", rejected="warn"),
+        *for_responses("ai_self_reference", "AI disclaimer where no role was given (the model speaks as itself)",
+                       lambda column: disclaimer[column] & ~role, chosen="warn", rejected="warn"),
+        *for_responses("cutoff_disclaimer", "knowledge-cutoff disclaimer (training data, cutoff date, no real-time access)",
+                       lambda column: pl.col(column).str.contains(patterns["cutoff"]), chosen="block", rejected="warn"),
         *for_responses("refusal", "refusal to answer",
                        lambda column: pl.col(column).str.slice(0, REFUSAL_OPENING_CHARS).str.contains(patterns["refusal"]),
                        chosen="block", rejected="warn"),

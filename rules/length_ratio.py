@@ -1,4 +1,5 @@
-"""Extreme chosen/rejected length ratio: DPO then learns length rather than quality (warn)."""
+"""Extreme chosen/rejected length ratio: DPO then learns length rather than quality (warn). The ratio
+(longer over shorter, in characters) stays in the `length_ratio` column."""
 
 from __future__ import annotations
 
@@ -14,5 +15,7 @@ def rules(config: FilterConfig) -> list[Rule]:
     ratio = pl.max_horizontal(chosen, rejected) / pl.min_horizontal(chosen, rejected).clip(lower_bound=1)
     return [
         Rule("length_ratio_extreme", f"one response over {config.max_length_ratio:g} times longer than the other",
-             "warn", pl.col("chosen").is_not_null() & (ratio > config.max_length_ratio)),
+             "warn", pl.struct(flag=pl.col("chosen").is_not_null() & (ratio > config.max_length_ratio),
+                               length_ratio=ratio.round(3)),
+             scores=("length_ratio",)),
     ]

@@ -4,6 +4,14 @@ The tell is a short text that either carries an explicit error signature, or is 
 that repeats across rows (a real answer is not written twice word for word). An API's error body
 (`{"error": {...}}`, `{"message": "...", "code": 500}`, `error_code: 50004`) is caught at any length:
 bodies with a stack trace or the arena's long "ERROR DE RED ... (error_code: ...)" banner are long.
+
+A response whose exact text answers REPEAT_MIN_PROMPTS or more different prompts (as chosen or as
+rejected, anywhere in the batch) is a placeholder, whatever its length: a real answer is not written
+for three questions word for word. It warns (`repeated_response_*`), and blocks as an error placeholder
+when its opening also reads like an error ("error", "inténtelo de nuevo", "regenere", "tráfico",
+"unavailable"). The count is a group-by over the whole column, so it sees only the rows of one batch
+(the filter runs per 100,000-row batch): a text repeated three times across two batches is missed. The
+count stays in `chosen_repeat_prompts` / `rejected_repeat_prompts`.
 """
 
 from __future__ import annotations
@@ -11,7 +19,7 @@ from __future__ import annotations
 import polars as pl
 
 from curation.config import FilterConfig
-from curation.rules.rule import Rule, for_responses
+from curation.rules.rule import Rule
 from curation.text import char_length, comparison_key, dfa_friendly
 
 ERROR_SIGNATURE = dfa_friendly(
@@ -41,6 +49,34 @@ ERROR_BODY = dfa_friendly(
 APOLOGY = dfa_friendly(r"(?i)\b(?:lo siento|disculp|perd[óo]n|lamentamos|desculp|lamento|sinto muito|ho sento|em sap greu|sorry|apologi)")
 
 
+REPEAT_MIN_PROMPTS = 3
+# The opening of a repeated text that reads like an error or a request to retry.
+REPEATED_ERROR = dfa_friendly(
+    r"(?i)\berror\b|\bfail(?:ed|ure)?\b|\bexception\b|int[ée]ntel[oa] (?:de nuevo|m[áa]s tarde)|int[ée]ntalo (?:de nuevo|m[áa]s tarde)|"
+    r"vuelv[ae] a intentar|try again|regener|actualice|recargue|tente novamente|torna-ho a provar|\bunavailable\b|"
+    r"no disponible|indispon[íi]vel|overloaded|sobrecargad|tr[áa]fico|tr[áa]fego|timed? ?out\b|\$moderation\$"
+)
+# The key of a text: its first 200 characters and its length (hashing whole answers would cost more, and
+# two different answers with the same opening and the same length are not expected).
+_KEY_CHARS = 200
+
+
+def _key(column: str) -> pl.Expr:
+    text = pl.col(column).str.strip_chars()
+    return pl.when(text != "").then(pl.concat_str(text.str.slice(0, _KEY_CHARS), pl.lit("\x00"),
+                                                  text.str.len_bytes().cast(pl.String)).hash())
+
+
+def _prompts_per_text(keys: pl.Series, side: str) -> pl.Series:
+    """For each row, how many different prompts the `side` text answers in the batch (chosen and
+    rejected texts pooled; null for an empty text), and whether that reaches REPEAT_MIN_PROMPTS."""
+    frame = keys.struct.unnest()
+    pooled = pl.concat([frame.select("prompt", text="chosen"), frame.select("prompt", text="rejected")]).drop_nulls("text")
+    counts = pooled.group_by("text").agg(prompts=pl.col("prompt").n_unique())
+    prompts = frame.get_column(side).replace_strict(counts["text"], counts["prompts"], default=None, return_dtype=pl.UInt32)
+    return pl.DataFrame({"flag": (prompts >= REPEAT_MIN_PROMPTS).fill_null(False), "prompts": prompts}).to_struct()
+
+
 def rules(config: FilterConfig) -> list[Rule]:
     # The patterns read no further than the opening: a placeholder is short, and long texts need no costly key.
     opening = {column: pl.col(column).str.slice(0, config.placeholder_max_chars + 1) for column in ("prompt", "chosen", "rejected")}
@@ -52,12 +88,27 @@ def rules(config: FilterConfig) -> list[Rule]:
         return ((short[column] & opening[column].str.contains(ERROR_SIGNATURE))
                 | pl.col(column).str.contains(ERROR_FIELD) | pl.col(column).str.contains(ERROR_BODY))
 
+    def repeats(column: str) -> pl.Expr:
+        """Struct: whether the text answers REPEAT_MIN_PROMPTS or more prompts; how many (one group-by)."""
+        return pl.struct(prompt=_key("prompt"), chosen=_key("chosen"), rejected=_key("rejected")).map_batches(
+            lambda keys: _prompts_per_text(keys, column), return_dtype=pl.Struct({"flag": pl.Boolean, "prompts": pl.UInt32}))
+
     def placeholder(column: str) -> pl.Expr:
         other = "rejected" if column == "chosen" else "chosen"
         key = keys[column]
         repeated = (pl.len().over(key) > 1) | key.is_in(keys[other].implode())
         return error_text(column) | (short[column] & opening[column].str.contains(APOLOGY) & repeated)
 
+    def repeated_response(column: str) -> Rule:
+        return Rule(f"repeated_response_{column}",
+                    f"the same {column} text answers {REPEAT_MIN_PROMPTS} or more different prompts in the batch (placeholder)",
+                    "warn", repeats(column), scores=(f"{column}_repeat_prompts",))
+
+    def error_placeholder(column: str) -> Rule:
+        repeated_error = repeats(column).struct.field("flag") & opening[column].str.contains(REPEATED_ERROR)
+        return Rule(f"error_placeholder_{column}", f"error placeholder left by a failed API call ({column} response)", "block",
+                    placeholder(column) | repeated_error)
+
     prompt = Rule("error_placeholder_prompt", "error message instead of a prompt", "block", error_text("prompt"))
-    return [prompt, *for_responses("error_placeholder", "error placeholder left by a failed API call", placeholder,
-                                   chosen="block", rejected="block")]
+    return [prompt, error_placeholder("chosen"), error_placeholder("rejected"),
+            repeated_response("chosen"), repeated_response("rejected")]

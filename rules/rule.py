@@ -19,6 +19,10 @@ class Rule:
     expr: pl.Expr
     # Columns the data may lack (modelo_gen, origin): the filter reads an absent one as all null.
     columns: tuple[str, ...] = ()
+    # Output columns for the scores the rule judged by (`chosen_rejected_similarity`, `length_ratio`):
+    # then `expr` is a struct whose first field is the flag and the others these scores, in this order.
+    # They stay in the accepted and quarantined rows, so a threshold can be re-tuned without a re-run.
+    scores: tuple[str, ...] = ()
 
     def with_severity(self, severity: Severity) -> Rule:
         return replace(self, severity=severity)
@@ -29,8 +33,12 @@ class Rule:
         return f"_rule:{self.name}"
 
     def flag(self) -> pl.Expr:
-        """Boolean flag column; a null (absent text) never breaks a rule."""
-        return self.expr.fill_null(False).alias(self.column)
+        """Boolean flag column; a null (absent text) never breaks a rule. A rule with scores gives its
+        flag column first and then one column per score (one expression with several outputs)."""
+        if not self.scores:
+            return self.expr.fill_null(False).alias(self.column)
+        return (self.expr.struct.rename_fields([self.column, *self.scores])
+                .struct.with_fields(pl.field(self.column).fill_null(False)).struct.unnest())
 
 
 def for_responses(

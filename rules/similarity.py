@@ -15,7 +15,9 @@ LENGTH_SLACK = 0.1
 
 
 def near_identical(pairs: pl.Series, threshold: float) -> pl.Series:
-    """rapidfuzz Indel similarity of the case-folded, punctuation-free texts at or above the threshold."""
+    """rapidfuzz Indel similarity of the case-folded, punctuation-free texts at or above the threshold:
+    a struct of the flag and the similarity (0-1), the latter null where the lengths alone keep the pair
+    below the threshold (it is not computed there)."""
     left, right = pairs.struct.field("left"), pairs.struct.field("right")
     lengths = pl.DataFrame({"a": left.str.len_chars(), "b": right.str.len_chars()})
     max_factor = (2 - threshold) / threshold + LENGTH_SLACK
@@ -24,19 +26,23 @@ def near_identical(pairs: pl.Series, threshold: float) -> pl.Series:
     ).to_series().fill_null(False)
     candidates = comparable.arg_true()
     result = np.zeros(pairs.len(), dtype=bool)
+    similarity = np.full(pairs.len(), np.nan)
     if candidates.len():
         scores = process.cpdist(left.gather(candidates).to_list(), right.gather(candidates).to_list(),
                                 scorer=fuzz.ratio, processor=utils.default_process, workers=-1)
         result[candidates.to_numpy()] = scores >= threshold * 100
-    return pl.Series(result)
+        similarity[candidates.to_numpy()] = np.round(scores / 100, 4)
+    return pl.DataFrame({"flag": result, "similarity": similarity}).with_columns(
+        pl.col("similarity").fill_nan(None)).to_struct()
 
 
 def rules(config: FilterConfig) -> list[Rule]:
     similar = pl.struct(left="chosen", right="rejected").map_batches(
-        lambda pairs: near_identical(pairs, config.near_identical_similarity), return_dtype=pl.Boolean
+        lambda pairs: near_identical(pairs, config.near_identical_similarity),
+        return_dtype=pl.Struct({"flag": pl.Boolean, "similarity": pl.Float64}),
     )
     return [
         Rule("chosen_same_as_rejected",
              f"chosen and rejected identical or near-identical (similarity >= {config.near_identical_similarity})",
-             "block", similar),
+             "block", similar, scores=("chosen_rejected_similarity",)),
     ]

@@ -1,4 +1,12 @@
-"""Truncated responses: cut mid-sentence (no closing punctuation) or mid-list (a bare marker or heading last).
+"""Truncated responses: cut mid-clause or mid-list.
+
+A missing final full stop alone is not a truncation: models often end a complete sentence, a list item,
+a sign-off or an emoji without one ("...en conjuntos como el bunde y el currulao"). A text with no
+closing punctuation is truncated only when what it ends on cannot end a sentence: an article,
+preposition, conjunction or determiner ("de", "la", "y", "que", "con", "para", "los", "em", "amb"), a
+conjunction and a connector ("y luego"), a comma, colon, semicolon, dash or opening bracket, an
+unclosed bracket, quote or markdown bold on its last line; or when its last line is a bare list marker
+or a heading. A cut mid-word that leaves a word ("...el currul") cannot be told from a complete one.
 
 A truncated chosen response blocks (the model would learn to stop mid-sentence); a truncated rejected
 one warns, since the pair still says which answer is better.
@@ -10,7 +18,6 @@ import polars as pl
 
 from curation.config import FilterConfig
 from curation.rules.rule import Rule, for_responses
-from curation.text import dfa_friendly
 
 # Trailing markdown emphasis and spaces are not an ending: "**Fin.**" ends with ".".
 _TRAILING_DECORATION = r"[\s*_~`]+$"
@@ -18,25 +25,43 @@ _TRAILING_DECORATION = r"[\s*_~`]+$"
 _COMPLETE_ENDING = r"[.!?…)\]}\"'»”’|>\p{So}\p{Sk}\x{FE0F}\x{1F000}-\x{1FAFF}]$"
 # The last line is a list marker or a heading with nothing after it.
 _OPEN_LIST_OR_HEADING = r"(?m)(?:^\s*(?:\d+[.)]|[-*•+])\s*$|^\s*#{1,6}\s+[^\n]*$)\z"
-# A last line that is a filled list item or a short sign-off ("Tu abuelo") needs no full stop.
-_LIST_ITEM_OR_SIGN_OFF = r"(?m)(?:^\s*(?:\d+[.)]|[-*•+])\s+\S[^\n]*|\n[^\S\n]*(?:\S+[^\S\n]+){0,3}\S+)\z"
 
-
-# A text that stops on an article, preposition or conjunction was cut, whatever its last line looks like.
+# Words no sentence ends on (es, pt, ca): articles, prepositions, conjunctions, determiners. Not "no"
+# ("creo que no"), "más" ("nada más"), "bien", "cuando" ("de vez en cuando") or the single capital "I"
+# ("Carlos I"): the one-letter words count in lower case only.
+# A letter before the word (ASCII `\b` would split "caída" after the "í") means it is the end of another word.
 _FUNCTION_WORD_END = (
-    r"(?i)\b(?:y|e|o|u|ni|la|el|los|las|lo|un|una|unos|unas|de|del|al|a|en|con|por|para|que|como|pero|su|sus|mi|mis|"
-    r"muy|m[aá]s|se|da|do|das|dos|na|no|nas|nos|em|com|um|uma|os|as|mas|i|amb|per|els|les|uns|unes)\s*$"
+    r"(?:^|[^\p{L}])(?:(?i:(?:ni|la|el|los|las|lo|un|una|unos|unas|de|del|al|en|con|por|para|que|como|pero|su|sus|mi|mis|tu|tus|"
+    r"muy|se|sin|entre|hacia|desde|sobre|este|esta|estos|estas|esos|esas|cada|cuyo|cuya|aunque|porque|"
+    r"da|do|das|dos|na|nas|nos|em|com|um|uma|os|as|mas|ao|aos|pelo|pela|pelos|pelas|num|numa|seu|sua|meu|minha|nem|ou|"
+    r"amb|per|els|les|uns|unes|dels|pels|als))|[yeoaui])\s*$"
 )
+# A conjunction and a connector that announces more: "y luego", "e depois", "i després".
+_CONNECTOR_END = (
+    r"(?i)(?:^|[^\p{L}])(?:y|e|o|i|pero|mas|per[òo])\s+(?:luego|despu[ée]s|entonces|adem[áa]s|tambi[ée]n|depois|ent[ãa]o|tamb[ée]m|"
+    r"despr[ée]s|llavors|tamb[ée])\s*$"
+)
+# Ends on a comma, colon, semicolon, dash or an opening bracket or quote: the clause goes on.
+_OPEN_PUNCTUATION_END = r"[,:;\-–—(\[{“«¿¡]$"
+# An unclosed bracket or curly/angle quote on the last line, an odd number of straight quotes or "**".
+_UNCLOSED = r"\([^)\n]*\z|\[[^\]\n]*\z|“[^”\n]*\z|«[^»\n]*\z"
 
 
 def truncated(column: str) -> pl.Expr:
     text = pl.col(column).str.replace(_TRAILING_DECORATION, "")
     open_ending = ~text.str.contains(_COMPLETE_ENDING)
-    ends_mid_sentence = open_ending & (~text.str.contains(_LIST_ITEM_OR_SIGN_OFF) | text.str.contains(dfa_friendly(_FUNCTION_WORD_END)))
+    # Only the texts with no closing punctuation are read further, and only their last 400 characters.
+    tail = pl.when(open_ending).then(text.str.slice(-400))
+    raw_tail = pl.when(open_ending).then(pl.col(column).str.strip_chars_end().str.slice(-400))  # with its closing "**"
+    last_line = raw_tail.str.extract(r"([^\n]*)\z")
+    cut = (tail.str.contains(_FUNCTION_WORD_END) | tail.str.contains(_CONNECTOR_END) | tail.str.contains(_OPEN_PUNCTUATION_END)
+           | raw_tail.str.contains(_UNCLOSED) | (last_line.str.count_matches(r"\*\*") % 2 == 1)
+           | (last_line.str.count_matches('"') % 2 == 1))
+    ends_mid_sentence = open_ending & cut.fill_null(False)
     ends_mid_list = pl.col(column).str.strip_chars_end().str.contains(_OPEN_LIST_OR_HEADING)
     return (text != "") & (ends_mid_sentence | ends_mid_list)
 
 
 def rules(config: FilterConfig) -> list[Rule]:
-    return for_responses("truncated", "response cut mid-sentence or mid-list", truncated,
+    return for_responses("truncated", "response cut mid-clause or mid-list", truncated,
                          chosen="block", rejected="warn")

@@ -17,8 +17,9 @@ LONG = "Claro que sí. " + "En Lima el ceviche se come al mediodía, nunca de no
 def flags(row: dict) -> set[str]:
     frame = frame_of(row)
     frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in absent_columns(frame, list(RULES.values())))
-    hits = frame.select(rule.flag() for rule in RULES.values()).row(0, named=True)
-    return {name.removeprefix("_rule:") for name, hit in hits.items() if hit}
+    hits = frame.with_columns(rule.flag() for rule in RULES.values()).row(0, named=True)
+    # Only the flag columns: a rule with scores also gives its score columns (length_ratio...).
+    return {name.removeprefix("_rule:") for name, hit in hits.items() if name.startswith("_rule:") and hit}
 
 
 def test_clean_pair_breaks_no_rule():
@@ -47,7 +48,8 @@ def test_clean_pair_breaks_no_rule():
         ({"rejected": "Lo siento, ha ocurrido un error. Por favor, inténtalo de nuevo."}, "error_placeholder_rejected"),
         ({"chosen": "Las sopaipillas pasadas se hacen con chancaca y se sirven cuando llueve, y luego"}, "truncated_chosen"),
         ({"chosen": "Los pasos son:\n1. Hervir la chancaca.\n2."}, "truncated_chosen"),
-        ({"rejected": "Se preparan con masa de zapallo y se fríen en aceite bien"}, "truncated_rejected"),
+        # "...en aceite bien" is a complete sentence without its full stop (issue 13): cut on "muy" instead.
+        ({"rejected": "Se preparan con masa de zapallo y se fríen en aceite muy"}, "truncated_rejected"),
         ({"chosen": "La informaciÃ³n sobre las sopaipillas es muy interesante, mijo."}, "mojibake"),
         ({"prompt": "Â¿QuÃ© tal las sopaipillas pasadas en invierno?"}, "mojibake"),
         ({"chosen": "Escríbeme a maria.lopez@correo-ejemplo.cl y te paso la receta."}, "pii_email"),

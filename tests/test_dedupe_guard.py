@@ -31,6 +31,7 @@ def test_the_guard_blocks_substitutions_and_swaps_and_lets_perturbations_through
     assert guard("fiestas de galicia", "fiestas de cataluna") == [True]
     assert guard("el gato y el raton", "el raton y el gato") == [True]
     assert guard("tienes 25 anos y vives en lima", "tienes 52 anos y vives en lima") == [True]
+    assert guard("dado el siguiente termino drogos", "dado el siguiente termino e") == [True]  # "e" is a term here
     base = "que comida preparas en tu casa de arequipa cuando llegan los primos"
     assert guard(base, base.replace("preparas", "perparas"), base + " hoy", base.replace("en tu casa", "en casa"),
                  "bueno " + base, base.replace("comida", "comidas")) == [False] * 5

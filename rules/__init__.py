@@ -9,13 +9,13 @@ from curation.config import FilterConfig
 from curation.errors import ConfigError
 from curation.rules import (
     dialogue, disclaimers, encoding, language_mismatch, length, length_ratio, pii, placeholders, similarity, truncation,
-    variety_clash,
+    trivial, variety_clash,
 )
 from curation.rules.rule import Rule
 
 FAMILIES = (length, similarity, disclaimers, placeholders, truncation, dialogue, encoding, pii, length_ratio)
 # These read the tags the tagging stages add.
-TAG_FAMILIES = (language_mismatch, variety_clash)
+TAG_FAMILIES = (language_mismatch, variety_clash, trivial)
 
 
 def default_rules(config: FilterConfig, tagged: bool = True) -> list[Rule]:

@@ -1,0 +1,166 @@
+"""The prompt classifier: cultural dimension and validation category of a prompt, with a probability.
+
+A linear model (multinomial logistic regression) over hashed features of the prompt, so that no text
+is stored: words and word pairs of the folded prompt (lowercase, accents removed), the first five
+letters of each word (a crude stem that survives conjugation and typos), the words of the system
+prompt, and a few structural tokens (a role in the system prompt, turn labels, a length bucket,
+the kinds of lexicon evidence found). Each token is hashed with CRC-32 into 2**18 buckets; a row's
+vector is the set of its buckets, L2-normalised. Scoring is a join of the row's buckets with the
+model's non-zero coefficients in polars, so a million prompts cost seconds, not minutes.
+
+The fitted parameters ship in `curation/data/prompt_classifier.npz` (bucket ids, coefficients,
+intercepts, a temperature per head and the abstention thresholds). `benchmarks/fit_prompt_classifier.py`
+refits them from the shared arena sample and the gold labels and prints the cross-validated report.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+import numpy as np
+import polars as pl
+
+from curation.text import fold_accents
+
+MODEL_FILE = "prompt_classifier.npz"
+BITS = 18
+UNDETERMINED = "undetermined"
+# The first characters of a long prompt carry its question; the rest adds cost, not signal.
+MAX_CHARS = 2000
+ROLE = r"(?i)^\s*(?:eres|sos|imagina que eres|act[úu]a como|responde como|you are|és|ets|voc[êe] [ée]|tu [ée]s)\b"
+TURNS = r"(?im)^\s*(?:usuario|user|asistente|assistant|usu[áa]rio|assistent)\s*:"
+_WORD = r"[\p{L}\p{N}]+"
+
+
+def _folded(column: str) -> pl.Expr:
+    text = pl.col(column).fill_null("").str.slice(0, MAX_CHARS).str.to_lowercase()
+    return fold_accents(text).str.replace_all("[’‘]", "'")
+
+
+def tokens(frame: pl.DataFrame, evidence: str | None = None) -> pl.DataFrame:
+    """One row per (row, token): the features before hashing. `frame` has `prompt` and `system_prompt`;
+    `evidence` names an optional list column of lexicon evidence ("kind:phrase"), of which the kind is used."""
+    base = frame.select(
+        _folded("prompt").str.extract_all(_WORD).alias("words"),
+        _folded("system_prompt").str.extract_all(_WORD).alias("system"),
+        pl.col("system_prompt").fill_null("").str.contains(ROLE).alias("role"),
+        (pl.col("prompt").fill_null("").str.count_matches(TURNS) >= 2).alias("turns"),
+        pl.col("prompt").fill_null("").str.len_chars().alias("chars"),
+        *([pl.col(evidence).list.eval(pl.element().str.split(":").list.first()).list.unique().alias("kinds")] if evidence else []),
+    ).with_row_index("row")
+    words = (base.select("row", "words").explode("words").drop_nulls("words")
+             .with_columns(position=pl.int_range(pl.len()).over("row")))
+    words = words.with_columns(following=pl.col("words").shift(-1).over("row"))
+    parts = [
+        words.select("row", token=pl.lit("w:") + pl.col("words")),
+        words.drop_nulls("following").select("row", token=pl.lit("b:") + pl.col("words") + pl.lit(" ") + pl.col("following")),
+        words.filter(pl.col("words").str.len_chars() > 5).select("row", token=pl.lit("p:") + pl.col("words").str.slice(0, 5)),
+        words.filter(pl.col("position") < 3).select("row", token=pl.lit("f:") + pl.col("words")),
+        base.select("row", "system").explode("system").drop_nulls("system").select("row", token=pl.lit("s:") + pl.col("system")),
+        base.select("row", token=pl.lit("len:") + pl.col("chars").clip(1).log(2).floor().cast(pl.Int32).cast(pl.String)),
+        base.filter("role").select("row", token=pl.lit("structure:role")),
+        base.filter("turns").select("row", token=pl.lit("structure:turns")),
+        base.filter(pl.col("system").list.len() == 0).select("row", token=pl.lit("structure:no_system")),
+    ]
+    if evidence:
+        parts.append(base.select("row", "kinds").explode("kinds").drop_nulls("kinds").select("row", token=pl.lit("lex:") + pl.col("kinds")))
+    return pl.concat([part.with_columns(pl.col("row").cast(pl.UInt32)) for part in parts])
+
+
+def hashed(frame: pl.DataFrame, evidence: str | None = None) -> pl.DataFrame:
+    """(row, bucket, value): the row's distinct buckets, each valued 1/sqrt(buckets in the row) (L2 norm).
+    Tokens are hashed with CRC-32, stable across versions and machines; each distinct token once."""
+    pairs = tokens(frame, evidence)
+    distinct = pairs.get_column("token").unique()
+    mask = (1 << BITS) - 1
+    buckets = pl.DataFrame({"token": distinct,
+                            "bucket": pl.Series([zlib.crc32(t.encode()) & mask for t in distinct.to_list()], dtype=pl.UInt32)})
+    rows = pairs.join(buckets, on="token").select("row", "bucket").unique()
+    return rows.with_columns(value=(1.0 / pl.len().over("row").sqrt()))
+
+
+def matrix(frame: pl.DataFrame, evidence: str | None = None):
+    """The scipy CSR matrix of `hashed` (for fitting)."""
+    from scipy.sparse import csr_matrix
+
+    cells = hashed(frame, evidence)
+    return csr_matrix((cells.get_column("value").to_numpy(), (cells.get_column("row").to_numpy(), cells.get_column("bucket").to_numpy())),
+                      shape=(frame.height, 1 << BITS))
+
+
+@dataclass(frozen=True)
+class Head:
+    """One fitted multinomial head: classes, the coefficients of the buckets it uses, temperature, threshold."""
+    name: str
+    classes: list[str]
+    buckets: np.ndarray  # (k,) uint32, sorted
+    coef: np.ndarray  # (k, classes) float32
+    intercept: np.ndarray  # (classes,)
+    temperature: float
+    threshold: float  # below this top probability the head abstains
+
+    def probabilities(self, cells: pl.DataFrame, height: int) -> np.ndarray:
+        """Calibrated class probabilities (height x classes) from `hashed` cells."""
+        table = pl.DataFrame({"bucket": self.buckets, **{f"c{i}": self.coef[:, i] for i in range(len(self.classes))}})
+        sums = (cells.join(table, on="bucket")
+                .group_by("row").agg([(pl.col(f"c{i}") * pl.col("value")).sum() for i in range(len(self.classes))]))
+        logits = np.tile(self.intercept.astype(np.float64), (height, 1))
+        if sums.height:
+            index = sums.get_column("row").to_numpy().astype(np.int64)
+            logits[index] += sums.select([f"c{i}" for i in range(len(self.classes))]).to_numpy()
+        return softmax(logits / self.temperature)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class PromptClassifier:
+    heads: dict[str, Head]
+    meta: dict
+
+    @classmethod
+    def load(cls, file_name: str = MODEL_FILE) -> PromptClassifier:
+        return _load(file_name)
+
+    def predict(self, frame: pl.DataFrame, evidence: str | None = "dimension_evidence") -> pl.DataFrame:
+        """Per head: <head> (the label, or `undetermined` under the head's threshold) and <head>_confidence
+        (the top probability), for a frame with `prompt`, `system_prompt` (and the evidence column)."""
+        evidence = evidence if evidence and evidence in frame.columns and self.meta.get("evidence") else None
+        cells = hashed(frame, evidence)
+        columns = {}
+        for name, head in self.heads.items():
+            probabilities = head.probabilities(cells, frame.height)
+            best = probabilities.argmax(axis=1)
+            confidence = probabilities[np.arange(frame.height), best]
+            labels = np.asarray(head.classes, dtype=object)[best]
+            labels = np.where(confidence >= head.threshold, labels, UNDETERMINED)
+            columns[name] = pl.Series(name, labels.tolist(), dtype=pl.String)
+            columns[f"{name}_confidence"] = pl.Series(f"{name}_confidence", confidence.round(4), dtype=pl.Float64)
+        return pl.DataFrame(columns) if frame.height else pl.DataFrame(schema={k: v.dtype for k, v in columns.items()})
+
+
+def save(path, heads: dict[str, Head], meta: dict) -> None:
+    arrays = {}
+    for name, head in heads.items():
+        arrays |= {f"{name}.buckets": head.buckets.astype(np.uint32), f"{name}.coef": head.coef.astype(np.float32),
+                   f"{name}.intercept": head.intercept.astype(np.float32)}
+    header = {"meta": meta, "heads": {name: {"classes": head.classes, "temperature": head.temperature,
+                                             "threshold": head.threshold} for name, head in heads.items()}}
+    np.savez_compressed(path, header=np.frombuffer(json.dumps(header, sort_keys=True).encode(), dtype=np.uint8), **arrays)
+
+
+@cache
+def _load(file_name: str) -> PromptClassifier:
+    with resources.files("curation.data").joinpath(file_name).open("rb") as handle, np.load(handle) as data:
+        header = json.loads(bytes(data["header"]).decode())
+        heads = {name: Head(name, spec["classes"], data[f"{name}.buckets"], data[f"{name}.coef"], data[f"{name}.intercept"],
+                            float(spec["temperature"]), float(spec["threshold"]))
+                 for name, spec in header["heads"].items()}
+    return PromptClassifier(heads, header["meta"])

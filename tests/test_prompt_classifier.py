@@ -1,0 +1,69 @@
+"""The prompt classifier: dimension and category with confidence, the trivial_prompt rule."""
+
+import polars as pl
+
+from curation.config import FilterConfig
+from curation.pipelines.dimension_tag import DimensionTag
+from curation.prompt_classifier import UNDETERMINED, PromptClassifier, hashed
+from curation.rules import default_rules, trivial
+from tests.conftest import frame_of, pair
+
+DIMENSIONS = {"knowledge", "preference", "dynamics", "bias_trap", UNDETERMINED}
+CATEGORIES = {"trivial", "stereotype", "no_anchor", "knowledge", "preference", "dynamics", "bias_trap", UNDETERMINED}
+
+
+def tagged(*rows):
+    return DimensionTag()(frame_of(*rows)).kept
+
+
+def test_the_shipped_model_is_small_and_stores_no_text():
+    model = PromptClassifier.load()
+    assert set(model.heads) == {"dimension", "category"}
+    for head in model.heads.values():
+        assert head.buckets.dtype.kind == "u" and head.coef.shape == (len(head.buckets), len(head.classes))
+        assert 0 < head.threshold <= 1 and head.temperature > 0
+    assert 0 < model.meta["trivial_threshold"] <= 1
+
+
+def test_hashing_is_stable():
+    cells = hashed(pl.DataFrame({"prompt": ["¿Qué significa cachai?"], "system_prompt": [None]}))
+    again = hashed(pl.DataFrame({"prompt": ["¿Qué significa cachai?"], "system_prompt": [None]}))
+    assert cells.sort("bucket").equals(again.sort("bucket"))
+    assert abs((cells.get_column("value") ** 2).sum() - 1) < 1e-9  # L2-normalised
+
+
+def test_labels_confidences_and_evidence():
+    rows = tagged(
+        pair(prompt="¿Qué significa la palabra 'cachai' y de dónde viene? ¿Cómo se prepara el pastel de choclo?"),
+        pair(prompt="Usuario: Hola abuela\nAsistente: ¡Hola mijo!\nUsuario: ¿Qué cocinamos hoy?"),
+        pair(prompt="hola que tal", system_prompt=None),
+        pair(prompt=""),
+    )
+    assert set(rows["dimension"]) <= DIMENSIONS and set(rows["category"]) <= CATEGORIES
+    assert rows["dimension"][0] == "knowledge" and rows["dimension_confidence"][0] >= 0.5
+    assert "question about facts:que significa" in rows["dimension_evidence"][0]
+    # Turns make it dynamics, certain.
+    assert rows["dimension"][1] == "dynamics" and rows["dimension_confidence"][1] == 1.0
+    assert "structure:turns" in rows["dimension_evidence"][1]
+    assert rows.select(pl.col("dimension_confidence", "category_confidence").is_between(0, 1).all()).row(0) == (True, True)
+    # A label below its head's threshold is undetermined.
+    model = PromptClassifier.load()
+    low = rows.filter(pl.col("category_confidence") < model.heads["category"].threshold)
+    assert (low["category"] == UNDETERMINED).all()
+
+
+def test_deterministic_and_row_independent():
+    prompts = [pair(prompt=f"¿Cuál es la capital de {c}?") for c in ("Chile", "Perú", "España")]
+    one = tagged(*prompts)
+    two = tagged(*reversed(prompts))
+    assert one["category_confidence"].to_list() == list(reversed(two["category_confidence"].to_list()))
+
+
+def test_the_trivial_rule_warns_on_a_confident_trivial_category():
+    (rule,) = trivial.rules(FilterConfig())
+    assert rule.severity == "warn" and "trivial_prompt" in {r.name for r in default_rules(FilterConfig())}
+    threshold = trivial.trivial_threshold()
+    frame = pl.DataFrame({"category": ["trivial", "trivial", "knowledge", None],
+                          "category_confidence": [threshold + 0.01, threshold - 0.01, 0.99, None]})
+    assert frame.select(rule.flag()).to_series().to_list() == [True, False, False, False]
+    assert "trivial_prompt" not in {r.name for r in default_rules(FilterConfig(), tagged=False)}

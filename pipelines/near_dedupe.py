@@ -109,9 +109,9 @@ class NearDedupe(Stage):
 
     def _passes(self, members: pl.DataFrame, founder: pl.Series, grams: pl.DataFrame, sizes: pl.DataFrame,
                 prompts: pl.Series) -> tuple[pl.Series, pl.DataFrame]:
-        """Large buckets link each text to their hub only; a text whose hub another cluster took, or that
-        was not within the threshold of it, is compared again with the bucket's next best text that is
-        still a cluster's founder, pass after pass, until no large bucket has a lone text left to place."""
+        """Large buckets link each text to their hub only. Where another cluster took the hub, the texts
+        the hub left alone are compared again with the bucket's next best texts that are still founders
+        (HUBS_PER_PASS of them, or every pair once MAX_BUCKET or fewer are left), for MAX_PASSES passes."""
         members = members.with_columns(pl.col(ROW).cast(pl.Int64)).filter(pl.len().over("bucket") > ALL_PAIRS_MAX_BUCKET)
         possible = pl.DataFrame(schema={"a": pl.Int64, "b": pl.Int64, "similarity": pl.Float64, "guarded": pl.Boolean})
         if members.height == 0:
@@ -124,7 +124,11 @@ class NearDedupe(Stage):
             is_founder = founders == np.arange(rows)
             alone = is_founder & (np.bincount(founders, minlength=rows) == 1)
             status = pl.DataFrame({ROW: np.arange(rows, dtype=np.int64)[is_founder], "alone": alone[is_founder]})
-            left = (members.join(done, on=["bucket", ROW], how="anti").join(status, on=ROW)
+            # Only buckets whose last hub another cluster took (issue 14); a hub that founded its own
+            # cluster was compared with every text of its bucket already.
+            taken = done.filter(~pl.Series(is_founder).gather(done.get_column(ROW))).get_column("bucket")
+            left = (members.filter(pl.col("bucket").is_in(taken.implode()))
+                    .join(done, on=["bucket", ROW], how="anti").join(status, on=ROW)
                     .filter(pl.col("alone").any().over("bucket") & (pl.len().over("bucket") > 1)))
             if left.height == 0:
                 break

@@ -47,7 +47,7 @@ def _accent_folded(column: str) -> pl.Expr:
 
 def matches(column: str, regex: str) -> pl.Expr:
     """Every match of `regex` (written for folded text) in the column, as written (case kept): a list per row."""
-    return _accent_folded(column).str.extract_all(f"(?i){regex}")
+    return pl.concat_str(pl.lit("\n"), _accent_folded(column)).str.extract_all(f"(?i){regex}")
 
 
 def _alternative(entry: str) -> str:
@@ -130,7 +130,9 @@ def tag(frame: pl.DataFrame, column: str, lexicon: Lexicon, language_column: str
     prior: a label per row (the country's variety): when the best candidates tie and it is among them, with a
     weight of at least `min_prior_score`, it is the label.
     """
-    text = _accent_folded(column)
+    # A line break first: a pattern's clause start ("[.!?\n] describe") then covers the text's start without
+    # `^|`, which would make the regex engine try every punctuation mark as a possible start.
+    text = pl.concat_str(pl.lit("\n"), _accent_folded(column))
     searched = text.str.replace_all(f"(?i){mask}", " ") if mask else text
     regex = f"(?i){lexicon.pattern}"
     use_language = language_column is not None and ANY_LANGUAGE not in lexicon.patterns
@@ -139,7 +141,8 @@ def tag(frame: pl.DataFrame, column: str, lexicon: Lexicon, language_column: str
     language = pl.col(language_column) if use_language else pl.lit(ANY_LANGUAGE)
     extra = [prior.alias("_prior")] if prior is not None else []
     if exclude_column is not None:
-        extra.append(pl.when(applies).then(_accent_folded(exclude_column).str.extract_all(regex)).alias("_excluded"))
+        extra.append(pl.when(applies).then(pl.concat_str(pl.lit("\n"), _accent_folded(exclude_column))
+                                           .str.extract_all(regex)).alias("_excluded"))
     elif excluded_column is not None:
         extra.append(pl.col(excluded_column).alias("_excluded"))
     rows = frame.select(matched.alias("_matched"), language.alias("language"), *extra).with_row_index("_row")

@@ -4,7 +4,7 @@ import polars as pl
 
 from curation.config import FilterConfig
 from curation.pipelines.dimension_tag import DimensionTag
-from curation.prompt_classifier import UNDETERMINED, PromptClassifier, hashed
+from curation.prompt_classifier import UNDETERMINED, PromptClassifier, matrix
 from curation.rules import default_rules, trivial
 from tests.conftest import frame_of, pair
 
@@ -26,10 +26,12 @@ def test_the_shipped_model_is_small_and_stores_no_text():
 
 
 def test_hashing_is_stable():
-    cells = hashed(pl.DataFrame({"prompt": ["¿Qué significa cachai?"], "system_prompt": [None]}))
-    again = hashed(pl.DataFrame({"prompt": ["¿Qué significa cachai?"], "system_prompt": [None]}))
-    assert cells.sort("bucket").equals(again.sort("bucket"))
-    assert abs((cells.get_column("value") ** 2).sum() - 1) < 1e-9  # L2-normalised
+    frame = pl.DataFrame({"prompt": ["¿Qué significa cachai?", "otra cosa"], "system_prompt": [None, "Eres de Lima"]})
+    x, again = matrix(frame), matrix(frame.reverse())
+    assert (x[0] != again[1]).nnz == 0 and x.nnz > 10
+    assert abs(x[0].multiply(x[0]).sum() - 1) < 1e-9  # L2-normalised
+    import zlib
+    assert zlib.crc32("w:que".encode()) % (1 << 18) in set(x[0].indices)  # a fixed hash, not Python's salted one
 
 
 def test_labels_confidences_and_evidence():

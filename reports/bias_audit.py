@@ -106,13 +106,29 @@ def gaps(accepted: pl.DataFrame, cell_target: int | None = None) -> tuple[pl.Dat
     return below.sort("needed", "country", "dimension", descending=[True, False, False]), cell_target
 
 
+# A dimension counts in the dimension tables and the gap list only at this confidence (dimension_tag's probability).
+CONFIDENT_DIMENSION = 0.6
+
+
+def confident_dimension(accepted: pl.DataFrame) -> pl.DataFrame:
+    """The rows whose dimension is decided with confidence >= CONFIDENT_DIMENSION (all rows with a
+    dimension when the run predates the confidence column)."""
+    if "dimension" not in accepted.columns:
+        return accepted
+    decided = accepted.filter(pl.col("dimension").is_not_null() & (pl.col("dimension") != "undetermined"))
+    if "dimension_confidence" in accepted.columns:
+        decided = decided.filter(pl.col("dimension_confidence") >= CONFIDENT_DIMENSION)
+    return decided
+
+
 def audit(accepted: pl.DataFrame, target: str = "uniform", cell_target: int | None = None) -> dict[str, object]:
     """Every table of the audit (polars frames) and its headline figures."""
     represented, headline = representation(accepted, target)
-    gap_list, cell_target = gaps(accepted, cell_target)
+    confident = confident_dimension(accepted)
+    gap_list, cell_target = gaps(confident, cell_target)
     tables: dict[str, object] = {
         "representation": represented,
-        "dimensions": shares_by_country(accepted, "dimension") if "dimension" in accepted.columns else None,
+        "dimensions": shares_by_country(confident, "dimension") if "dimension" in accepted.columns else None,
         "register": shares_by_country(accepted, "prompt_register") if "prompt_register" in accepted.columns else None,
         "variety": shares_by_country(accepted, "prompt_variety") if "prompt_variety" in accepted.columns else None,
         "length_bias": length_bias(accepted),
@@ -122,6 +138,9 @@ def audit(accepted: pl.DataFrame, target: str = "uniform", cell_target: int | No
     for axis in PERSONA_AXES:
         if axis in accepted.columns:
             tables[f"persona_{axis}"] = shares_by_country(accepted, axis)
+    if "dimension" in accepted.columns:
+        headline.update(dimension_rows=confident.height, dimension_confidence=CONFIDENT_DIMENSION,
+                        dimension_coverage=round(confident.height / accepted.height, 4) if accepted.height else None)
     headline.update(rows=accepted.height, countries=represented.height, cell_target=cell_target,
                     rows_needed=int(gap_list.get_column("needed").sum()) if gap_list.height else 0,
                     chosen_longer=_overall_chosen_longer(accepted))
@@ -139,6 +158,13 @@ def audit_json(result: dict[str, object]) -> dict:
     return {"headline": result["headline"], "tables": tables}
 
 
+def _on_confident(head: dict) -> str:
+    if "dimension_rows" not in head:
+        return ""
+    return (f", computed on {head['dimension_rows']} of {head['rows']} rows whose dimension is confident "
+            f"(>= {head['dimension_confidence']})")
+
+
 def audit_markdown(result: dict[str, object]) -> str:
     """The audit as the Markdown section of a dataset card (and of a model card): data text escaped."""
     head = result["headline"]
@@ -149,12 +175,13 @@ def audit_markdown(result: dict[str, object]) -> str:
     ]
     titles = {
         "representation": "Representation by country",
-        "dimensions": "Cultural dimensions per country (share of rows)",
+        "dimensions": f"Cultural dimensions per country (share of rows){_on_confident(head)}",
         "register": "Register of address in the prompt, per country (share of rows)",
         "variety": "Regional variety of the prompt, per country (share of rows)",
         "length_bias": "Length bias: share of clear pairs whose chosen answer is longer",
         "model_wins": "Which generating model wins",
-        "gaps": f"Gap list: country x dimension cells below {head['cell_target']} rows ({head['rows_needed']} rows needed)",
+        "gaps": f"Gap list: country x dimension cells below {head['cell_target']} rows ({head['rows_needed']} rows needed)"
+                f"{_on_confident(head)}",
     }
     for name, table in result["tables"].items():
         if table is None:

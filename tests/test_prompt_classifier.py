@@ -69,3 +69,14 @@ def test_the_trivial_rule_warns_on_a_confident_trivial_category():
                           "category_confidence": [threshold + 0.01, threshold - 0.01, 0.99, None]})
     assert frame.select(rule.flag()).to_series().to_list() == [True, False, False, False]
     assert "trivial_prompt" not in {r.name for r in default_rules(FilterConfig(), tagged=False)}
+
+
+def test_the_audit_uses_confident_dimensions_and_says_so():
+    from curation.reports.bias_audit import audit, audit_markdown
+
+    accepted = pl.DataFrame({"country": ["CL"] * 4, "dimension": ["knowledge", "preference", "undetermined", "knowledge"],
+                             "dimension_confidence": [0.9, 0.55, 0.4, 0.7], "preference": ["chosen-better"] * 4,
+                             "chosen": ["a"] * 4, "rejected": ["b"] * 4})
+    result = audit(accepted)
+    assert result["headline"]["dimension_rows"] == 2 and result["headline"]["dimension_coverage"] == 0.5
+    assert "computed on 2 of 4 rows whose dimension is confident (>= 0.6)" in audit_markdown(result)

@@ -7,7 +7,7 @@ them. In a rejected response they only warn: rejecting a disclaimer is a useful 
 disclaimer is a persona break only where the system prompt or the prompt gives the model a role ("eres
 una abuela de Cádiz", "imagina que eres", "you are a fisherman"); under a plain assistant ("Una
 conversación entre un usuario y un modelo de lenguaje", "eres un asistente") "como modelo de lenguaje,
-no tengo opiniones" is the model speaking as itself, and only warns (`ai_self_reference_*`).
+no tengo opiniones" is the model speaking as itself: no flag, but `<side>_ai_self_reference` is true.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 from functools import cache
 from importlib import resources
 
+import numpy as np
 import polars as pl
 
 from curation.config import FilterConfig
@@ -58,23 +59,42 @@ def phrase_patterns() -> dict[str, str]:
     }
 
 
-def role_given(where: pl.Expr) -> pl.Expr:
+def role_given(texts: pl.DataFrame) -> pl.Series:
     """True where the system prompt or the prompt gives the model a persona, or the prompt asks for its own
-    view or taste; read only where `where`."""
-    asking = pl.when(where).then(pl.concat_str(pl.col("system_prompt").fill_null(""), pl.lit("\n"), pl.col("prompt").fill_null("")))
-    return (asking.str.replace_all(ASSISTANT_ROLE, " ").str.contains(ROLE)
-            | pl.when(where).then(pl.col("prompt")).str.contains(OWN_VIEW))
+    view or taste (`texts` has both columns)."""
+    asking = pl.concat_str(pl.col("system_prompt").fill_null(""), pl.lit("\n"), pl.col("prompt").fill_null(""))
+    return texts.select(asking.str.replace_all(ASSISTANT_ROLE, " ").str.contains(ROLE)
+                        | pl.col("prompt").fill_null("").str.contains(OWN_VIEW)).to_series()
+
+
+def _persona_break(batch: pl.Series) -> pl.Series:
+    """Struct of the persona-break flag and the self-reference flag. The disclaimer is read once, by the
+    expression that feeds this, and the prompts only on the few rows that have one: polars would evaluate
+    a masked expression, or a repeated one, on every row."""
+    frame = batch.struct.unnest()
+    found = frame.get_column("found").fill_null(False)
+    rows = found.arg_true()
+    role = np.zeros(frame.height, dtype=bool)
+    if rows.len():
+        role[rows.to_numpy()] = role_given(frame.select("system_prompt", "prompt")[rows]).fill_null(False).to_numpy()
+    given = pl.Series(role)
+    return pl.DataFrame({"flag": found & given, "self_reference": found & ~given}).to_struct()
 
 
 def rules(config: FilterConfig) -> list[Rule]:
     patterns = phrase_patterns()
-    disclaimer = {column: pl.col(column).str.contains(patterns["disclaimer"]) for column in ("chosen", "rejected")}
-    role = role_given(disclaimer["chosen"] | disclaimer["rejected"]).fill_null(False)
+
+    # A disclaimer where no role was given is no persona break: the row keeps it in
+    # `<side>_ai_self_reference` (true), not as a warning, which would read the text a second time.
+    def persona_break(column: str) -> Rule:
+        found = pl.struct(found=pl.col(column).str.contains(patterns["disclaimer"]), system_prompt="system_prompt",
+                          prompt="prompt").map_batches(
+            _persona_break, return_dtype=pl.Struct({"flag": pl.Boolean, "self_reference": pl.Boolean}))
+        return Rule(f"ai_disclaimer_{column}", f"AI disclaimer breaking the role the prompt gave, persona break ({column} response)",
+                    "block" if column == "chosen" else "warn", found, scores=(f"{column}_ai_self_reference",))
+
     return [
-        *for_responses("ai_disclaimer", "AI disclaimer breaking the role the prompt gave (persona break)",
-                       lambda column: disclaimer[column] & role, chosen="block", rejected="warn"),
-        *for_responses("ai_self_reference", "AI disclaimer where no role was given (the model speaks as itself)",
-                       lambda column: disclaimer[column] & ~role, chosen="warn", rejected="warn"),
+        persona_break("chosen"), persona_break("rejected"),
         *for_responses("cutoff_disclaimer", "knowledge-cutoff disclaimer (training data, cutoff date, no real-time access)",
                        lambda column: pl.col(column).str.contains(patterns["cutoff"]), chosen="block", rejected="warn"),
         *for_responses("refusal", "refusal to answer",

@@ -134,7 +134,9 @@ def test_an_ai_disclaimer_breaks_a_persona_but_not_a_plain_assistant():
             pair(system_prompt="Eres un asistente útil.", prompt="¿Cuál es tu comida favorita de Chile?", chosen=text)]
     frame = tagged(*rows)
     assert hits(frame, "ai_disclaimer_chosen") == [True, False, True]  # the last asks for the model's own taste
-    assert hits(frame, "ai_self_reference_chosen") == [False, True, False]
+    # No role given: no flag, but the row says the model spoke as itself.
+    assert frame.with_columns(RULES["ai_disclaimer_chosen"].flag()).get_column("chosen_ai_self_reference").to_list() == [
+        False, True, False]
 
 
 # 4. Truncation: a missing full stop alone is not a cut.

@@ -45,9 +45,6 @@ def _accent_folded(column: str) -> pl.Expr:
     return pl.col(column).str.replace_many(_FROM, _TO)
 
 
-def matches(column: str, regex: str) -> pl.Expr:
-    """Every match of `regex` (written for folded text) in the column, as written (case kept): a list per row."""
-    return pl.concat_str(pl.lit("\n"), _accent_folded(column)).str.extract_all(f"(?i){regex}")
 
 
 def _alternative(entry: str) -> str:
@@ -76,6 +73,24 @@ class Lexicon:
     def pattern(self) -> str:
         """Every language's entries in one regex: one pass over the text; the join keeps each language's own."""
         return "|".join(f"(?:{pattern})" for pattern in self.patterns.values())
+
+
+def _extract_all(text: pl.Expr, lexicon: Lexicon, language: pl.Expr | None) -> pl.Expr:
+    """Every match in the text of its language's entries (case kept). Each language's regex runs on its own:
+    one regex for all of them grows past what the fast regex engine caches, and runs ~15x slower."""
+    if language is None or ANY_LANGUAGE in lexicon.patterns or len(lexicon.patterns) == 1:
+        found = text.str.extract_all(f"(?i){lexicon.pattern}")
+        return found if language is None else pl.when(language.is_in(list(lexicon.patterns))).then(found)
+    out = pl.lit(None, dtype=pl.List(pl.String))
+    for code, pattern in lexicon.patterns.items():
+        out = pl.when(language == code).then(text.str.extract_all(f"(?i){pattern}")).otherwise(out)
+    return out
+
+
+def matches(column: str, lexicon: Lexicon, language_column: str | None = None) -> pl.Expr:
+    """Every match of the lexicon's entries in the column (accents folded, case kept): a list per row."""
+    language = pl.col(language_column) if language_column else None
+    return _extract_all(pl.concat_str(pl.lit("\n"), _accent_folded(column)), lexicon, language)
 
 
 @cache
@@ -133,16 +148,18 @@ def tag(frame: pl.DataFrame, column: str, lexicon: Lexicon, language_column: str
     # A line break first: a pattern's clause start ("[.!?\n] describe") then covers the text's start without
     # `^|`, which would make the regex engine try every punctuation mark as a possible start.
     text = pl.concat_str(pl.lit("\n"), _accent_folded(column))
-    searched = text.str.replace_all(f"(?i){mask}", " ") if mask else text
-    regex = f"(?i){lexicon.pattern}"
+    # The mask is applied as written: case-insensitive only where it says so (`(?i:...)`); a case-insensitive
+    # [^"\n]{1,60} would blow up the regex engine's state cache on long texts.
+    searched = text.str.replace_all(mask, " ") if mask else text
     use_language = language_column is not None and ANY_LANGUAGE not in lexicon.patterns
     applies = pl.col(language_column).is_in(list(lexicon.patterns)) if use_language else pl.lit(True)
-    matched = pl.when(applies).then(searched.str.extract_all(regex))
+    matched = _extract_all(searched, lexicon, pl.col(language_column) if use_language else None)
     language = pl.col(language_column) if use_language else pl.lit(ANY_LANGUAGE)
     extra = [prior.alias("_prior")] if prior is not None else []
     if exclude_column is not None:
-        extra.append(pl.when(applies).then(pl.concat_str(pl.lit("\n"), _accent_folded(exclude_column))
-                                           .str.extract_all(regex)).alias("_excluded"))
+        extra.append(pl.when(applies).then(_extract_all(pl.concat_str(pl.lit("\n"), _accent_folded(exclude_column)),
+                                                        lexicon, pl.col(language_column) if use_language else None))
+                     .alias("_excluded"))
     elif excluded_column is not None:
         extra.append(pl.col(excluded_column).alias("_excluded"))
     rows = frame.select(matched.alias("_matched"), language.alias("language"), *extra).with_row_index("_row")
@@ -217,7 +234,7 @@ def tag_fields(frame: pl.DataFrame, lexicon: Lexicon, label: str, *, mask: str |
     includes the row's country variety (<lang>-<country>) is decided for it.
     """
     asked = "_asked_in_prompt"  # the prompt's matches, found once for both answers
-    frame = frame.with_columns(matches("prompt", lexicon.pattern).alias(asked))
+    frame = frame.with_columns(matches("prompt", lexicon, "prompt_lang").alias(asked))
     for field in TAGGED_FIELDS:
         country = None
         if prior and "country" in frame.columns:

@@ -1,7 +1,7 @@
 """Mentions: words a text quotes or asks about, which are not the text's own voice.
 
 "¿Qué significa 'pucha'?", «vos», "la palabra cachai", "¿se usa el vos?": the quoted or named word says
-nothing about how the writer speaks. `MENTION` is a regex over folded text (lowercase, no accents, see
+nothing about how the writer speaks. `MENTION` is a regex over accent-folded text (its words case-insensitive, see
 `curation.lexicon.folded`); the taggers blank its spans before looking for evidence. Quotes are bounded
 (60 characters, one line) so an unpaired quote blanks little. Written for Rust's DFA: ASCII `\b` only.
 """
@@ -28,4 +28,6 @@ _NAMING = (r"\b(?:la palabra|las palabras|el termino|los terminos|la expresion|l
 _ADDRESS = (r"\b(?:el|del|al|usar|usa|usan|uso)\s+(?:vos|voseo|tuteo|ustedeo|tu|usted|vosotros|ustedes)\b|"
             r"\b(?:tratar|trata|tratas|tratan|trato|tratamiento|hablar|habla|hablan)\s+de\s+(?:usted|tu|vos)\b")
 
-MENTION = dfa_friendly("|".join([*_QUOTED, _NAMING, _ADDRESS]))
+# Texts are matched with their case kept (curation.lexicon.tag): the words are case-insensitive, the quotes
+# need not be (a case-insensitive negated class is far slower).
+MENTION = dfa_friendly("|".join([*_QUOTED, f"(?i:{_NAMING})", f"(?i:{_ADDRESS})"]))

@@ -4,10 +4,11 @@ real") and refusals.
 
 Phrases live in disclaimers.yaml. In a chosen response they block: DPO would teach the model to say
 them. In a rejected response they only warn: rejecting a disclaimer is a useful signal. An AI
-disclaimer is a persona break only where the system prompt or the prompt gives the model a role ("eres
-una abuela de Cádiz", "imagina que eres", "you are a fisherman"); under a plain assistant ("Una
-conversación entre un usuario y un modelo de lenguaje", "eres un asistente") "como modelo de lenguaje,
-no tengo opiniones" is the model speaking as itself: no flag, but `<side>_ai_self_reference` is true.
+disclaimer breaks a persona where the system prompt or the prompt gives the model a role ("eres una
+abuela de Cádiz", "imagina que eres") or asks for its own view ("¿cuál es tu plato favorito?"); under
+a plain assistant ("Una conversación entre un usuario y un modelo de lenguaje", "eres un asistente")
+"como modelo de lenguaje, no tengo opiniones" is the model speaking as itself, which the hand labels
+do not count as a defect. The rule still flags both; `<side>_ai_self_reference` is true on the second.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def role_given(texts: pl.DataFrame) -> pl.Series:
 
 
 def _persona_break(batch: pl.Series) -> pl.Series:
-    """Struct of the persona-break flag and the self-reference flag. The disclaimer is read once, by the
+    """Struct of the disclaimer flag and the self-reference flag (a disclaimer where no role was given). The disclaimer is read once, by the
     expression that feeds this, and the prompts only on the few rows that have one: polars would evaluate
     a masked expression, or a repeated one, on every row."""
     frame = batch.struct.unnest()
@@ -78,19 +79,19 @@ def _persona_break(batch: pl.Series) -> pl.Series:
     if rows.len():
         role[rows.to_numpy()] = role_given(frame.select("system_prompt", "prompt")[rows]).fill_null(False).to_numpy()
     given = pl.Series(role)
-    return pl.DataFrame({"flag": found & given, "self_reference": found & ~given}).to_struct()
+    return pl.DataFrame({"flag": found, "self_reference": found & ~given}).to_struct()
 
 
 def rules(config: FilterConfig) -> list[Rule]:
     patterns = phrase_patterns()
 
-    # A disclaimer where no role was given is no persona break: the row keeps it in
-    # `<side>_ai_self_reference` (true), not as a warning, which would read the text a second time.
+    # Every AI disclaimer keeps its flag (the demo's planted ones, the README's severities); one where no
+    # role was given is marked in `<side>_ai_self_reference`, so a steward can release those rows.
     def persona_break(column: str) -> Rule:
         found = pl.struct(found=pl.col(column).str.contains(patterns["disclaimer"]), system_prompt="system_prompt",
                           prompt="prompt").map_batches(
             _persona_break, return_dtype=pl.Struct({"flag": pl.Boolean, "self_reference": pl.Boolean}))
-        return Rule(f"ai_disclaimer_{column}", f"AI disclaimer breaking the role the prompt gave, persona break ({column} response)",
+        return Rule(f"ai_disclaimer_{column}", f"AI disclaimer ({column} response)",
                     "block" if column == "chosen" else "warn", found, scores=(f"{column}_ai_self_reference",))
 
     return [

@@ -38,15 +38,20 @@ CP1250_MOJIBAKE = (
 # can end so ("meč", "daň"), so it takes two in one text.
 CP1250_WEAK = r"[a-z]{2}[ŕčň](?:[^\p{L}]|$)|(?:^|[^\p{L}])ŕs?(?:[^\p{L}]|$)"
 CP1250_WEAK_MIN = 2
+# The letters every Windows-1250 reading above has: the patterns read only the texts that hold one.
+CP1250_LETTERS = "[ńŃżˇşŞăőęĂÂďŕčň]"
 
 
 def rules(config: FilterConfig) -> list[Rule]:
     # The raw text: normalising turns the no-break space and soft hyphen of "Ã\xa0", "Ã\xad" into
     # ordinary characters and would hide the damage.
-    broken = pl.any_horizontal(
-        (raw_text(column).str.contains(f"{MOJIBAKE}|{CP1250_MOJIBAKE}")
-         | (raw_text(column).str.count_matches(CP1250_WEAK) >= CP1250_WEAK_MIN)).fill_null(False)
-        for column in TEXT_FIELDS)
+    def damaged(column: str) -> pl.Expr:
+        text = raw_text(column)
+        suspect = pl.when(text.str.contains(CP1250_LETTERS)).then(text)  # null elsewhere: the patterns skip it
+        return (text.str.contains(MOJIBAKE) | suspect.str.contains(CP1250_MOJIBAKE).fill_null(False)
+                | (suspect.str.count_matches(CP1250_WEAK) >= CP1250_WEAK_MIN).fill_null(False)).fill_null(False)
+
+    broken = pl.any_horizontal(damaged(column) for column in TEXT_FIELDS)
     # Only `<field>_raw`, where normalise kept the original of a text it changed: the removal is then
     # not silent, and the row says so wherever it ends.
     hidden = pl.any_horizontal(pl.col(f"{column}_raw").str.contains(HIDDEN).fill_null(False) for column in TEXT_FIELDS)

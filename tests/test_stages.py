@@ -55,7 +55,7 @@ def test_normalise_keeps_tabs_line_ends_and_direction_marks():
 def test_filter_quarantines_with_every_reason_and_keeps_warnings():
     frame = frame_of(
         pair(),
-        pair(prompt="¿Qué tal?", chosen="Como modelo de lenguaje, escríbeme a yo@correo-ejemplo.es y te cuento"),
+        pair(prompt="¿Qué tal?", chosen="Como modelo de lenguaje, escríbeme a yo@correo-ejemplo.es y te cuento que"),
         pair(prompt="¿Y en Viña?", rejected="Son tortas fritas que se comen en invierno en el sur y el centro, y se"),
     )
     result = Filter(default_rules(FilterConfig(), tagged=False))(frame)

@@ -54,7 +54,9 @@ def test_language_tags_per_field_and_the_mismatch_rule():
     assert frame["prompt_lang"].to_list() == ["es", "es"]
     assert frame["chosen_lang"].to_list() == ["pt", "es"]
     result = Filter(default_rules(FilterConfig()))(frame)
-    assert result.kept["warnings"].to_list() == [["language_mismatch_chosen"], []]
+    # An answer in another language that nothing asked for blocks.
+    assert result.removed["reasons"].to_list() == [["language_mismatch_chosen"]]
+    assert result.kept["warnings"].to_list() == [[]]
 
 
 @pytest.mark.parametrize(

@@ -26,8 +26,8 @@ HOSTILE = [
     PERSONA | {"system_prompt": f"Eres una cocinera de Puebla.\x1b]0;pwned\x07 {SCRIPT}", "question": PROMPT,
                "chosen": f"Lleva chiles \x1b[31mmulato\x1b[0m, chocolate y especias; {IMG} se sirve en las fiestas.",
                "rejected": "Es una salsa mexicana que se come en muchas partes; la receta está en \u202egnp.exe para verla."},
-    # The same prompt with no system prompt: a duplicate of the row above, in the clusters.
-    PERSONA | {"system_prompt": "", "question": PROMPT,
+    # The same prompt for the same persona: a duplicate of the row above, in the clusters.
+    PERSONA | {"system_prompt": f"Eres una cocinera de Puebla.\x1b]0;pwned\x07 {SCRIPT}", "question": PROMPT,
                "chosen": "Chiles, chocolate, ajonjolí y mucha paciencia, como lo hacía mi abuela en Puebla.",
                "rejected": "Es una salsa de chiles con chocolate que se come en todo México en ocasiones especiales."},
     # Quarantined: too short an answer; an error body as an answer.
@@ -119,9 +119,9 @@ def test_hidden_characters_never_reach_the_published_data_and_the_ledger_counts_
     stats = next(stage["stats"] for stage in json.loads((run_dir / "ledger.json").read_text())["stages"]
                  if stage["stage"] == "normalise")
     # Control characters: the prompts of the kept row and of its duplicate, and the demo's mojibake row
-    # (line 167: a curly quote read as CP-1252 leaves U+009D); escapes: the kept row's answer and system
-    # prompt (the BEL that ends the latter's sequence is not counted apart); bidi: its rejected answer.
-    assert (stats["texts_with_control_characters"], stats["texts_with_ansi_escapes"], stats["texts_with_bidi_controls"]) == (3, 2, 1)
+    # (line 167: a curly quote read as CP-1252 leaves U+009D); escapes: the kept row's answer and the two
+    # rows' system prompts (the BEL that ends that sequence is not counted apart); bidi: a rejected answer.
+    assert (stats["texts_with_control_characters"], stats["texts_with_ansi_escapes"], stats["texts_with_bidi_controls"]) == (3, 3, 1)
     accepted = pl.read_parquet(run_dir / "accepted.parquet")
     warned = accepted.filter(pl.col("warnings").list.contains("control_characters_removed"))
     assert warned["prompt"].to_list() == [PROMPT.replace("\x00", "")]

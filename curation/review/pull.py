@@ -95,12 +95,14 @@ def agreement(answers: pl.DataFrame) -> dict:
 
 def apply_decisions(accepted: pl.DataFrame, decisions: pl.DataFrame, shown: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """(accepted after review, rows the review quarantined, one ledger row per reviewed record)."""
-    rows = accepted.join(decisions, on="id", how="left").join(shown.select("id", "a_is_chosen"), on="id", how="left")
+    # The reviewers' category beside the engine's own `category` tag, which it then overrides.
+    rows = accepted.join(decisions.rename({"category": "review_category"}), on="id", how="left").join(
+        shown.select("id", "a_is_chosen"), on="id", how="left")
     picked_rejected = ((pl.col("vote") == "a") & ~pl.col("a_is_chosen")) | ((pl.col("vote") == "b") & pl.col("a_is_chosen"))
-    reject = pl.col("category").is_in(list(REJECT_CATEGORIES))
+    reject = pl.col("review_category").is_in(list(REJECT_CATEGORIES))
     reasons = pl.concat_list(
         pl.when(pl.col("vote") == "both_bad").then(pl.lit("review_both_bad")),
-        pl.when(reject).then(pl.lit("review_") + pl.col("category")),
+        pl.when(reject).then(pl.lit("review_") + pl.col("review_category")),
     ).list.drop_nulls()
     original = pl.when(picked_rejected).then("rejected").otherwise("chosen")
     rows = rows.with_columns(_reasons=reasons).with_columns(
@@ -118,10 +120,13 @@ def apply_decisions(accepted: pl.DataFrame, decisions: pl.DataFrame, shown: pl.D
                 .when(pl.col("vote") == "both_good").then(pl.lit("both_good_to_kto"))
                 .otherwise(pl.lit("confirmed")))
     ledger = rows.filter(pl.col("annotators").is_not_null()).select(
-        "id", "source", decision.alias("decision"), pl.col("_reasons").alias("reasons"), "vote", "category",
+        "id", "source", decision.alias("decision"), pl.col("_reasons").alias("reasons"), "vote",
+        pl.col("review_category").alias("category"),
         "annotators", "disagreement", corrected=pl.col("corrected_response").is_not_null())
     blocked = pl.col("_reasons").list.len() > 0
-    helpers = ["vote", "category", "corrected_response", "corrected_by", "comments", "annotators", "disagreement", "a_is_chosen"]
+    if "category" in rows.columns:
+        rows = rows.with_columns(category=pl.coalesce("review_category", "category"))
+    helpers = ["vote", "review_category", "corrected_response", "corrected_by", "comments", "annotators", "disagreement", "a_is_chosen"]
     quarantined = rows.filter(blocked).with_columns(status=pl.lit(Status.QUARANTINED.value), stage=pl.lit("review"),
                                                     reasons=pl.col("_reasons")).drop("_reasons", *helpers)
     return rows.filter(~blocked).drop("_reasons", *helpers), quarantined, ledger

@@ -4,7 +4,6 @@ way every run (the most complete row), every other member pointing to it."""
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable
 from functools import cache
 from importlib import resources
@@ -13,23 +12,21 @@ from pathlib import Path
 import polars as pl
 from rapidfuzz.distance import Indel
 
+from curation.lexicon import fold
 from curation.safe_yaml import load_yaml
-from curation.schema import Status
+from curation.schema import PERSONA_AXES, Status
 from curation.stage import Stage, StageResult
 from curation.text import char_length, comparison_key, fold_accents
 
 ROW = "row"
 Similarity = Callable[[pl.DataFrame], pl.DataFrame]  # (a, b) -> (a, b, similarity)
-# The persona columns (as reports/bias_audit.py PERSONA_AXES): part of a row's persona when present.
-PERSONA_AXES = ("edad", "genero", "region", "nivel_educativo", "clase_social", "age", "gender")
 GENERIC_SYSTEM_PROMPTS = "generic_system_prompts.yaml"
 POSSIBLE = "possible_duplicate"  # the warning, and `possible_duplicate_of` the other row's id
 
 
 def _fold(text: str) -> str:
     """Lower case, no accents, single spaces between runs of letters and digits."""
-    bare = "".join(c for c in unicodedata.normalize("NFD", text.lower()) if not unicodedata.combining(c))
-    return " ".join(re.sub(r"[\W_]+", " ", bare).split())
+    return " ".join(re.sub(r"[\W_]+", " ", fold(text)).split())
 
 
 class Persona:

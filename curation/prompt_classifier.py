@@ -31,6 +31,7 @@ BITS = 18
 UNDETERMINED = "undetermined"
 # The first characters of a long prompt carry its question; the rest adds cost, not signal.
 MAX_CHARS = 2000
+# A system prompt that casts the model as someone ("Eres una abuela de Rosario"); turn labels in a prompt.
 ROLE = r"(?i)^\s*(?:eres|sos|imagina que eres|act[úu]a como|responde como|you are|és|ets|voc[êe] [ée]|tu [ée]s)\b"
 TURNS = r"(?im)^\s*(?:usuario|user|asistente|assistant|usu[áa]rio|assistent)\s*:"
 _WORD = r"[\p{L}\p{N}]+"

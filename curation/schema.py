@@ -22,6 +22,8 @@ class Status(StrEnum):
 
 TEXT_FIELDS = ("system_prompt", "prompt", "chosen", "rejected")
 RESPONSE_FIELDS = ("chosen", "rejected")
+# Persona columns of the input (the prompt-upload CSV's and others'): part of a row's persona, audited per country.
+PERSONA_AXES = ("edad", "genero", "region", "nivel_educativo", "clase_social", "age", "gender")
 
 # Column -> dtype. Readers produce these first, in this order; any other column is kept as metadata.
 CANONICAL: dict[str, pl.DataType] = {

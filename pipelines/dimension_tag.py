@@ -14,14 +14,11 @@ from __future__ import annotations
 import polars as pl
 
 from curation.lexicon import Lexicon, tag
-from curation.prompt_classifier import PromptClassifier
+from curation.prompt_classifier import ROLE, TURNS, PromptClassifier
 from curation.stage import Stage, StageResult
 
-# A system prompt that casts the model as someone ("Eres una abuela de Rosario", "Imagina que eres").
-ROLE = r"(?i)^\s*(?:eres|sos|imagina que eres|act[úu]a como|responde como|you are|és|ets|voc[êe] [ée]|tu [ée]s)\b"
 RULE_DIMENSIONS = ("bias_trap", "dynamics")
 STRONG_EVIDENCE = 3
-TURNS = r"(?im)^\s*(?:usuario|user|asistente|assistant|usu[áa]rio|assistent)\s*:"
 
 
 class DimensionTag(Stage):

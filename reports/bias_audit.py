@@ -21,10 +21,9 @@ from curation.errors import ConfigError
 from curation.reports.markdown import markdown_table, markdown_text
 from curation.rules.expectations import DIMENSIONS, country_dimension_counts
 from curation.safe_yaml import read_yaml
-from curation.schema import Preference
+from curation.schema import PERSONA_AXES, Preference
 from curation.text import char_length
 
-PERSONA_AXES = ("edad", "genero", "region", "nivel_educativo", "clase_social", "age", "gender")
 REFERENCES = {"spanish_speakers": "spanish_speakers.yaml"}
 
 

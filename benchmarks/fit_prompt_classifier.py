@@ -29,6 +29,7 @@ from curation.lexicon import Lexicon, tag  # noqa: E402
 from curation.pipelines.normalise import Normalise  # noqa: E402
 from curation.prompt_classifier import TURNS, UNDETERMINED, Head, matrix, save, softmax  # noqa: E402
 from curation.readers import read_records  # noqa: E402
+from curation.rules.trivial import trivial_phrasing  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT.parent / "shared" / "data" / "arena_v0_sample.csv"
@@ -179,14 +180,19 @@ def report_dimension(frame, labels, confidence, title):
 
 
 def report_trivial(frame, probabilities, classes, t_trivial, title):
+    """The trivial_prompt rule out of fold: the classifier alone, the phrasing alone, and both (the rule)."""
     truth = frame.get_column("category").to_numpy() == "trivial"
     p = probabilities[:, classes.index("trivial")]
     top = probabilities.argmax(axis=1) == classes.index("trivial")
-    flagged = top & (p >= t_trivial)
-    tp = int((flagged & truth).sum())
-    print(f"{title}: trivial_prompt at >= {t_trivial:.3f}: flagged {int(flagged.sum())}, precision "
-          f"{tp / max(1, flagged.sum()):.3f}, recall {tp / truth.sum():.3f} ({tp}/{int(truth.sum())})")
-    return {"precision": tp / max(1, flagged.sum()), "recall": tp / truth.sum()}
+    by_classifier = top & (p >= t_trivial)
+    by_phrasing = frame.select(trivial_phrasing()).to_series().to_numpy()
+    figures = {}
+    for name, flagged in (("classifier", by_classifier), ("phrasing", by_phrasing), ("rule", by_classifier | by_phrasing)):
+        tp = int((flagged & truth).sum())
+        figures[name] = {"precision": round(tp / max(1, flagged.sum()), 4), "recall": round(tp / truth.sum(), 4)}
+        print(f"{title}: trivial_prompt by {name} (classifier at >= {t_trivial:.3f}): flagged {int(flagged.sum())}, "
+              f"precision {figures[name]['precision']:.3f}, recall {figures[name]['recall']:.3f} ({tp}/{int(truth.sum())})")
+    return figures["rule"] | {"classifier": figures["classifier"], "phrasing": figures["phrasing"]}
 
 
 def evaluate(frame: pl.DataFrame, option: str, c: float, weight, quiet=False):

@@ -13,9 +13,9 @@ from curation.rules import (
 )
 from curation.rules.rule import Rule
 
-FAMILIES = (length, similarity, disclaimers, placeholders, truncation, dialogue, encoding, pii, length_ratio)
+FAMILIES = (length, similarity, disclaimers, placeholders, truncation, dialogue, encoding, pii, length_ratio, trivial)
 # These read the tags the tagging stages add.
-TAG_FAMILIES = (language_mismatch, variety_clash, trivial)
+TAG_FAMILIES = (language_mismatch, variety_clash)
 
 
 def default_rules(config: FilterConfig, tagged: bool = True) -> list[Rule]:

@@ -65,10 +65,10 @@ def test_the_trivial_rule_warns_on_a_confident_trivial_category():
     (rule,) = trivial.rules(FilterConfig())
     assert rule.severity == "warn" and "trivial_prompt" in {r.name for r in default_rules(FilterConfig())}
     threshold = trivial.trivial_threshold()
-    frame = pl.DataFrame({"category": ["trivial", "trivial", "knowledge", None],
+    question = "¿Qué opinan en tu barrio de los nuevos vecinos?"  # its phrasing is not trivial: the classifier decides
+    frame = pl.DataFrame({"prompt": [question] * 4, "category": ["trivial", "trivial", "knowledge", None],
                           "category_confidence": [threshold + 0.01, threshold - 0.01, 0.99, None]})
     assert frame.select(rule.flag()).to_series().to_list() == [True, False, False, False]
-    assert "trivial_prompt" not in {r.name for r in default_rules(FilterConfig(), tagged=False)}
 
 
 def test_the_audit_uses_confident_dimensions_and_says_so():

@@ -61,6 +61,7 @@ BOOL_FIELDS = ("vote_inverted",)
 GOLD_FIELDS = (*TEXT_FIELDS[:5], "prompt_defects", "register_evidence", "chosen_defects", "rejected_defects",
                "chosen_language", "chosen_variety", "chosen_variety_evidence", "vote_inverted")  # `notes` differ per file: not read
 TAG_COLUMNS = ("dimension", "prompt_register", "chosen_variety", "chosen_lang")
+ENGINE_COLUMNS = (*TAG_COLUMNS, "system_prompt", "prompt")  # the texts as normalised: exact duplicates share them
 RUN_FRAMES = ("accepted.parquet", "quarantine.parquet", "duplicates.parquet")
 
 
@@ -168,7 +169,7 @@ def run_rows(run_dir: Path, target_file: str) -> tuple[pl.DataFrame, int]:
     for name in RUN_FRAMES:
         frame = pl.read_parquet(run_dir / name)
         tag_parts.append(frame.select("source", *((pl.col(column).cast(pl.String) if column in frame.columns
-                                                   else pl.lit(None, pl.String)).alias(f"engine:{column}") for column in TAG_COLUMNS)))
+                                                   else pl.lit(None, pl.String)).alias(f"engine:{column}") for column in ENGINE_COLUMNS)))
     tags = pl.concat(tag_parts).unique("source", keep="first")
     rows = ledger.with_columns(*_file_and_row("source", "file", "row"), *_file_and_row("duplicate_of_source", "target_file", "duplicate_of_row"))
     other = rows.filter(pl.col("file") != target_file).height
@@ -376,10 +377,18 @@ def _values(frame: pl.DataFrame, column: str, none: tuple[str, ...] = ()) -> lis
 
 
 def _dedupe(joined: pl.DataFrame) -> dict:
+    """Engine pairs against gold duplicate groups. A gold group can only be deduplicated among the members
+    that reach dedupe: a member quarantined first already leaves the data, so the group needs
+    (members reaching dedupe - 1) duplicates found; the rest is counted as resolved by quarantine.
+    Members with the same normalised prompt and system prompt are exact duplicates: `exact_recall`."""
     labelled = joined.filter(pl.col("labelled:duplicate_group"))
     group = dict(zip(labelled.get_column("row").to_list(), labelled.get_column("duplicate_group").to_list()))
+    reached = labelled.filter(pl.col("duplicate_group").is_not_null() & (pl.col("status") != "quarantined"))
+    members = {name: frame for (name,), frame in reached.group_by("duplicate_group")}
     sizes = Counter(value for value in group.values() if value is not None)
-    gold_duplicates = sum(size - 1 for size in sizes.values())
+    needed = {name: frame.height - 1 for name, frame in members.items() if frame.height > 1}
+    exact_needed = {name: frame.height - frame.select("engine:system_prompt", "engine:prompt").n_unique()
+                    for name, frame in members.items()}
     engine = labelled.filter(pl.col("status") == "duplicate")
     pairs, outside = [], 0
     for row in engine.iter_rows(named=True):
@@ -393,27 +402,29 @@ def _dedupe(joined: pl.DataFrame) -> dict:
 
     def scores(chosen: list[dict]) -> dict:
         found = Counter(pair["gold_group"] for pair in chosen if pair["same_gold_group"])
-        recalled = sum(min(count, sizes[name] - 1) for name, count in found.items())
+        recalled = sum(min(count, needed.get(name, 0)) for name, count in found.items())
         correct = sum(pair["same_gold_group"] for pair in chosen)
         result = {"engine_pairs": len(chosen), "correct_pairs": correct, "precision": _ratio(correct, len(chosen)),
-                  "gold_duplicate_rows": gold_duplicates, "found": recalled, "recall": _ratio(recalled, gold_duplicates)}
+                  "gold_duplicate_rows": sum(needed.values()), "found": recalled, "recall": _ratio(recalled, sum(needed.values()))}
         return result | {"f1": _f1(result["precision"], result["recall"])}
 
     stages = [{"stage": stage, **scores([pair for pair in pairs if pair["stage"] == stage])} for stage in DEDUPE_STAGES]
     other = sorted({pair["stage"] for pair in pairs} - set(DEDUPE_STAGES), key=str)
     stages += [{"stage": stage, **scores([pair for pair in pairs if pair["stage"] == stage])} for stage in other]
     status = {row["row"]: _status_text(row) for row in labelled.iter_rows(named=True)}
-    missed = []
-    for name, size in sorted(sizes.items(), key=lambda item: int(item[0]) if item[0].isdigit() else 0):
-        if size < 2:
-            continue
-        members = sorted(row for row, value in group.items() if value == name)
-        found = sum(1 for pair in pairs if pair["same_gold_group"] and pair["gold_group"] == name)
-        if found < size - 1:
-            missed.append({"gold_group": name, "rows": members, "found": found, "missed": size - 1 - found,
-                           "engine": [f"{row}: {status[row]}" for row in members]})
+    found_in = Counter(pair["gold_group"] for pair in pairs if pair["same_gold_group"])
+    missed = [{"gold_group": name, "rows": sorted(row for row, value in group.items() if value == name),
+               "found": found_in[name], "missed": count - found_in[name],
+               "engine": [f"{row}: {status[row]}" for row in sorted(row for row, value in group.items() if value == name)]}
+              for name, count in sorted(needed.items(), key=lambda item: int(item[0]) if item[0].isdigit() else 0)
+              if found_in[name] < count]
+    exact_found = sum(min(found_in[name], count) for name, count in exact_needed.items())
     return {"labelled_rows": labelled.height, "gold_groups": sum(size > 1 for size in sizes.values()),
-            "gold_duplicate_rows": gold_duplicates, "pairs_outside_labelled_rows": outside,
+            "gold_duplicate_rows": sum(size - 1 for size in sizes.values()),
+            "resolved_by_quarantine": sum(size - 1 for size in sizes.values()) - sum(needed.values()),
+            "exact_gold_duplicate_rows": sum(exact_needed.values()), "exact_found": exact_found,
+            "exact_recall": _ratio(exact_found, sum(exact_needed.values())),
+            "pairs_outside_labelled_rows": outside,
             "stages": stages, "overall": {"stage": "overall", **scores(pairs)},
             "false_merges": [pair for pair in pairs if not pair["same_gold_group"]], "missed": missed}
 
@@ -476,6 +487,9 @@ def evaluation_tables(evaluation: dict) -> dict[str, pl.DataFrame]:
         tables[f"{title.capitalize()}: confusion (rows gold, columns engine; none = no value / undetermined)"] = confusion_table(scores["confusion"])
     dedupe = evaluation["dedupe"]
     tables["Dedupe (engine pairs against gold duplicate groups)"] = pl.DataFrame([*dedupe["stages"], dedupe["overall"]])
+    tables["Dedupe: the gold's duplicates (a member quarantined first leaves no duplicate to find)"] = pl.DataFrame([{
+        key: dedupe[key] for key in ("gold_groups", "gold_duplicate_rows", "resolved_by_quarantine", "exact_gold_duplicate_rows",
+                                     "exact_found", "exact_recall")}])
     tables["Dedupe: false merges"] = pl.DataFrame(
         [{key: pair[key] for key in ("row", "duplicate_of", "stage", "gold_group", "gold_group_of_target")} for pair in dedupe["false_merges"]],
         schema={"row": pl.Int64, "duplicate_of": pl.Int64, "stage": pl.String, "gold_group": pl.String, "gold_group_of_target": pl.String})

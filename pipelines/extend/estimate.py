@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from curation.llms.budget import with_total
 from curation.llms.cost import (
     TOKENS_PER_MESSAGE,
     estimate_input_tokens,
@@ -41,7 +42,4 @@ def estimate(requests: pl.DataFrame, config: ExtendConfig) -> pl.DataFrame:
     rows = [{"step": step, "model": model, "calls": calls, "input_tokens": tokens_in, "output_tokens": calls * per_call,
              "usd": round(price_of(prices, model).usd(tokens_in, calls * per_call), 4)}
             for step, model, tokens_in, per_call in steps]
-    table = pl.DataFrame(rows)
-    return pl.concat([table, table.select(pl.lit("total").alias("step"), pl.lit("").alias("model"),
-                                          pl.col("calls").sum(), pl.col("input_tokens").sum(),
-                                          pl.col("output_tokens").sum(), pl.col("usd").sum().round(4))])
+    return with_total(pl.DataFrame(rows))

@@ -11,10 +11,7 @@ that names the failures, and writes no run.yaml.
 
 from __future__ import annotations
 
-import functools
 import json
-import os
-import shutil
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +21,11 @@ import yaml
 
 from curation.config import InputConfig, saved_config
 from curation.errors import CurationError
+from curation.llms.budget import admit as admit_within, paid_before
 from curation.llms.cost import load_prices, price_of
+from curation.llms.endpoint import endpoint, make_llm
 from curation.llms.journal import Journal
+from curation.llms.pipeline import CallsFailed, calls_failed, journaled_pipeline, pipeline_rows
 from curation.output_folder import claim_folder
 from curation.pipelines.extend.config import ExtendConfig
 from curation.pipelines.extend.estimate import estimate
@@ -34,7 +34,6 @@ from curation.pipelines.extend.judge import (
     JudgeCandidates,
     a_is_role_aware,
 )
-from curation.pipelines.extend.llms import endpoint, make_llm
 from curation.pipelines.extend.requests import PERSONA_AXES
 from curation.pipelines.extend.respond import Respond
 from curation.pipelines.extend.verdict import with_verdicts
@@ -56,10 +55,6 @@ STAGES = (("write_prompt", "prompt_writer"), ("respond_role_aware", "role_aware"
           ("respond_plain", "plain"), ("judge", "judge"))
 
 
-class CallsFailed(CurationError):
-    """Nothing was generated because the calls failed: a bad key, a server down, every answer too slow."""
-
-
 @dataclass
 class Extension:
     generated: pl.DataFrame
@@ -68,30 +63,11 @@ class Extension:
     failure: CallsFailed | None = None  # set when nothing was generated because the calls failed
 
 
-def _journaled_pipeline(cache_dir: Path):
-    from distilabel.pipeline import Pipeline
-
-    class JournaledPipeline(Pipeline):
-        """distilabel saves the whole pipeline and its buffered batches after every batch, for its own
-        resume, and recomputes its cache folder (a signature of every step) for each batch: together,
-        most of the engine's CPU. Resuming is the call journal's job here, so the per-batch save is
-        skipped and the folder computed once; everything else is distilabel's own."""
-
-        def _cache(self) -> None:
-            pass
-
-        @functools.cached_property
-        def _cache_location(self):
-            return super()._cache_location
-
-    return JournaledPipeline(name="curation-extend", cache_dir=str(cache_dir))
-
-
 def build_pipeline(config: ExtendConfig, requests: pl.DataFrame, journal_path: Path, cache_dir: Path):
     from distilabel.steps import CombineOutputs, LoadDataFromDicts
 
     models, tokens = config.models, config.max_tokens
-    with _journaled_pipeline(cache_dir) as pipeline:
+    with journaled_pipeline("curation-extend", cache_dir) as pipeline:
         load = LoadDataFromDicts(name="requests", data=requests.to_dicts(), batch_size=BATCH_ROWS)
         write = WritePrompt(name="write_prompt", input_batch_size=BATCH_ROWS,
                             llm=make_llm(config, models.prompt_writer, str(journal_path), tokens.prompt_writer, PROMPT_SCHEMA))
@@ -119,28 +95,13 @@ def run_extension(config: ExtendConfig, requests: pl.DataFrame, out_dir: Path) -
     journal = journal or Journal(out_dir / JOURNAL)
     failures_before, calls_before = journal.failures(), journal.calls()
     cache_dir = out_dir / ".distilabel"
-    os.environ.setdefault("DISTILABEL_LOG_LEVEL", "WARNING")
-    try:
-        # distilabel's own cache is off: resuming is the journal's job, so a rerun can never duplicate rows.
-        distiset = build_pipeline(config, admitted, out_dir / JOURNAL, cache_dir).run(use_cache=False)
-    finally:
-        shutil.rmtree(cache_dir, ignore_errors=True)
-    rows = distiset["default"]["train"].to_polars()
+    rows = pipeline_rows(build_pipeline(config, admitted, out_dir / JOURNAL, cache_dir), cache_dir)
     generated, failed = collect(rows, config)
     failed = pl.concat([failed, not_started(held_back, why)], how="diagonal_relaxed")
     failed_attempts = journal.failures() - failures_before  # this run's, by kind, from every step's process
     summary = summarise(requests, generated, failed, journal, config, failed_attempts)
-    failure = calls_failed(generated, failed_attempts, journal.calls() - calls_before, endpoint(config))
+    failure = calls_failed(generated.height, failed_attempts, journal.calls() - calls_before, endpoint(config))
     return Extension(generated, failed, summary, failure)
-
-
-def calls_failed(generated: pl.DataFrame, failed_attempts: Counter[str], answered: int, url: str) -> CallsFailed | None:
-    """The error of a run that generated nothing because its calls failed, naming how they failed."""
-    if not generated.is_empty() or not failed_attempts:
-        return None
-    what = "every call failed" if not answered else f"nothing generated: {answered} calls answered, the others failed"
-    kinds = ", ".join(f"{kind} ({count} attempts)" for kind, count in failed_attempts.most_common())
-    return CallsFailed(f"{what} at {url}: {kinds}")
 
 
 def admit(requests: pl.DataFrame, config: ExtendConfig, journal: Journal | None,
@@ -148,18 +109,13 @@ def admit(requests: pl.DataFrame, config: ExtendConfig, journal: Journal | None,
     """The requests the budget left can finish at their worst cost, and those held back.
 
     Admitting only what can be finished keeps the money on whole pairs: the steps run ahead of each
-    other, so without this the last calls refused would be judges' for pairs already paid for. A
-    request started before a restart is always admitted: its finished calls cost nothing again."""
+    other, so without this the last calls refused would be judges' for pairs already paid for."""
     if requests.is_empty():
         return requests, requests, "nothing to do"
     worst = estimate(requests, config).get_column("usd")[-1] / requests.height
     left = config.budget_usd - (journal.spent() if journal else 0.0)
-    room = int(left // worst) if worst > 0 else requests.height
-    started = pl.Series([journal is not None and writer.paid_before(journal, writer_messages(row))
-                         for row in requests.iter_rows(named=True)], dtype=pl.Boolean)
-    keep = started | ((~started).cum_sum() <= room)
-    why = f"the budget left ({left:.4f} USD) covers {room} new requests at their worst cost ({worst:.4f} USD each)"
-    return requests.filter(keep), requests.filter(~keep), why
+    started = paid_before(writer, journal, (writer_messages(row) for row in requests.iter_rows(named=True)))
+    return admit_within(requests, pl.repeat(worst, requests.height, eager=True), started, left)
 
 
 def not_started(held_back: pl.DataFrame, why: str) -> pl.DataFrame:

@@ -1,5 +1,5 @@
-"""The LLM behind each step, from the extension's config: Cohere v2 or an OpenAI-compatible server, all
-sharing one call journal and one budget. Keys come from the environment only, never from a file."""
+"""The LLM behind each step of a paid pipeline, from its settings: Cohere v2 or an OpenAI-compatible server,
+all sharing one call journal and one budget. Keys come from the environment only, never from a file."""
 
 from __future__ import annotations
 
@@ -7,17 +7,17 @@ import math
 import os
 
 from curation.errors import ConfigError
-from curation.pipelines.extend.config import ExtendConfig
+from curation.llms.settings import CallSettings
 
 DEFAULT_URLS = {"cohere": "https://api.cohere.com", "openai": "https://api.openai.com/v1"}
 
 
-def endpoint(config: ExtendConfig) -> str:
+def endpoint(config: CallSettings) -> str:
     """Where the calls go: the config's base_url, else COHERE_BASE_URL / OPENAI_BASE_URL, else the provider's."""
     return config.base_url or os.getenv(f"{config.provider.upper()}_BASE_URL") or DEFAULT_URLS[config.provider]
 
 
-def make_llm(config: ExtendConfig, model: str, journal_path: str, max_tokens: int, json_schema: dict | None = None):
+def make_llm(config: CallSettings, model: str, journal_path: str, max_tokens: int, json_schema: dict | None = None):
     shared = {"model": model, "journal_path": journal_path, "budget_usd": config.budget_usd, "prices_path": config.prices,
               "max_concurrency": config.max_concurrency, "max_attempts": config.max_attempts, "json_schema": json_schema,
               "base_url": endpoint(config),

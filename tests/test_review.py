@@ -70,7 +70,7 @@ def test_push_creates_the_dataset_and_is_idempotent(argilla, demo_run):
     dataset = client.datasets(name="idempotent", workspace="curation")
     records = list(dataset.records(with_suggestions=True))
     assert len(records) == pairs
-    assert {field.name for field in dataset.settings.fields} == {"system_prompt", "prompt", "response_a", "response_b"}
+    assert {field.name for field in dataset.settings.fields} == {"system_prompt", "prompt", "response_a", "response_b", "possible_duplicate"}
     assert {question.name for question in dataset.settings.questions} == {"vote", "category", "corrected_response", "comment"}
     record = records[0]
     assert {"country", "source", "a_is_chosen"} <= set(record.metadata)
@@ -241,3 +241,29 @@ def test_the_sql_search_engine_answers_the_sdks_queries(argilla, demo_run):
     assert len(found) == expected > 0
     pending = list(dataset.records(query=rg.Query(filter=rg.Filter(("status", "==", "pending")))))
     assert len(pending) == pairs.height
+
+
+def test_a_possible_duplicate_travels_side_by_side_and_the_classifiers_suggest_the_category(argilla, demo_run, tmp_path):
+    run_dir = Path(shutil.copytree(demo_run, tmp_path / "run"))
+    accepted = pl.read_parquet(run_dir / "accepted.parquet").filter(pl.col("rejected").is_not_null())
+    first, second, third, fourth = accepted.get_column("id").to_list()[:4]
+    accepted = pl.read_parquet(run_dir / "accepted.parquet").with_columns(
+        possible_duplicate_of=pl.when(pl.col("id") == second).then(pl.lit(first)).otherwise(pl.col("possible_duplicate_of")),
+        warnings=pl.when(pl.col("id") == third).then(pl.col("warnings").list.concat(pl.lit(["trivial_prompt"])))
+        .otherwise(pl.col("warnings")))
+    accepted.write_parquet(run_dir / "accepted.parquet")
+    pl.DataFrame({"id": [fourth], "llm_category": ["bias_trap"], "llm_dimension": ["bias_trap"], "llm_confidence": [0.9],
+                  "llm_rationale": ["invita a generalizar"], "llm_model": ["command-r7b-12-2024"]}).write_parquet(
+        run_dir / "llm_classification.parquet")
+    push(run_dir, owner(argilla), "side_by_side")
+    dataset = owner(argilla).datasets(name="side_by_side", workspace="curation")
+    records = {record.id: record for record in dataset.records(with_suggestions=True)}
+    first_row = accepted.filter(pl.col("id") == first).row(0, named=True)
+    shown = records[second].fields["possible_duplicate"]
+    assert first_row["prompt"] in shown and f"(row {first})" in shown and records[second].metadata["possible_duplicate_of"] == first
+    assert "possible_duplicate" not in records[first].fields or not records[first].fields["possible_duplicate"]
+    category = {row_id: next(s for s in records[row_id].suggestions if s.question_name == "category") for row_id in (third, fourth)}
+    assert (category[third].value, category[third].agent) == ("trivial", "trivial_prompt rule")
+    assert (category[fourth].value, category[fourth].agent) == ("bias_trap", "LLM classifier command-r7b-12-2024")
+    comment = next(s for s in records[fourth].suggestions if s.question_name == "comment")
+    assert "invita a generalizar" in comment.value

@@ -22,6 +22,7 @@ from curation.review.dataset import review_rows, settings, to_record
 from curation.review.server import WORKSPACE, ReviewServerError
 
 MANIFEST = "review_push.parquet"
+CLASSIFIED = "llm_classification.parquet"  # written by `curation classify`
 
 
 @dataclass
@@ -68,7 +69,7 @@ def push(run_dir: Path, client, name: str, workspace: str = WORKSPACE, overlap: 
     accepted_file = run_dir / "accepted.parquet"
     if not accepted_file.is_file():
         raise CurationError(f"{run_dir} has no accepted.parquet: push a folder `curation run` wrote")
-    rows = review_rows(pl.read_parquet(accepted_file), seed)
+    rows = review_rows(pl.read_parquet(accepted_file), seed, *_beside(run_dir))
     manifest_file = run_dir / MANIFEST
     manifest = pl.read_parquet(manifest_file) if manifest_file.is_file() else pl.DataFrame(
         schema={"id": pl.String, "a_is_chosen": pl.Boolean, "dataset": pl.String})
@@ -86,6 +87,13 @@ def push(run_dir: Path, client, name: str, workspace: str = WORKSPACE, overlap: 
             result.pushed += sent.height
             progress.advance(task, batch.height)
     return result
+
+
+def _beside(run_dir: Path) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
+    """The run's dropped duplicates (a possible duplicate may point to one) and the LLM classifier's
+    verdicts (`curation classify`), when the run folder has them."""
+    return tuple(pl.read_parquet(run_dir / name) if (run_dir / name).is_file() else None
+                 for name in ("duplicates.parquet", CLASSIFIED))
 
 
 def _log(dataset, rows: list[dict], result: PushResult) -> list[str]:

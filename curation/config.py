@@ -47,7 +47,8 @@ class FilterConfig(_Section):
     near_identical_similarity: float = Field(0.98, gt=0, le=1, description="Minimal edits that flip the meaning stay below this.")
     max_length_ratio: float = Field(8.0, gt=1)
     placeholder_max_chars: int = Field(160, ge=1)
-    min_language_score: float = Field(0.5, ge=0, le=1, description="Both languages at least this sure to flag a mismatch.")
+    min_language_score: float = Field(0.6, ge=0, le=1, description="Both languages at least this sure to flag a mismatch "
+                                      "(a text mixing two languages, as an error page with a log line, scores near 0.5).")
     min_variety_score: int = Field(3, ge=1, description="Evidence weight a response's variety needs to clash.")
     severity: dict[str, Severity] = Field(default_factory=dict, description="Rule name -> block or warn.")
     disabled: list[str] = Field(default_factory=list)

@@ -21,9 +21,11 @@ class LanguageTag(Stage):
         self.identify, self.max_chars, self.workers = BACKENDS[backend], max_chars, workers
 
     def _prepared(self, field: str) -> pl.Expr:
-        """The opening of the text on one line: what the identifier reads."""
+        """The opening of the text on one line, lowercased where capitals dominate: what the identifier
+        reads (fastText reads a shouted Spanish error page as German)."""
         opening = pl.col(field).str.slice(0, self.max_chars).str.replace_all(r"\s+", " ").str.strip_chars()
-        return pl.when(opening != "").then(opening)
+        shouted = opening.str.count_matches(r"\p{Lu}") > opening.str.count_matches(r"\p{Ll}")
+        return pl.when(opening == "").then(None).when(shouted).then(opening.str.to_lowercase()).otherwise(opening)
 
     def process(self, frame: pl.DataFrame) -> StageResult:
         prepared = frame.select(self._prepared(field).alias(field) for field in TAGGED_FIELDS)

@@ -7,7 +7,8 @@ Catalan unasked ("eres una gallega de A Coruña" is not a request to answer in G
 what blocks. It only warns where the prompt's language is in doubt: a prompt under
 LANGUAGE_RELIABLE_PROMPT_CHARS characters ("La cigarra y la hormiga" reads as Basque), or a rejected
 answer confidently in the chosen's language (two models answering alike against the prompt point to
-a misread prompt). A mismatched rejected answer only warns. The scores stay in `<field>_lang_score`.
+a misread prompt). A mismatched rejected answer only warns, and on the same terms: a reliable prompt,
+and a chosen answer that is not in the rejected's language. The scores stay in `<field>_lang_score`.
 """
 
 from __future__ import annotations
@@ -75,6 +76,8 @@ def rules(config: FilterConfig) -> list[Rule]:
     prompt_reliable = pl.col("prompt").str.len_chars() >= LANGUAGE_RELIABLE_PROMPT_CHARS
     rejected_agrees = ((pl.col("rejected_lang") == pl.col("chosen_lang"))
                        & (pl.col("rejected_lang_score") >= sure)).fill_null(False)
+    chosen_agrees = ((pl.col("chosen_lang") == pl.col("rejected_lang"))
+                     & (pl.col("chosen_lang_score") >= sure)).fill_null(False)
     unasked = mismatch("chosen") & ~language_asked(pl.col("chosen_lang"), mismatch("chosen")).fill_null(False)
     blocks = unasked & prompt_reliable & ~rejected_agrees
     return [
@@ -84,5 +87,5 @@ def rules(config: FilterConfig) -> list[Rule]:
              "but the prompt is short or the rejected answer is in the same language (prompt language in doubt)",
              "warn", unasked & ~blocks),
         Rule("language_mismatch_rejected", "response language differs from the prompt's (rejected response)", "warn",
-             mismatch("rejected")),
+             mismatch("rejected") & prompt_reliable & ~chosen_agrees),
     ]

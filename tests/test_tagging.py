@@ -1,5 +1,6 @@
 """Language, variety, register and cultural-dimension tags, with their evidence."""
 
+import polars as pl
 import pytest
 
 from curation.language import combined_identify, fasttext_identify, langdetect_identify
@@ -112,3 +113,15 @@ def test_dimension_heuristic_with_evidence():
     assert rows["dimension"].to_list() == ["preference", "knowledge", "dynamics", "bias_trap"]
     assert "structure:turns" in rows["dimension_evidence"][2]
     assert rows["has_role"].to_list() == [True] * 4
+
+
+def test_cld2_does_not_turn_spanish_words_into_basque_or_galician():
+    languages, _ = combined_identify(["La cigarra y la hormiga", '"Berraquera" es una palabra coloquial colombiana que significa "valentía".',
+                                      "Gaur goizean mendira joan gara lagunekin", "Onte fomos á praia coa miña nai e cos meus irmáns"])
+    assert languages == ["es", "es", "eu", "gl"]
+
+
+def test_a_shouted_text_is_read_in_lowercase():
+    frame = pl.DataFrame({"prompt": ["¿Qué comida es típica de Lima?"], "chosen": ["Te recomiendo el ceviche."],
+                          "rejected": ["**ERROR DE RED DEBIDO AL ALTO TRÁFICO. POR FAVOR REGENERE O ACTUALICE ESTA PÁGINA.**"]})
+    assert LanguageTag()(frame).kept.get_column("rejected_lang").to_list() == ["es"]

@@ -6,19 +6,24 @@
 - length bias: the share of clear pairs whose chosen answer is longer (DPO learns length);
 - which generating model wins how often, when the data names the models;
 - persona axes (age, gender, region...) when the data has them;
-- the gap list: country x dimension cells below target and how many rows each needs.
+- the gap list: country x dimension cells below target and how many rows each needs;
+- the countries of the region (reports/region.yaml) and of the target table with no rows at all, and the
+  rows each would hold at the target, as a table and a figure.
 """
 
 from __future__ import annotations
 
 import math
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
 import polars as pl
 
+from curation.countries import local_name
 from curation.errors import ConfigError
-from curation.reports.markdown import markdown_table, markdown_text
+from curation.reports import figures
+from curation.reports.markdown import markdown_code, markdown_table, markdown_text
 from curation.rules.expectations import DIMENSIONS, country_dimension_counts
 from curation.safe_yaml import read_yaml
 from curation.schema import PERSONA_AXES, Preference
@@ -27,19 +32,62 @@ from curation.text import char_length
 REFERENCES = {"spanish_speakers": "spanish_speakers.yaml"}
 
 
-def load_target(target: str, countries: list[str]) -> tuple[dict[str, float], str]:
-    """Target share per country, and where it comes from: `uniform`, a shipped reference or a YAML file."""
-    if target == "uniform":
-        return {country: 1 / len(countries) for country in countries} if countries else {}, "uniform over the countries present"
+def reference_table(target: str) -> tuple[dict[str, float], str]:
+    """The values of a reference target (a shipped one or a YAML file) per country, and its source."""
     path = resources.files("curation.data").joinpath(REFERENCES[target]) if target in REFERENCES else Path(target)
     table = read_yaml(path, f"audit target {target}")
     if not (isinstance(table, dict) and isinstance(table.get("values"), dict) and "source" in table):
         raise ConfigError(f"audit target {target}: expected `source: <text>` and `values: {{ISO code: number}}`")
-    weights = {country: float(table["values"].get(country, 0.0)) for country in countries}
+    return {country: float(value) for country, value in table["values"].items()}, table["source"]
+
+
+def load_target(target: str, countries: list[str]) -> tuple[dict[str, float], str]:
+    """Target share per country, and where it comes from: `uniform`, a shipped reference or a YAML file."""
+    if target == "uniform":
+        return {country: 1 / len(countries) for country in countries} if countries else {}, "uniform over the countries present"
+    values, source = reference_table(target)
+    weights = {country: values.get(country, 0.0) for country in countries}
     total = sum(weights.values())
     if total == 0:
         raise ConfigError(f"audit target {target}: no value for any country present ({countries})")
-    return {country: weight / total for country, weight in weights.items()}, table["source"]
+    return {country: weight / total for country, weight in weights.items()}, source
+
+
+@cache
+def region() -> tuple[tuple[str, ...], str]:
+    """The countries the data is for (ISO codes), and how the list is drawn (reports/region.yaml)."""
+    table = read_yaml(resources.files("curation.reports").joinpath("region.yaml"), "reports/region.yaml")
+    return tuple(table["countries"]), table["source"]
+
+
+def country_name(code: str) -> str:
+    """The local name of an ISO code; any other value (`unknown`) as it is."""
+    import pycountry
+
+    return local_name(code) if pycountry.countries.get(alpha_2=code) else code
+
+
+def country_coverage(accepted: pl.DataFrame, target: str = "uniform") -> pl.DataFrame:
+    """Every country of the region, of the target table (a value above 0) and of the data: its accepted rows,
+    its weight in the target (1 each for `uniform`) and the rows it would hold if the accepted rows were shared
+    by the target among all of them. The region's countries first, in the order of reports/region.yaml."""
+    countries, _ = region()
+    values = {} if target == "uniform" else reference_table(target)[0]
+    wanted = [*countries, *sorted(country for country, value in values.items() if value > 0 and country not in countries)]
+    counts = accepted.group_by(pl.col("country").fill_null("unknown")).agg(rows=pl.len()).sort("rows", descending=True)
+    table = pl.DataFrame({"country": wanted}).join(counts, on="country", how="full", coalesce=True, maintain_order="left_right")
+    names = {country: country_name(country) for country in table.get_column("country")}
+    weight = pl.lit(1.0) if target == "uniform" else pl.col("country").replace_strict(values, default=0.0, return_dtype=pl.Float64)
+    return table.select(
+        "country", name=pl.col("country").replace_strict(names), in_region=pl.col("country").is_in(countries),
+        rows=pl.col("rows").fill_null(0).cast(pl.Int64), target_weight=weight,
+    ).with_columns(rows_at_target=(pl.col("target_weight") / pl.col("target_weight").sum() * pl.col("rows").sum()).round().cast(pl.Int64))
+
+
+def missing_countries(accepted: pl.DataFrame, target: str = "uniform") -> pl.DataFrame:
+    """The countries of `country_coverage` with no accepted row, the most wanted first."""
+    return (country_coverage(accepted, target).filter(pl.col("rows") == 0).drop("rows")
+            .sort("target_weight", "country", descending=[True, False]))
 
 
 def representation(accepted: pl.DataFrame, target: str = "uniform") -> tuple[pl.DataFrame, dict]:
@@ -125,8 +173,10 @@ def audit(accepted: pl.DataFrame, target: str = "uniform", cell_target: int | No
     represented, headline = representation(accepted, target)
     confident = confident_dimension(accepted)
     gap_list, cell_target = gaps(confident, cell_target)
+    missing = missing_countries(accepted, target)
     tables: dict[str, object] = {
         "representation": represented,
+        "missing_countries": missing,
         "dimensions": shares_by_country(confident, "dimension") if "dimension" in accepted.columns else None,
         "register": shares_by_country(accepted, "prompt_register") if "prompt_register" in accepted.columns else None,
         "variety": shares_by_country(accepted, "prompt_variety") if "prompt_variety" in accepted.columns else None,
@@ -140,10 +190,20 @@ def audit(accepted: pl.DataFrame, target: str = "uniform", cell_target: int | No
     if "dimension" in accepted.columns:
         headline.update(dimension_rows=confident.height, dimension_confidence=CONFIDENT_DIMENSION,
                         dimension_coverage=round(confident.height / accepted.height, 4) if accepted.height else None)
-    headline.update(rows=accepted.height, countries=represented.height, cell_target=cell_target,
+    headline.update(rows=accepted.height, countries=represented.height, missing_countries=missing.height,
+                    region=region()[1], cell_target=cell_target,
                     rows_needed=int(gap_list.get_column("needed").sum()) if gap_list.height else 0,
                     chosen_longer=_overall_chosen_longer(accepted))
-    return {"headline": headline, "tables": tables}
+    return {"headline": headline, "tables": tables, "coverage": country_coverage(accepted, target)}
+
+
+def audit_figure(result: dict[str, object]) -> bytes:
+    """Accepted rows per country of the region (and of the target table and the data), the countries with none
+    marked, each with the rows it would hold at the target: a PNG."""
+    coverage = result["coverage"]
+    labels = [f"{name} ({country})" for country, name in coverage.select("country", "name").iter_rows()]
+    return figures.coverage(labels, coverage.get_column("rows").to_list(), coverage.get_column("rows_at_target").to_list(),
+                            "Accepted rows per country of the region")
 
 
 def _overall_chosen_longer(accepted: pl.DataFrame) -> float | None:
@@ -164,16 +224,33 @@ def _on_confident(head: dict) -> str:
             f"(>= {head['dimension_confidence']})")
 
 
-def audit_markdown(result: dict[str, object]) -> str:
-    """The audit as the Markdown section of a dataset card (and of a model card): data text escaped."""
+def missing_sentence(result: dict[str, object]) -> str:
+    """The countries with no rows at all, in words (plain text: escape it where it goes)."""
+    missing = result["tables"]["missing_countries"]
+    in_region = missing.filter(pl.col("in_region")).get_column("name").to_list()
+    beyond = missing.filter(~pl.col("in_region")).get_column("name").to_list()
+    sentence = (f"No rows at all from {len(in_region)} countries of the region ({result['headline']['region']}): "
+                f"{', '.join(in_region)}." if in_region else "Every country of the region has rows.")
+    return sentence + (f" The target also wants {', '.join(beyond)}, with no rows either." if beyond else "")
+
+
+def target_markdown(head: dict) -> str:
+    """Which target the audit used and the command that chooses it: a card says what its audit measured."""
+    command = f"curation report --target {head['target']}"
+    return (f"Target: {markdown_code(head['target'])}, {markdown_text(head['target_source'])} "
+            f"(chosen with {markdown_code(command)})")
+
+
+def audit_markdown(result: dict[str, object], figure: str | None = None) -> str:
+    """The audit as the Markdown section of a dataset card (and of a model card): data text escaped. `figure`:
+    the file name of `audit_figure`'s PNG beside the Markdown, linked after the missing countries."""
     head = result["headline"]
-    lines = [
-        f"Accepted rows: {head['rows']} from {head['countries']} countries. Target: {markdown_text(head['target_source'])}. "
-        f"Imbalance index (total variation distance to the target, 0 = balanced): **{head['imbalance_index']}**.",
-        "",
-    ]
+    opening = (f"Accepted rows: {head['rows']} from {head['countries']} countries. {target_markdown(head)}. "
+               f"Imbalance index (total variation distance to the target, 0 = balanced): **{head['imbalance_index']}**.")
+    lines = [opening, "", markdown_text(missing_sentence(result)), ""]
     titles = {
         "representation": "Representation by country",
+        "missing_countries": "Countries with no rows, and the rows each would hold at the target",
         "dimensions": f"Cultural dimensions per country (share of rows){_on_confident(head)}",
         "register": "Register of address in the prompt, per country (share of rows)",
         "variety": "Regional variety of the prompt, per country (share of rows)",
@@ -186,4 +263,7 @@ def audit_markdown(result: dict[str, object]) -> str:
         if table is None:
             continue
         lines += [f"#### {titles.get(name, name.replace('_', ' ').capitalize())}", "", markdown_table(table), ""]
+        if name == "missing_countries" and figure:
+            # A link, not an image: the Markdown files show no image at all (tests/test_hostile_text.py).
+            lines += [f"Figure: [accepted rows per country of the region]({figure})", ""]
     return "\n".join(lines)

@@ -1,32 +1,34 @@
 """The curation report of a run folder: one self-contained HTML file (inline CSS and figures, opens from
-disk) and a Markdown summary, plus the bias-balance audit as JSON and Markdown.
+disk) and a Markdown summary, plus the bias-balance audit as JSON, Markdown and a figure. Both open with what
+to do next (reports/next_steps.py).
 
-Every piece of user text goes through `html.escape` (in the Markdown, `markdown_text`): a prompt holding
-`<script>` is shown, never run.
+The HTML comes from an autoescaped Jinja template (reports/html_report.py), the Markdown escapes every piece
+of data (`markdown_text`, `markdown_table`): a prompt holding `<script>` is shown, never run.
 """
 
 from __future__ import annotations
 
-import html
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
 from curation.errors import CurationError
-from curation.reports import figures
-from curation.reports.bias_audit import audit, audit_json, audit_markdown
+from curation.reports import figures, html_report
+from curation.reports.bias_audit import audit, audit_figure, audit_json, audit_markdown, missing_sentence
 from curation.reports.evaluation import evaluation_tables, headline
+from curation.reports.gate import gate_table, gate_verdict
 from curation.reports.generation_cost import generation_cost
-from curation.reports.markdown import markdown_table, markdown_text
+from curation.reports.markdown import markdown_code, markdown_table, markdown_text
+from curation.reports.next_steps import STEP_ROWS, Step, next_steps
 from curation.reports.similarity import tfidf_similarity
 from curation.text import char_length, raw_text
 
 EXAMPLES_PER_RULE = 3
-EXCERPT_CHARS = 120
-CLUSTERS_SHOWN = 20
 RUN_FILES = ("accepted.parquet", "quarantine.parquet", "duplicates.parquet", "ledger.json")
+REVIEW_MANIFEST = "review_push.parquet"  # what `curation review push` sent (curation/review/push.py)
+AUDIT_FIGURE = "bias_audit_countries.png"
 
 
 @dataclass
@@ -39,7 +41,8 @@ class RunFolder:
     summary: dict
     validation: dict | None
     clusters: pl.DataFrame | None
-    review: dict | None = None
+    review: dict | None = None  # reviewed/review.json, once the review is pulled
+    pushed: pl.DataFrame | None = None  # review_push.parquet, once rows are pushed for review
 
     @classmethod
     def read(cls, path: Path) -> RunFolder:
@@ -49,11 +52,13 @@ class RunFolder:
         validation = path / "validation.json"
         clusters = path / "duplicate_clusters.parquet"
         review = path / "reviewed" / "review.json"
+        pushed = path / REVIEW_MANIFEST
         return cls(path, pl.read_parquet(path / "accepted.parquet"), pl.read_parquet(path / "quarantine.parquet"),
                    pl.read_parquet(path / "duplicates.parquet"), json.loads((path / "ledger.json").read_text(encoding="utf-8")),
                    json.loads(validation.read_text(encoding="utf-8")) if validation.is_file() else None,
                    pl.read_parquet(clusters) if clusters.is_file() else None,
-                   json.loads(review.read_text(encoding="utf-8")) if review.is_file() else None)
+                   json.loads(review.read_text(encoding="utf-8")) if review.is_file() else None,
+                   pl.read_parquet(pushed) if pushed.is_file() else None)
 
     def published(self, kind: str) -> bool:
         """Whether the run wrote its <name>_<kind> dataset (dpo, kto, prompts)."""
@@ -106,13 +111,8 @@ def rule_examples(run: RunFolder) -> pl.DataFrame:
                 continue
             examples = frame.filter(pl.col(column).list.contains(name)).head(EXAMPLES_PER_RULE) if column in frame.columns else frame.clear()
             rows.append({"rule": name, "kind": "block" if column == "reasons" else "warn", "rows": count,
-                         "examples": [f"{source}: {_excerpt(prompt)}" for source, prompt in examples.select("source", "prompt").iter_rows()]})
+                         "examples": [f"{source}: {html_report.excerpt(prompt)}" for source, prompt in examples.select("source", "prompt").iter_rows()]})
     return pl.DataFrame(rows, schema={"rule": pl.String, "kind": pl.String, "rows": pl.Int64, "examples": pl.List(pl.String)})
-
-
-def _excerpt(text: str | None) -> str:
-    text = " ".join((text or "").split())
-    return text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 1] + "…"
 
 
 def _counts(frame: pl.DataFrame, column: str) -> tuple[list[str], list[float]]:
@@ -127,10 +127,12 @@ class Report:
     html: str
     markdown: str
     audited: dict  # the bias-balance audit's tables and headline, which the dataset cards show too
+    images: dict[str, bytes] = field(default_factory=dict)  # PNG files the Markdown shows, by file name
 
 
 def build_report(run: RunFolder, target: str = "uniform", cell_target: int | None = None,
-                 evaluation: dict | None = None) -> Report:
+                 evaluation: dict | None = None, out_dir: Path | None = None) -> Report:
+    """The report of a run; `out_dir` is where it goes (default: the run folder), for its links to the run's files."""
     accepted = run.accepted
     pairs = accepted.filter(pl.col("chosen").is_not_null() & pl.col("rejected").is_not_null())
     scored = pairs.select("country").with_columns(tfidf_similarity(pairs))
@@ -145,11 +147,13 @@ def build_report(run: RunFolder, target: str = "uniform", cell_target: int | Non
         "generation_cost": generation_cost(run),
     }
     audited = audit(accepted, target, cell_target)
-    charts = _charts(run, accepted, scored)
-    return Report(_html(run, tables, audited, charts, evaluation), _markdown(run, tables, audited, evaluation), audited)
+    charts = _charts(run, accepted, scored) | {"audit_countries": audit_figure(audited)}
+    steps = next_steps(run, audited, out_dir or run.path)
+    return Report(_html(run, tables, audited, charts, steps, evaluation), _markdown(run, tables, audited, steps, evaluation),
+                  audited, {AUDIT_FIGURE: charts["audit_countries"]})
 
 
-def _charts(run: RunFolder, accepted: pl.DataFrame, scored: pl.DataFrame) -> dict[str, str]:
+def _charts(run: RunFolder, accepted: pl.DataFrame, scored: pl.DataFrame) -> dict[str, bytes]:
     status = run.summary["status"]
     stages = run.summary["stages"]
     charts = {"funnel": figures.bars([s["stage"] for s in stages] + [f"→ {name}" for name in status],
@@ -175,162 +179,58 @@ def _values_by_country(frame: pl.DataFrame, values: list[pl.Expr]) -> dict[str, 
     return {row[0]: list(row[1:]) for row in grouped.iter_rows()}
 
 
-# ---------------------------------------------------------------- HTML
-
-STYLE = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#1d2733;line-height:1.45;padding:0 1rem}
-h1{font-size:1.7rem}h2{border-bottom:2px solid #dde3ea;padding-bottom:.2rem;margin-top:2.2rem}
-table{border-collapse:collapse;margin:.6rem 0 1rem;font-size:.88rem}th,td{border:1px solid #dde3ea;padding:.25rem .5rem;text-align:left;vertical-align:top}
-th{background:#f3f6f9}td.num{text-align:right;font-variant-numeric:tabular-nums}
-.ok{color:#1e7b34;font-weight:600}.fail{color:#b3261e;font-weight:600}.muted{color:#5b6875}
-img{max-width:100%;border:1px solid #eef1f4;margin:.4rem 0}.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(460px,1fr));gap:1rem}
-code{background:#f3f6f9;padding:0 .2rem}
-"""
-
-
-def _escape(value: object) -> str:
-    return html.escape("" if value is None else str(value))
-
-
-def html_table(frame: pl.DataFrame, max_rows: int = 60) -> str:
-    if frame.height == 0:
-        return '<p class="muted">(none)</p>'
-    head = "".join(f"<th>{_escape(name)}</th>" for name in frame.columns)
-    body = []
-    for row in frame.head(max_rows).iter_rows():
-        cells = []
-        for value in row:
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                cells.append(f'<td class="num">{_escape(f"{value:,.3f}".rstrip("0").rstrip(".") if isinstance(value, float) else f"{value:,}")}</td>')
-            elif isinstance(value, list):
-                cells.append("<td>" + "<br>".join(_escape(item) for item in value) + "</td>")
-            else:
-                cells.append(f"<td>{_escape(value)}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    more = f'<p class="muted">{frame.height - max_rows} more rows not shown.</p>' if frame.height > max_rows else ""
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{more}"
-
-
-def _figure(uri: str | None, alt: str) -> str:
-    return f'<img src="{uri}" alt="{_escape(alt)}">' if uri else ""
-
-
-def _validation_html(validation: dict | None) -> str:
-    if validation is None:
-        return '<p class="muted">No validation.json in this run.</p>'
-    verdict = '<span class="ok">all passed</span>' if validation["success"] else \
-        f'<span class="fail">{validation["failed"]} of {validation["evaluated"]} failed</span>'
-    rows = [{"result": "pass" if r["success"] else "FAIL", "table": r["table"], "expectation": r["expectation"],
-             "arguments": json.dumps(r["kwargs"], ensure_ascii=False), "what it checks": r.get("description") or "",
-             "observed": json.dumps({k: v for k, v in r["result"].items() if k in ("observed_value", "unexpected_count", "unexpected_percent", "partial_unexpected_list")}, ensure_ascii=False, default=str)[:300]}
-            for r in validation["results"]]
-    return f"<p>Dataset expectations (great-expectations {_escape(validation['great_expectations'])}): {verdict}.</p>" + html_table(pl.DataFrame(rows))
-
-
-def _clusters_html(clusters: pl.DataFrame | None) -> str:
-    if clusters is None or clusters.height == 0:
-        return '<p class="muted">No duplicates.</p>'
-    parts = []
-    for (kept_source,), members in clusters.partition_by("kept_source", as_dict=True, maintain_order=True).items():
-        if len(parts) >= CLUSTERS_SHOWN:
-            break
-        items = "".join(
-            f"<li><code>{_escape(row['dropped_source'])}</code> {_escape(row['reason'])}{_similarity_text(row['similarity'])}: "
-            f"{_escape(_excerpt(row['dropped_prompt']))}</li>"
-            for row in members.head(5).iter_rows(named=True))
-        more = f"<li class='muted'>… and {members.height - 5} more</li>" if members.height > 5 else ""
-        parts.append(f"<li>kept <code>{_escape(kept_source)}</code> {_escape(_excerpt(members['kept_prompt'][0]))}<ul>{items}{more}</ul></li>")
-    return f"<p>{clusters.height} rows dropped as duplicates; the largest clusters:</p><ul>{''.join(parts)}</ul>"
-
-
-def _review_html(review: dict | None) -> str:
+def _review_tables(review: dict | None) -> dict[str, pl.DataFrame] | None:
     if review is None:
-        return '<p class="muted">Not reviewed yet (<code>curation review push</code>, then <code>pull</code>).</p>'
+        return None
     agreement = pl.DataFrame([{"question": question, "records answered by 2+": value["records"],
                                "Fleiss' kappa": value["fleiss_kappa"]} for question, value in review["agreement"].items()])
     decisions = pl.DataFrame([{"decision": name, "records": count} for name, count in review["decisions"].items()],
                              schema={"decision": pl.String, "records": pl.Int64})
-    return (f"<p>{review['reviewed']:,} records reviewed in Argilla dataset <code>{_escape(review['dataset'])}</code> "
-            f"({review['answers']:,} submitted answers).</p><div class='grid'>{html_table(decisions)}{html_table(agreement)}</div>")
+    return {"decisions": decisions, "agreement": agreement}
 
 
-COST_NOTE = ("Rows made by <code>curation extend</code>. The spend counts every paid request: generated rows, quarantined "
-             "and duplicate ones included, and the extension's failed requests (<code>failed.parquet</code>).")
-
-
-def _cost_html(cost: pl.DataFrame | None) -> str:
-    if cost is None:
-        return '<p class="muted">No generated rows in this run.</p>'
-    return f"<p>{COST_NOTE}</p>{html_table(cost)}"
-
-
-def _evaluation_html(evaluation: dict | None) -> str:
-    """The section `curation report --gold` adds: the evaluation's tables (reports/evaluation.py)."""
-    if evaluation is None:
-        return ""
-    tables = "".join(f"<h3>{_escape(title)}</h3>{html_table(table, max_rows=100)}" for title, table in evaluation_tables(evaluation).items())
-    return (f"<h2>Evaluation against the gold set</h2><p>{_escape(headline(evaluation))} Only the rows the gold labels are "
-            f"measured; rules on the whole row (side <code>row</code>) against the defect on any side.</p>{tables}")
-
-
-def _similarity_text(similarity: float | None) -> str:
-    return "" if similarity is None else f", similarity {similarity:.2f}"
-
-
-def _html(run: RunFolder, tables: dict[str, pl.DataFrame], audited: dict, charts: dict[str, str], evaluation: dict | None = None) -> str:
+def _html(run: RunFolder, tables: dict[str, pl.DataFrame], audited: dict, charts: dict[str, bytes], steps: list[Step],
+          evaluation: dict | None) -> str:
     summary = run.summary
-    head = audited["headline"]
-    status = ", ".join(f"{_escape(name)} {count:,}" for name, count in summary["status"].items())
-    audit_sections = "".join(f"<h3>{_escape(name.replace('_', ' ').capitalize())}</h3>{html_table(table)}"
-                             for name, table in audited["tables"].items() if table is not None)
-    distributions = "".join(_figure(charts.get(column), column) for column in ("country", "prompt_lang", "prompt_variety", "prompt_register", "dimension"))
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Curation report: {_escape(summary['dataset'])}</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"><style>{STYLE}</style></head>
-<body>
-<h1>Curation report: {_escape(summary['dataset'])}</h1>
-<p>{summary['input_rows']:,} input rows: {status}. Every row is in the ledger (<code>ledger.parquet</code>), which the run checked balances.</p>
-<h2>Funnel per stage</h2>
-<div class="grid">{html_table(tables['funnel'])}{_figure(charts.get('funnel'), 'funnel')}</div>
-<h2>The gate</h2>
-{_validation_html(run.validation)}
-<h2>Rules, with examples</h2>
-{html_table(tables['rules'])}
-<h2>Distributions of the accepted rows</h2>
-<div class="grid">{distributions}</div>
-<h2>Prompts per country and their length</h2>
-<p>Number of prompts and mean / min / max length in characters of the raw prompt text, as the community analysis of v0 published it.</p>
-<h3>Every row read</h3>{html_table(tables['prompt_length_as_read'])}
-<h3>Accepted rows</h3>{html_table(tables['prompt_length_accepted'])}
-<h2>Length by country</h2>
-{html_table(tables['lengths'])}{_figure(charts.get('lengths'), 'lengths by country')}
-<h2>Chosen vs rejected similarity by country</h2>
-<p>TF-IDF cosine of the two answers of each pair (one vocabulary over every answer).</p>
-{html_table(tables['similarity'])}{_figure(charts.get('similarity'), 'similarity by country')}
-<h2>Generated rows and their cost</h2>
-{_cost_html(tables['generation_cost'])}
-<h2>Human review</h2>
-{_review_html(run.review)}
-<h2>Duplicate clusters</h2>
-{_clusters_html(run.clusters)}
-{_evaluation_html(evaluation)}
-<h2>Bias-balance audit</h2>
-<p>Target: {_escape(head['target_source'])}. Imbalance index (total variation distance to the target, 0 = balanced): <b>{head['imbalance_index']}</b>.
-Gap list target: {head['cell_target']} rows per country × dimension cell; {head['rows_needed']:,} rows needed.</p>
-{audit_sections}
-</body></html>
-"""
+    return html_report.render(
+        dataset=summary["dataset"], input_rows=summary["input_rows"],
+        status=", ".join(f"{name} {count:,}" for name, count in summary["status"].items()),
+        steps=steps, step_rows=STEP_ROWS, tables=tables, charts={name: figures.data_uri(png) for name, png in charts.items()},
+        gate_verdict=gate_verdict(run.validation), gate=gate_table(run.validation),
+        gx_version=(run.validation or {}).get("great_expectations", "not run"),
+        review=run.review, review_tables=_review_tables(run.review),
+        clusters=html_report.clusters_view(run.clusters), duplicates=0 if run.clusters is None else run.clusters.height,
+        evaluation=None if evaluation is None else {"headline": headline(evaluation), "tables": evaluation_tables(evaluation)},
+        audit={"headline": audited["headline"], "tables": audited["tables"], "missing": missing_sentence(audited),
+               "figure": figures.data_uri(charts["audit_countries"])},
+    )
 
 
-def _markdown(run: RunFolder, tables: dict[str, pl.DataFrame], audited: dict, evaluation: dict | None = None) -> str:
+# ---------------------------------------------------------------- Markdown
+
+def _steps_markdown(steps: list[Step]) -> list[str]:
+    lines = ["## What to do next", ""]
+    for step in steps:
+        lines += [f"### {'✓' if step.done else '!'} {markdown_text(step.heading)}", ""]
+        lines += [line for sentence in step.sentences for line in (markdown_text(sentence), "")]
+        for caption, table in step.tables:
+            lines += [*([markdown_text(caption), ""] if caption else []), markdown_table(table, STEP_ROWS), ""]
+        if step.link:
+            example = f", e.g. {markdown_code(step.code)}" if step.code else ""
+            lines += [f"The rows: [{markdown_text(step.link[0])}](<{step.link[1]}>){example}", ""]
+        elif step.code:
+            lines += [f"Next: {markdown_code(step.code)}", ""]
+    return lines
+
+
+def _markdown(run: RunFolder, tables: dict[str, pl.DataFrame], audited: dict, steps: list[Step], evaluation: dict | None = None) -> str:
     summary = run.summary
-    validation = run.validation
-    gate = "no validation.json" if validation is None else (
-        "all dataset expectations passed" if validation["success"] else f"{validation['failed']} of {validation['evaluated']} dataset expectations failed")
     lines = [
         f"# Curation report: {markdown_text(summary['dataset'])}", "",
-        f"{summary['input_rows']:,} input rows: " + ", ".join(f"{k} {v:,}" for k, v in summary["status"].items()) + f". Gate: {gate}.", "",
+        f"{summary['input_rows']:,} input rows: " + ", ".join(f"{k} {v:,}" for k, v in summary["status"].items()) + ".", "",
+        *_steps_markdown(steps),
         "## Funnel per stage", "", markdown_table(tables["funnel"]), "",
+        "## The gate", "", markdown_text(gate_verdict(run.validation)), "", markdown_table(gate_table(run.validation)), "",
         "## Rules", "", markdown_table(tables["rules"]), "",
         "## Prompts per country (raw prompt length in characters)", "", "Every row read:", "",
         markdown_table(tables["prompt_length_as_read"]), "", "Accepted rows:", "", markdown_table(tables["prompt_length_accepted"]), "",
@@ -341,7 +241,7 @@ def _markdown(run: RunFolder, tables: dict[str, pl.DataFrame], audited: dict, ev
         *(["## Evaluation against the gold set", "", markdown_text(headline(evaluation)), "",
            *(f"### {markdown_text(title)}\n\n{markdown_table(table, max_rows=100)}\n" for title, table in evaluation_tables(evaluation).items())]
           if evaluation is not None else []),
-        "## Bias-balance audit", "", audit_markdown(audited),
+        "## Bias-balance audit", "", audit_markdown(audited, AUDIT_FIGURE),
     ]
     return "\n".join(lines) + "\n"
 
@@ -350,12 +250,14 @@ def write_report(run: RunFolder, out_dir: Path | None = None, target: str = "uni
                  cell_target: int | None = None, evaluation: dict | None = None) -> tuple[Report, dict[str, Path]]:
     """report.html, report.md, bias_audit.json and bias_audit.md in `out_dir` (default: the run folder); with an
     evaluation against the gold set (reports/evaluation.py), its section in the report."""
-    report = build_report(run, target, cell_target, evaluation)
     out_dir = out_dir or run.path
+    report = build_report(run, target, cell_target, evaluation, out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     texts = {"report.html": report.html, "report.md": report.markdown,
              "bias_audit.json": json.dumps(audit_json(report.audited), indent=2, ensure_ascii=False, default=str),
-             "bias_audit.md": audit_markdown(report.audited)}
+             "bias_audit.md": audit_markdown(report.audited, AUDIT_FIGURE)}
     for name, text in texts.items():
         (out_dir / name).write_text(text, encoding="utf-8")
-    return report, {name: out_dir / name for name in texts}
+    for name, png in report.images.items():
+        (out_dir / name).write_bytes(png)
+    return report, {name: out_dir / name for name in [*texts, *report.images]}

@@ -89,7 +89,7 @@ def _body(run: RunFolder, audited: dict, config: RunConfig, kind: str, name: str
     status = summary["status"]
     validation = run.validation
     stages = pl.DataFrame(summary["stages"]).select("stage", "rows_in", "rows_out", "removed")
-    versions = "\n".join(f"| {library} | {version} |" for library, version in _versions())
+    versions = markdown_table(pl.DataFrame(_versions(), schema=["library", "version"], orient="row"))
     gate = ("no dataset expectations were run" if validation is None else
             f"{validation['evaluated'] - validation['failed']} of {validation['evaluated']} dataset expectations passed "
             f"(great-expectations {validation['great_expectations']})")
@@ -138,8 +138,6 @@ error placeholders, truncation, made-up dialogue turns, personal data, mojibake,
 near (MinHash LSH) and semantic (sentence embeddings) deduplication within each country; a seeded
 train/test split by prompt group, stratified by country and vote.
 
-| library | version |
-|---|---|
 {versions}
 
 ## Tests done
@@ -173,9 +171,11 @@ train/test split by prompt group, stratified by country and vote.
 
 
 def write_card(run: RunFolder, audited: dict, kind: str = "dpo", repo_id: str | None = None,
-               license_id: str = "apache-2.0") -> tuple[Path, str]:
-    """README.md in the published dataset's folder (ready to upload); returns it and the naming problem."""
+               license_id: str = "apache-2.0", out_dir: Path | None = None) -> tuple[Path, str]:
+    """README.md in the published dataset's folder (ready to upload), or in a folder of that name under `out_dir`
+    (`curation report --out` leaves the run folder as it was); returns it and the naming problem."""
     text, problem = dataset_card(run, audited, kind, repo_id, license_id)
-    path = run.path / f"{saved_config(run.path).name}_{kind}" / "README.md"
+    path = (out_dir or run.path) / f"{saved_config(run.path).name}_{kind}" / "README.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path, problem

@@ -2,12 +2,13 @@
 
 GitHub and the Hugging Face Hub render Markdown with HTML on, so a prompt, a persona value or a model name
 holding `<script>` or `<img onerror=...>` would run in the reader's browser. Every piece of data goes
-through `markdown_text` (or `markdown_code`, or a table of `markdown_table`/`markdown_rows`).
+through `markdown_text` (or `markdown_code`, or a table of `markdown_table`, the one table writer).
 """
 
 from __future__ import annotations
 
 import html
+import math
 import re
 
 import polars as pl
@@ -41,22 +42,18 @@ def markdown_cell(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
-        return f"{value:.3f}".rstrip("0").rstrip(".") if value == value else ""
+        return "" if math.isnan(value) else f"{value:.3f}".rstrip("0").rstrip(".")
     if isinstance(value, list):
         return "<br>".join(markdown_cell(item) for item in value)
     return markdown_text(value)
 
 
-def markdown_rows(header: list[str], rows: list[list[object]]) -> list[str]:
-    """The lines of a table, every cell (the header's too: pivoted tables take column names from the data)
-    through `markdown_cell`."""
-    lines = ["| " + " | ".join(markdown_cell(name) for name in header) + " |", "|" + "---|" * len(header)]
-    return lines + ["| " + " | ".join(markdown_cell(cell) for cell in row) + " |" for row in rows]
-
-
 def markdown_table(table: pl.DataFrame, max_rows: int = 40) -> str:
+    """A GFM table, every cell (the header's too: pivoted tables take column names from the data) through
+    `markdown_cell`."""
     if table.height == 0:
         return "_(none)_"
-    lines = markdown_rows(table.columns, [list(row) for row in table.head(max_rows).iter_rows()])
+    lines = ["| " + " | ".join(markdown_cell(name) for name in table.columns) + " |", "|" + "---|" * table.width]
+    lines += ["| " + " | ".join(markdown_cell(cell) for cell in row) + " |" for row in table.head(max_rows).iter_rows()]
     more = [f"\n_{table.height - max_rows} more rows in the JSON._"] if table.height > max_rows else []
     return "\n".join([*lines, *more])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from curation.reports.markdown import markdown_code, markdown_rows, markdown_text
+from curation.reports.markdown import markdown_code, markdown_table, markdown_text
 
 EXAMPLES_PER_REASON = 3
 EXCERPT_CHARS = 80
@@ -35,26 +35,34 @@ def _cluster_lines(clusters: pl.DataFrame) -> list[str]:
     return lines
 
 
-def run_summary(summary: dict, removed: pl.DataFrame, accepted: pl.DataFrame, clusters: pl.DataFrame) -> str:
-    lines = [f"# Curation run: {markdown_text(summary['dataset'])}", "",
-             f"{summary['input_rows']} input rows, {summary['seconds']:.2f} s. Every row is in the ledger "
-             "(`ledger.parquet`), which the run checked balances.", "", "## Where rows ended", ""]
-    lines += markdown_rows(["status", "rows"], [[status, count] for status, count in summary["status"].items()])
-    lines += ["", "## Funnel per stage", ""]
-    lines += markdown_rows(["stage", "in", "out", "removed", "seconds"],
-                           [[s["stage"], s["rows_in"], s["rows_out"], s["removed"], s["seconds"]] for s in summary["stages"]])
-    lines += ["", "## Reasons, with examples", ""]
+ALL_ROWS = 10_000  # summary.md lists every stage, reason and dataset
+
+
+def _reasons(summary: dict, removed: pl.DataFrame, accepted: pl.DataFrame) -> pl.DataFrame:
+    """Each blocking reason and warning, with its count and a few example prompts with their source."""
     rows = []
     for column, frame in (("reasons", removed), ("warnings", accepted)):
-        counts = summary[column]
-        for name, count in counts.items():
+        for name, count in summary[column].items():
             examples = frame.filter(pl.col(column).list.contains(name)).head(EXAMPLES_PER_REASON) if column in frame.columns else frame.clear()
             shown = [f"{source}: {_excerpt(prompt)}" for source, prompt in examples.select("source", "prompt").iter_rows()]
-            rows.append([name, "warn" if column == "warnings" else "removed", count, shown])
-    lines += markdown_rows(["reason", "kind", "rows", "examples (source, prompt)"], rows)
-    lines += ["", "## Duplicate clusters (largest first)", ""]
-    lines += _cluster_lines(clusters) or ["No duplicates."]
-    lines += ["", "## Published datasets", ""]
-    lines += markdown_rows(["dataset", "splits"], [[name, ", ".join(f"{s}: {n}" for s, n in splits.items())]
-                                                   for name, splits in summary["outputs"].items()])
+            rows.append({"reason": name, "kind": "warn" if column == "warnings" else "removed", "rows": count,
+                         "examples (source, prompt)": shown})
+    return pl.DataFrame(rows, schema={"reason": pl.String, "kind": pl.String, "rows": pl.Int64,
+                                      "examples (source, prompt)": pl.List(pl.String)})
+
+
+def run_summary(summary: dict, removed: pl.DataFrame, accepted: pl.DataFrame, clusters: pl.DataFrame) -> str:
+    intro = (f"{summary['input_rows']} input rows, {summary['seconds']:.2f} s. Every row is in the ledger "
+             "(`ledger.parquet`), which the run checked balances.")
+    status = pl.DataFrame({"status": list(summary["status"]), "rows": list(summary["status"].values())})
+    stages = pl.DataFrame(summary["stages"]).select("stage", pl.col("rows_in").alias("in"), pl.col("rows_out").alias("out"),
+                                                    "removed", "seconds")
+    datasets = pl.DataFrame({"dataset": list(summary["outputs"]),
+                             "splits": [", ".join(f"{s}: {n}" for s, n in splits.items()) for splits in summary["outputs"].values()]})
+    lines = [f"# Curation run: {markdown_text(summary['dataset'])}", "", intro, "",
+             "## Where rows ended", "", markdown_table(status, ALL_ROWS), "",
+             "## Funnel per stage", "", markdown_table(stages, ALL_ROWS), "",
+             "## Reasons, with examples", "", markdown_table(_reasons(summary, removed, accepted), ALL_ROWS), "",
+             "## Duplicate clusters (largest first)", "", *(_cluster_lines(clusters) or ["No duplicates."]), "",
+             "## Published datasets", "", markdown_table(datasets, ALL_ROWS)]
     return "\n".join(lines) + "\n"

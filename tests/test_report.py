@@ -3,7 +3,11 @@ hostile rows; the report is opened in headless Chromium."""
 
 import csv
 import json
+import math
+import re
 import shutil
+from collections import Counter
+from html.parser import HTMLParser
 from importlib import resources
 from pathlib import Path
 
@@ -13,12 +17,14 @@ from typer.testing import CliRunner
 
 from curation.cli import app
 from curation.config import RunConfig
+from curation.countries import local_name
 from curation.reports.bias_audit import audit, gaps, representation
 from curation.reports.curation_report import RunFolder, prompt_length_by_country, write_report
 from curation.reports.dataset_card import dataset_card, size_category
 from curation.rules.naming import name_problem
 from curation.run import run
 from tests.conftest import frame_of, pair
+from tests.test_bias_audit import REGION
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 HOSTILE = [
@@ -54,7 +60,126 @@ def test_report_files_and_sections(run_dir):
     assert "http://" not in html and "https://" not in html  # nothing to fetch: it opens from disk
     markdown = (run_dir / "report.md").read_text(encoding="utf-8")
     assert "## Prompts per country" in markdown and "## Bias-balance audit" in markdown
-    assert json.loads((run_dir / "bias_audit.json").read_text())["headline"]["rows"] > 0
+
+
+class _Section(HTMLParser):
+    """The text of an HTML fragment, and the cells of each of its table rows."""
+
+    def __init__(self, fragment: str):
+        super().__init__()
+        self.text: list[str] = []
+        self.rows: list[list[str]] = []
+        self.links: list[str] = []
+        self._cell: list[str] | None = None
+        self.feed(fragment)
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self._cell = []
+        elif tag == "a":
+            self.links.append(dict(attrs)["href"])
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self.rows[-1].append(" ".join("".join(self._cell).split()))
+            self._cell = None
+
+    def handle_data(self, data):
+        self.text.append(data)
+        if self._cell is not None:
+            self._cell.append(data)
+
+    def words(self) -> str:
+        return " ".join(" ".join(self.text).split())
+
+
+def _next_steps(html: str) -> _Section:
+    return _Section(re.search(r'<section id="next-steps">(.*?)</section>', html, re.DOTALL).group(1))
+
+
+def test_report_opens_with_what_to_do_next(run_dir):
+    """Before any table: the gate's failures in words (which countries and cells, how many rows), the largest
+    quarantine reasons with a link to quarantine.parquet, the countries the audit finds missing, the review."""
+    html = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert re.findall(r"<h2[^>]*>(.*?)</h2>", html)[0] == "What to do next"
+    section = _next_steps(html)
+    rows = section.rows
+    accepted = pl.read_parquet(run_dir / "accepted.parquet")
+    per_country = Counter(accepted.get_column("country").to_list())
+    # The pack wants 20 rows per country and 5 per country x dimension cell.
+    short = {country: rows for country, rows in per_country.items() if rows < 20}
+    for country, count in short.items():
+        assert [country, local_name(country), str(count), "20", str(20 - count)] in rows
+    assert f"{len(short)} of {len(per_country)} countries below 20 rows; {sum(20 - n for n in short.values())} rows needed" in section.words()
+    cells = Counter(zip(accepted.get_column("country").to_list(), accepted.get_column("dimension").to_list()))
+    thin = {(country, dimension): cells[country, dimension] for country in per_country
+            for dimension in ("knowledge", "preference", "dynamics", "bias_trap") if cells[country, dimension] < 5}
+    for (country, dimension), count in thin.items():
+        assert [country, local_name(country), dimension, str(count), "5", str(5 - count)] in rows
+    assert f"{len(thin)} of {4 * len(per_country)} country × dimension cells below 5 rows" in section.words()
+    # The largest quarantine reasons, counted from quarantine.parquet, and where to find their rows.
+    reasons = Counter(reason for row in pl.read_parquet(run_dir / "quarantine.parquet").get_column("reasons").to_list() for reason in row)
+    for reason, count in sorted(reasons.items(), key=lambda item: (-item[1], item[0]))[:5]:
+        assert any(row[:2] == [reason, str(count)] for row in rows), reason
+    assert "quarantine.parquet" in section.links
+    for country in REGION - set(per_country):
+        assert local_name(country) in section.words()
+    assert "Not reviewed yet" in section.words() and "curation review push" in section.words()
+
+
+def test_the_gate_lists_failures_first_in_words_not_raw_json(run_dir):
+    html = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert "partial_unexpected" not in html and "observed_value" not in html
+    gate = _Section(re.search(r'<section id="gate">(.*?)</section>', html, re.DOTALL).group(1))
+    validation = json.loads((run_dir / "validation.json").read_text())
+    failed = [result["description"] for result in validation["results"] if not result["success"]]
+    listed = [row[1] for row in gate.rows[1:]]
+    assert listed[: len(failed)] == failed and len(listed) == validation["evaluated"]
+    assert {row[0] for row in gate.rows[1: len(failed) + 1]} == {"FAIL"}
+
+
+def test_bias_audit_figures_match_a_plain_count(run_dir):
+    audited = json.loads((run_dir / "bias_audit.json").read_text())
+    head, tables = audited["headline"], audited["tables"]
+    accepted = pl.read_parquet(run_dir / "accepted.parquet")
+    per_country = Counter(accepted.get_column("country").to_list())
+    assert (head["rows"], head["countries"]) == (accepted.height, len(per_country))
+    assert {row["country"]: row["rows"] for row in tables["representation"]} == per_country
+    uniform = 1 / len(per_country)
+    assert head["imbalance_index"] == round(0.5 * sum(abs(n / accepted.height - uniform) for n in per_country.values()), 4)
+    # The gap list: cells of the rows whose dimension is confident (>= 0.6), each below the balanced size.
+    confident = [(row["country"], row["dimension"]) for row in accepted.iter_rows(named=True)
+                 if row["dimension"] not in (None, "undetermined") and row["dimension_confidence"] >= 0.6]
+    countries = {country for country, _ in confident}
+    cell_target = math.ceil(len(confident) / (4 * len(countries)))
+    cells = Counter(confident)
+    needed = sum(max(0, cell_target - cells[country, dimension]) for country in countries
+                 for dimension in ("knowledge", "preference", "dynamics", "bias_trap"))
+    assert (head["cell_target"], head["rows_needed"]) == (cell_target, needed)
+    assert {row["country"] for row in tables["missing_countries"]} == REGION - set(per_country)
+    assert (run_dir / "bias_audit_countries.png").read_bytes().startswith(b"\x89PNG")
+    assert "[accepted rows per country of the region](bias_audit_countries.png)" in (run_dir / "bias_audit.md").read_text()
+
+
+def test_review_status_of_a_pushed_run_not_pulled_yet(run_dir, tmp_path):
+    folder = tmp_path / "run"
+    shutil.copytree(run_dir, folder)
+    accepted = pl.read_parquet(folder / "accepted.parquet")
+    # What `curation review push` leaves: the pushed ids, their A/B order and the Argilla dataset.
+    accepted.head(12).select("id", a_is_chosen=pl.lit(True), dataset=pl.lit("report_test_review")).write_parquet(folder / "review_push.parquet")
+    report, _ = write_report(RunFolder.read(folder))
+    words = _next_steps(report.html).words()
+    assert f"12 of {accepted.height} accepted rows pushed for review (Argilla dataset report_test_review); not pulled yet" in words
+    assert "curation review pull" in words
+
+
+def test_the_html_comes_from_the_shipped_template(run_dir):
+    template = resources.files("curation.reports").joinpath("templates", "report.html.j2")
+    assert template.is_file() and "{%" in template.read_text(encoding="utf-8")
+    html = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert "{{" not in html and "{%" not in html
 
 
 def test_user_text_is_escaped(run_dir):
@@ -167,7 +292,7 @@ def test_report_and_card_commands(run_dir, tmp_path):
     out = tmp_path / "report"
     result = runner.invoke(app, ["report", str(run_dir), "--out", str(out), "--target", "spanish_speakers"])
     assert result.exit_code == 0, result.output
-    assert (out / "report.html").is_file() and (run_dir / "report_test_kto" / "README.md").is_file()
+    assert (out / "report.html").is_file() and (out / "report_test_kto" / "README.md").is_file()
     bad = runner.invoke(app, ["card", str(run_dir), "--kind", "dpo", "--repo-id", "somosnlp/cultura_prompts"])
     assert bad.exit_code == 3 and "naming convention" in bad.output
     missing = runner.invoke(app, ["report", str(tmp_path / "nowhere")])

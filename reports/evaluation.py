@@ -44,6 +44,7 @@ RULE_FAMILIES: dict[str, str] = {
     "truncated": "truncated",
     "simulated_dialogue": "simulated_dialogue",
     "too_short": "empty_or_too_short",
+    "non_answer": "empty_or_too_short",
     "pii": "pii",
 }
 SIDES = ("prompt", "chosen", "rejected")

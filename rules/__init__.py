@@ -8,12 +8,12 @@ from __future__ import annotations
 from curation.config import FilterConfig
 from curation.errors import ConfigError
 from curation.rules import (
-    dialogue, disclaimers, encoding, language_mismatch, length, length_ratio, pii, placeholders, similarity, truncation,
-    trivial, variety_clash,
+    dialogue, disclaimers, encoding, language_mismatch, length, length_ratio, non_answer, pii, placeholders, similarity,
+    truncation, trivial, variety_clash,
 )
 from curation.rules.rule import Rule
 
-FAMILIES = (length, similarity, disclaimers, placeholders, truncation, dialogue, encoding, pii, length_ratio, trivial)
+FAMILIES = (length, non_answer, similarity, disclaimers, placeholders, truncation, dialogue, encoding, pii, length_ratio, trivial)
 # These read the tags the tagging stages add.
 TAG_FAMILIES = (language_mismatch, variety_clash)
 

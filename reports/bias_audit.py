@@ -235,10 +235,10 @@ def missing_sentence(result: dict[str, object]) -> str:
 
 
 def target_markdown(head: dict) -> str:
-    """Which target the audit used and the command that chooses it: a card says what its audit measured."""
+    """Which target the audit used and the command that computes the same audit: a card says what its audit measured."""
     command = f"curation report --target {head['target']}"
     return (f"Target: {markdown_code(head['target'])}, {markdown_text(head['target_source'])} "
-            f"(chosen with {markdown_code(command)})")
+            f"(as {markdown_code(command)} computes it)")
 
 
 def audit_markdown(result: dict[str, object], figure: str | None = None) -> str:

@@ -65,9 +65,9 @@ def quarantine_step(run: RunFolder, out_dir: Path) -> Step:
     sentence = (f"{quarantined.height:,} rows quarantined ({quarantined.height / run.summary['input_rows']:.1%} of the input) "
                 f"for {reasons.height} reasons; the largest, with the first rows' sources (file:line):")
     first = reasons.get_column("reason")[0]
-    return Step("Quarantine", [sentence], [("", reasons.head(REASONS_SHOWN))],
-                link=("quarantine.parquet", _href(run.path / "quarantine.parquet", out_dir)),
-                code=f'pl.read_parquet("quarantine.parquet").filter(pl.col("reasons").list.contains("{first}"))')
+    path = run.path / "quarantine.parquet"
+    return Step("Quarantine", [sentence], [("", reasons.head(REASONS_SHOWN))], link=("quarantine.parquet", _href(path, out_dir)),
+                code=f'pl.read_parquet("{path}").filter(pl.col("reasons").list.contains("{first}"))')
 
 
 def audit_step(audited: dict) -> Step:
@@ -78,7 +78,7 @@ def audit_step(audited: dict) -> Step:
     if tables.get("gaps") is not None and tables["gaps"].height:
         sentences.append(f"{tables['gaps'].height} country × dimension cells hold fewer than {head['cell_target']} rows "
                          f"(rows whose dimension is confident); {head['rows_needed']:,} rows would fill them "
-                         "(`curation extend` generates them, largest gaps first).")
+                         "(curation extend generates them, largest gaps first).")
         captioned.append(("The largest gaps", tables["gaps"].head(GAPS_SHOWN)))
     return Step("The audit's gaps", sentences, captioned, done=head["missing_countries"] == 0 and head["rows_needed"] == 0)
 

@@ -61,7 +61,9 @@ TEXT_FIELDS = ("category", "dimension", "dimension_second", "register", "duplica
 BOOL_FIELDS = ("vote_inverted",)
 GOLD_FIELDS = (*TEXT_FIELDS[:5], "prompt_defects", "register_evidence", "chosen_defects", "rejected_defects",
                "chosen_language", "chosen_variety", "chosen_variety_evidence", "vote_inverted")  # `notes` differ per file: not read
-TAG_COLUMNS = ("dimension", "prompt_register", "chosen_variety", "chosen_lang")
+TAG_COLUMNS = ("dimension", "category", "prompt_register", "chosen_variety", "chosen_lang")
+LLM_CLASSIFICATION = "llm_classification.parquet"  # `curation classify`: its verdicts are scored when present
+LLM_COLUMNS = ("llm_category", "llm_dimension")
 ENGINE_COLUMNS = (*TAG_COLUMNS, "system_prompt", "prompt")  # the texts as normalised: exact duplicates share them
 RUN_FRAMES = ("accepted.parquet", "quarantine.parquet", "duplicates.parquet")
 
@@ -172,6 +174,10 @@ def run_rows(run_dir: Path, target_file: str) -> tuple[pl.DataFrame, int]:
         tag_parts.append(frame.select("source", *((pl.col(column).cast(pl.String) if column in frame.columns
                                                    else pl.lit(None, pl.String)).alias(f"engine:{column}") for column in ENGINE_COLUMNS)))
     tags = pl.concat(tag_parts).unique("source", keep="first")
+    classified = run_dir / LLM_CLASSIFICATION
+    llm = (pl.read_parquet(classified).select("id", *LLM_COLUMNS) if classified.is_file()
+           else pl.DataFrame(schema={"id": pl.String, **dict.fromkeys(LLM_COLUMNS, pl.String)}))
+    ledger = ledger.join(llm.unique("id").rename({name: f"engine:{name}" for name in LLM_COLUMNS}), on="id", how="left")
     rows = ledger.with_columns(*_file_and_row("source", "file", "row"), *_file_and_row("duplicate_of_source", "target_file", "duplicate_of_row"))
     other = rows.filter(pl.col("file") != target_file).height
     rows = rows.filter(pl.col("file") == target_file).with_columns(
@@ -362,6 +368,14 @@ def _tags(joined: pl.DataFrame) -> dict:
     labelled = joined.filter(pl.col("labelled:dimension"))
     tags["dimension"] = tag_scores(_values(labelled, "dimension"), engine(labelled, "dimension"),
                                    second=labelled.get_column("dimension_second").to_list())
+    labelled = joined.filter(pl.col("labelled:category"))
+    tags["category"] = tag_scores(_values(labelled, "category"), engine(labelled, "category"))
+    if joined.get_column("engine:llm_category").is_not_null().any():
+        labelled = joined.filter(pl.col("labelled:dimension"))
+        tags["llm_dimension"] = tag_scores(_values(labelled, "dimension"), engine(labelled, "llm_dimension"),
+                                           second=labelled.get_column("dimension_second").to_list())
+        labelled = joined.filter(pl.col("labelled:category"))
+        tags["llm_category"] = tag_scores(_values(labelled, "category"), engine(labelled, "llm_category"))
     labelled = joined.filter(pl.col("labelled:register"))
     tags["prompt_register"] = tag_scores(_values(labelled, "register"), engine(labelled, "prompt_register"))
     labelled = joined.filter(pl.col("labelled:chosen_variety"))
@@ -455,8 +469,9 @@ def _category(joined: pl.DataFrame, catalog: list[str]) -> dict:
 
 # ---------------------------------------------------------------- tables and files
 
-TAG_TITLES = {"dimension": "cultural dimension", "prompt_register": "prompt register", "chosen_variety": "chosen variety",
-              "chosen_language": "chosen language"}
+TAG_TITLES = {"dimension": "cultural dimension", "category": "prompt category (prompt classifier)",
+              "llm_dimension": "cultural dimension (LLM classifier)", "llm_category": "prompt category (LLM classifier)",
+              "prompt_register": "prompt register", "chosen_variety": "chosen variety", "chosen_language": "chosen language"}
 
 
 def _scored(prefix: str, scores: dict) -> dict:

@@ -308,3 +308,14 @@ def test_report_with_gold_has_the_evaluation_section_escaped(tmp_path):
     # Without --gold, no section.
     result = CliRunner().invoke(app, ["report", str(run_dir), "--out", str(tmp_path / "plain")])
     assert result.exit_code == 0 and "Evaluation against the gold set" not in (tmp_path / "plain" / "report.html").read_text(encoding="utf-8")
+
+
+def test_the_llm_classifiers_verdicts_are_scored_when_the_run_has_them(fake):
+    run_dir, gold = fake
+    assert "llm_category" not in evaluate(run_dir, gold)["tags"]
+    pl.DataFrame({"id": ["id0", "id1", "id2", "id3"], "llm_category": ["knowledge", "stereotype", "preference", "undetermined"],
+                  "llm_dimension": ["knowledge", "preference", "knowledge", "undetermined"], "llm_confidence": [0.9, 0.8, 0.7, 0.3],
+                  "llm_rationale": ["r"] * 4, "llm_model": ["m"] * 4}).write_parquet(run_dir / "llm_classification.parquet")
+    tags = evaluate(run_dir, gold)["tags"]
+    assert (tags["llm_category"]["decided"], tags["llm_category"]["correct"], tags["llm_category"]["precision"]) == (3, 2, round(2 / 3, 4))
+    assert (tags["llm_dimension"]["decided"], tags["llm_dimension"]["correct"]) == (3, 2)

@@ -222,7 +222,7 @@ def report(
         written, paths = write_report(run, out, target, cell_target, evaluation)
         if evaluation is not None:
             paths |= write_evaluation(evaluation, out or run_dir)
-        cards = [_card(run, written.audited, kind, None, "apache-2.0") for kind in KINDS if run.published(kind)]
+        cards = [_card(run, written.audited, kind, None, "apache-2.0", out) for kind in KINDS if run.published(kind)]
     except CurationError as error:
         raise _fail(error) from None
     for path in [*paths.values(), *cards]:
@@ -295,8 +295,9 @@ def card(
     console.print(f"wrote {path}")
 
 
-def _card(run: RunFolder, audited: dict, kind: str, repo_id: str | None, license_id: str) -> Path:
-    path, problem = write_card(run, audited, kind, repo_id, license_id)
+def _card(run: RunFolder, audited: dict, kind: str, repo_id: str | None, license_id: str,
+          out_dir: Path | None = None) -> Path:
+    path, problem = write_card(run, audited, kind, repo_id, license_id, out_dir)
     if problem:
         console.print(f"[red]naming convention:[/] {problem}")
         raise typer.Exit(EXIT_GATE_FAILED)
@@ -431,6 +432,66 @@ def extend(
     except CurationError as error:
         raise _fail(error) from None
     _print_extension(extension.summary, paths)
+
+
+@app.command()
+def classify(
+    run_dir: RunDir,
+    config_path: Annotated[Path | None, typer.Option("--config", "-c", help="Classifier YAML (see configs/classify.yaml).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="The verdicts (default: RUN_DIR/llm_classification.parquet); "
+                                             "its call journal is kept beside it.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Estimate tokens and USD, call nothing, write nothing.")] = False,
+    budget: Annotated[float | None, typer.Option("--budget", help="Hard budget in USD (default: the config's, 50).")] = None,
+) -> None:
+    """An LLM names the validation category (trivial, stereotype, no_anchor, knowledge, preference, dynamics,
+    bias_trap) and the cultural dimension of each distinct prompt of the run's accepted rows, from the guide's
+    definitions, with a confidence and a rationale; `undetermined` when it is unsure or under the config's
+    confidence floor. One call per distinct system prompt and prompt. Cohere v2 (COHERE_API_KEY,
+    COHERE_BASE_URL) or an OpenAI-compatible server. Killed, it resumes from its call journal without paying
+    twice; it stops cleanly at the budget. Writes llm_classification.parquet (id, llm_category, llm_dimension,
+    llm_confidence, llm_rationale, llm_model): the review's suggestions."""
+    from curation.llms.journal import Journal
+    from curation.pipelines.classify.config import ClassifyConfig, load_classify_config
+    from curation.pipelines.classify.requests import classification_requests
+    from curation.pipelines.classify.run import OUTPUT, estimate, journal_path, labelled, run_classification, write_labels
+
+    try:
+        run = RunFolder.read(run_dir)
+        config = load_classify_config(config_path)
+        if budget is not None:
+            config = validated(ClassifyConfig, config.model_dump() | {"budget_usd": budget}, "classify options")
+        out = out or run_dir / OUTPUT
+        check_output_file(out, [run_dir / "accepted.parquet"])
+        requests, links = classification_requests(run.accepted, run_dir / "accepted.parquet")
+        if requests.is_empty():
+            console.print("the run accepted no rows: nothing to classify")
+            return
+        journal = journal_path(out)
+        _print_estimate(estimate(requests, config), config.budget_usd, Journal.spent_in(journal) if journal.is_file() else 0.0)
+        if dry_run:
+            return
+        with console.status(f"classifying {requests.height} distinct prompts ({links.height} rows)"):
+            classification = run_classification(config, requests, journal)
+        if classification.failure is not None:
+            raise classification.failure
+        labels = labelled(links, classification.verdicts, config.confidence_floor)
+        write_labels(labels, out)
+    except CurationError as error:
+        raise _fail(error) from None
+    _print_classification(classification.summary, labels, out)
+
+
+def _print_classification(summary: dict, labels: pl.DataFrame, out: Path) -> None:
+    abstained = labels.filter(pl.col("llm_category") == "undetermined").height
+    console.print(f"{summary['prompts']} distinct prompts: {summary['classified']} classified, {summary['failed']} failed "
+                  f"(the call failed or the answer was not the verdict asked for), {summary['not_started']} not started"
+                  + (f" ({summary['not_started_reason']})" if summary["not_started"] else ""))
+    console.print(f"{labels.height} rows labelled, {abstained} undetermined; spent at most {summary['spent_usd']:,.4f} of "
+                  f"{summary['budget_usd']:,.2f} USD in {summary['paid_calls']} paid calls ({summary['billed_usd']:,.4f} billed, "
+                  f"{summary['unconfirmed_usd']:,.4f} at the worst cost of attempts that may have been billed without an answer)")
+    if summary["failed"] or summary["not_started"]:
+        console.print("rerun the same command (with a larger --budget if it stopped there): only the missing prompts are paid for")
+    console.print(f"wrote {out}")
 
 
 def _print_estimate(costs: pl.DataFrame, budget: float, spent: float) -> None:

@@ -9,8 +9,9 @@ Retry-After), `500`, `timeout` (the answer comes `slow_seconds` later, after the
 `no_usage` (an answer that does not say what it billed), and two billed answers that are unusable:
 `off_schema` (JSON that does not fit the schema) and `truncated` (cut at max_tokens). `none` serves a
 normal answer, to place a fault later in the queue. `latency` delays every answer. With `api_key`,
-any other key gets 401. The real `cohere` client talks to it through base_url, so everything above
-the HTTP layer is the real thing.
+any other key gets 401. `script(phrase, answer)` chooses the answer to every request whose messages
+hold the phrase (a test's verdict for one prompt), billed as a generated one. The real `cohere` client
+talks to it through base_url, so everything above the HTTP layer is the real thing.
 
 It keeps its own bill, as the API would: `billed_usd` prices, with the price table, every answer it
 generated, whether or not the client got it (timeout, malformed, cut, no_usage included); errors (401,
@@ -75,6 +76,7 @@ class CohereEmulator:
         self.fault_rates = fault_rates or {}
         self.prices = load_prices() if prices is None else prices
         self.requests: list[dict] = []
+        self.scripted: dict[str, str] = {}  # a phrase of the messages -> the answer's text
         self.billed_usd = 0.0
         self.in_flight = self.most_in_flight = 0
         self._lock = threading.Lock()
@@ -88,6 +90,14 @@ class CohereEmulator:
 
     def inject(self, *faults: str) -> None:
         self.faults.extend(faults)
+
+    def script(self, phrase: str, answer: dict | str) -> None:
+        """Answer every request whose messages hold `phrase` with `answer` (a dict is sent as JSON)."""
+        self.scripted[phrase] = answer if isinstance(answer, str) else json.dumps(answer, ensure_ascii=False)
+
+    def _scripted(self, request: dict) -> str | None:
+        contents = "\n".join(str(message.get("content", "")) for message in request.get("messages", []))
+        return next((answer for phrase, answer in self.scripted.items() if phrase in contents), None)
 
     def _next_fault(self) -> str | None:
         """The next queued fault, else one drawn at the fault rates (called under the lock)."""
@@ -113,7 +123,9 @@ class CohereEmulator:
         schema = response_format.get("json_schema")
         if response_format.get("type") == "json_schema":  # OpenAI's shape: {"name": ..., "schema": ...}
             schema = schema["schema"]
-        text = json.dumps(_fill(schema, seed), ensure_ascii=False) if schema else _text(seed, self.output_words)
+        text = self._scripted(request)
+        if text is None:
+            text = json.dumps(_fill(schema, seed), ensure_ascii=False) if schema else _text(seed, self.output_words)
         input_tokens = sum(len(str(message.get("content", "")).split()) for message in request.get("messages", []))
         return hashlib.blake2b(seed.encode(), digest_size=8).hexdigest(), text, input_tokens, len(text.split())
 

@@ -15,7 +15,9 @@ from functools import cache
 from importlib import resources
 
 import polars as pl
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from curation.errors import ConfigError
 from curation.safe_yaml import load_yaml
 from curation.text import _ACCENTED, _BARE, dfa_friendly, fold_accents
 
@@ -53,6 +55,47 @@ def _alternative(entry: str) -> str:
     start = r"\b" if entry[0].isalnum() else ""
     end = r"\b" if entry[-1].isalnum() else ""
     return start + body + end
+
+
+class LexiconGroup(BaseModel):
+    """One group of a lexicon file: its entries (words or regexes) point to labels with a kind and a weight."""
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    kind: str
+    varieties: list[str] = Field(min_length=1)
+    weight: int = 1  # 0: a match that counts for nothing (a mention: "el té" is not "te")
+    words: list[str | int] = []
+    patterns: list[str] = []
+    except_: list[str] = Field([], alias="except")
+
+    @field_validator("patterns")
+    @classmethod
+    def _compiles(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                pl.select(pl.lit("").str.contains(dfa_friendly(pattern)))
+            except pl.exceptions.ComputeError as error:
+                raise ValueError(f"pattern {pattern!r} is not a valid regex: {' '.join(str(error).split())}") from None
+        return patterns
+
+
+def _groups(text: str, file_name: str) -> dict[str, list[LexiconGroup]]:
+    """The lexicon file's groups, checked: a mistake is named by file, language, group and field."""
+    document = load_yaml(text, f"lexicon {file_name}")
+    if not isinstance(document, dict):
+        raise ConfigError(f"lexicon {file_name}: expected a mapping of language code -> list of groups")
+    checked = {}
+    for language, groups in document.items():
+        if not isinstance(groups, list):
+            raise ConfigError(f"lexicon {file_name}, language {language}: expected a list of groups, got {type(groups).__name__}")
+        checked[language] = []
+        for number, group in enumerate(groups, start=1):
+            try:
+                checked[language].append(LexiconGroup.model_validate(group))
+            except ValidationError as error:
+                problems = "; ".join(f"{'.'.join(str(part) for part in item['loc']) or 'group'}: {item['msg']}"
+                                     for item in error.errors())
+                raise ConfigError(f"lexicon {file_name}, language {language}, group {number}: {problems}") from None
+    return checked
 
 
 @dataclass(frozen=True)
@@ -95,25 +138,25 @@ def matches(column: str, lexicon: Lexicon, language_column: str | None = None) -
 
 @cache
 def _load(file_name: str) -> Lexicon:
-    text = resources.files("curation.data").joinpath(file_name).read_text(encoding="utf-8")
+    try:  # a packaged name ("varieties.yaml") or a user's path (an absolute path replaces the package's folder)
+        text = resources.files("curation.data").joinpath(file_name).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"lexicon {file_name}: cannot read it ({type(error).__name__}: {getattr(error, 'strerror', None) or error})") from None
     rows, groups_out, pattern_rows = [], [], []
     regexes: dict[str, list[str]] = {}
-    for language, groups in load_yaml(text, f"lexicon {file_name}").items():
+    for language, groups in _groups(text, file_name).items():
         for group in groups:
-            for entry in group.get("words", []):
-                for label in group["varieties"]:
+            for entry in group.words:
+                for label in group.varieties:
                     rows.append({"language": language, "key": " ".join(fold(str(entry)).split()),
-                                 "kind": group["kind"], "weight": int(group.get("weight", 1)), "label": label})
-            for regex in group.get("patterns", []):
+                                 "kind": group.kind, "weight": group.weight, "label": label})
+            for regex in group.patterns:
                 gid = len(groups_out)
-                groups_out.append((language, dfa_friendly(f"^(?:{regex})$"),
-                                   frozenset(fold(str(w)) for w in group.get("except", []))))
+                groups_out.append((language, dfa_friendly(f"^(?:{regex})$"), frozenset(fold(str(w)) for w in group.except_)))
                 regexes.setdefault(language, []).append(regex)
-                for label in group["varieties"]:
-                    pattern_rows.append({"language": language, "gid": gid, "kind": group["kind"],
-                                         "weight": int(group.get("weight", 1)), "label": label})
-                    rows.append({"language": language, "key": regex, "kind": group["kind"],
-                                 "weight": int(group.get("weight", 1)), "label": label})
+                for label in group.varieties:
+                    pattern_rows.append({"language": language, "gid": gid, "kind": group.kind, "weight": group.weight, "label": label})
+                    rows.append({"language": language, "key": regex, "kind": group.kind, "weight": group.weight, "label": label})
     entries = pl.DataFrame(rows).unique(maintain_order=True)
     patterns = {}
     for language, keys in entries.group_by("language", maintain_order=True).agg(pl.col("key").unique()).iter_rows():

@@ -22,13 +22,13 @@ from curation.output_folder import (
     remove_stale,
     work_folder,
 )
-from curation.pipelines import STAGES, default_pipeline
+from curation.pipelines import STAGES, column_makers, default_pipeline
 from curation.readers import read_inputs
 from curation.reports.duplicate_clusters import duplicate_clusters
 from curation.reports.run_summary import run_summary
 from curation.rules.expectations import tables, validate
 from curation.rules.pack import load_packs
-from curation.schema import TEXT_FIELDS, Status, metadata_columns
+from curation.schema import CANONICAL, TEXT_FIELDS, Status, metadata_columns
 from curation.stage import (
     BATCH_ROWS,
     REMOVED_COLUMNS,
@@ -65,6 +65,7 @@ def run_pipeline(records: pl.DataFrame | Callable[[], pl.DataFrame], pipeline: P
     """
     frame = records() if callable(records) else records
     del records
+    pipeline.check(frame.columns, column_makers())
     ledger = Ledger(input_rows=frame.height)
     sources = frame.get_column("source")
     stages = list(pipeline)
@@ -169,8 +170,10 @@ def run(config: RunConfig, output_dir: Path | None = None, console: Console | No
     for stale in remove_stale(final.parent):
         if console is not None:
             console.print(f"removed {stale}, left by a run that was killed")
+    pipeline = default_pipeline(config)
+    pipeline.check(CANONICAL, column_makers())  # a stage that lacks its columns fails before any row is read
     # Spill beside the output (where the space for it is), unless that folder is still to be made.
-    result = run_pipeline(lambda: protect_metadata(read_inputs(config)), default_pipeline(config), console,
+    result = run_pipeline(lambda: protect_metadata(read_inputs(config)), pipeline, console,
                           work_dir=final.parent if final.parent.is_dir() else None)
     metadata = published_metadata(result.accepted)
     result.output_dir = final

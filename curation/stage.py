@@ -7,6 +7,7 @@ with its reasons); the pipeline records both in the ledger, so no row is dropped
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -55,7 +56,8 @@ class Stage(ABC):
             raise CurationError(f"stage {self.name} needs columns {missing}; run the stages before it first")
         result = self._process_in_chunks(frame) if self.row_local and frame.height > CHUNK_ROWS else self.process(frame)
         absent = [column for column in self.outputs if column not in result.kept.columns]
-        assert not absent, f"stage {self.name} did not produce {absent}"
+        if absent:  # the stage's own contract: a bug, not the data's fault
+            raise RuntimeError(f"stage {self.name} did not produce {absent}")
         return result
 
     def _process_in_chunks(self, frame: pl.DataFrame) -> StageResult:
@@ -98,3 +100,16 @@ class Pipeline:
 
     def __iter__(self):
         return iter(self.stages)
+
+    def check(self, columns: Iterable[str], makers: dict[str, str] | None = None) -> None:
+        """Before any row is read: every stage's inputs are in the data's columns or made by a stage before
+        it (as distilabel checks its DAG). `makers` (column -> stage) names what to run first."""
+        available = set(columns)
+        for stage in self.stages:
+            missing = [column for column in stage.inputs if column not in available]
+            if missing:
+                needed = sorted({(makers or {}).get(column) for column in missing} - {None})
+                hint = f": run {', '.join(needed)} first" if needed else ""
+                raise CurationError(f"stage {stage.name} needs columns {missing} that neither the data nor an earlier "
+                                    f"stage of this pipeline makes{hint}")
+            available |= set(stage.outputs)

@@ -27,7 +27,7 @@ BUILDERS: dict[str, Callable[[RunConfig], Stage]] = {
     VarietyTag.name: lambda c: VarietyTag(c.tagging.varieties_lexicon),
     RegisterTag.name: lambda c: RegisterTag(c.tagging.register_lexicon),
     DimensionTag.name: lambda c: DimensionTag(c.tagging.dimensions_lexicon),
-    Filter.name: lambda c: Filter(default_rules(c.filters, tagged=c.tagging.enabled)
+    Filter.name: lambda c: Filter(default_rules(c.filters, tagged=c.tagging.enabled, varieties_lexicon=c.tagging.varieties_lexicon)
                                   + [rule for pack in load_packs(c.gate.packs) for rule in pack.rules()]),
     ExactDedupe.name: lambda c: ExactDedupe(by_prompt=c.dedupe.exact.by_prompt, scope=c.dedupe.scope,
                                             persona=c.dedupe.persona,
@@ -69,3 +69,8 @@ def default_pipeline(config: RunConfig) -> Pipeline:
     for stage in rest:
         pipeline = pipeline >> stage
     return pipeline
+
+
+def column_makers() -> dict[str, str]:
+    """Column -> the stage that makes it: what a pipeline check names when a column is missing."""
+    return {column: stage.name for stage in STAGES.values() for column in stage.outputs}

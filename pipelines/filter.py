@@ -32,6 +32,8 @@ class Filter(Stage):
 
     def __init__(self, rules: list[Rule]):
         self.rules = rules
+        # The tags the rules read are inputs too: a filter without the stages that make them fails its check.
+        self.inputs = (*Filter.inputs, *dict.fromkeys(column for rule in rules for column in rule.requires))
 
     def process(self, frame: pl.DataFrame) -> StageResult:
         absent = absent_columns(frame, self.rules)

@@ -14,16 +14,16 @@ from curation.rules import (
 from curation.rules.rule import Rule
 
 FAMILIES = (length, non_answer, similarity, disclaimers, placeholders, truncation, dialogue, encoding, pii, length_ratio, trivial)
-# These read the tags the tagging stages add.
-TAG_FAMILIES = (language_mismatch, variety_clash)
+# language_mismatch and variety_clash read the tags the tagging stages add.
 
 
-def default_rules(config: FilterConfig, tagged: bool = True) -> list[Rule]:
-    """Every rule, with the config's severity overrides applied and disabled rules left out."""
-    every_rule = [rule for family in FAMILIES + TAG_FAMILIES for rule in family.rules(config)]
+def default_rules(config: FilterConfig, tagged: bool = True, varieties_lexicon: str = "varieties.yaml") -> list[Rule]:
+    """Every rule, with the config's severity overrides applied and disabled rules left out. Rules on the
+    tags only when the run tags (`tagged`); variety_clash reads the lexicon the tags were made with."""
+    tag_rules = [*language_mismatch.rules(config), *variety_clash.rules(config, varieties_lexicon)]
+    every_rule = [rule for family in FAMILIES for rule in family.rules(config)] + tag_rules
     names = {rule.name for rule in every_rule}
-    tag_rules = {rule.name for family in TAG_FAMILIES for rule in family.rules(config)}
-    rules = [rule for rule in every_rule if tagged or rule.name not in tag_rules]
+    rules = every_rule if tagged else every_rule[:len(every_rule) - len(tag_rules)]
     unknown = sorted((set(config.severity) | set(config.disabled)) - names)
     if unknown:
         raise ConfigError(f"filters: unknown rule names {unknown}; the rules are {sorted(names)}")

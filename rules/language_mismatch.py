@@ -80,12 +80,13 @@ def rules(config: FilterConfig) -> list[Rule]:
                      & (pl.col("chosen_lang_score") >= sure)).fill_null(False)
     unasked = mismatch("chosen") & ~language_asked(pl.col("chosen_lang"), mismatch("chosen")).fill_null(False)
     blocks = unasked & prompt_reliable & ~rejected_agrees
+    tags = tuple(f"{field}_lang{suffix}" for field in ("prompt", "chosen", "rejected") for suffix in ("", "_score"))
     return [
         Rule("language_mismatch_chosen", "chosen response in another language than the prompt, "
-             "not asked for by the system prompt or the prompt", "block", blocks),
+             "not asked for by the system prompt or the prompt", "block", blocks, requires=tags),
         Rule("language_mismatch_chosen_unsure", "chosen response in another language than the prompt, "
              "but the prompt is short or the rejected answer is in the same language (prompt language in doubt)",
-             "warn", unasked & ~blocks),
+             "warn", unasked & ~blocks, requires=tags),
         Rule("language_mismatch_rejected", "response language differs from the prompt's (rejected response)", "warn",
-             mismatch("rejected") & prompt_reliable & ~chosen_agrees),
+             mismatch("rejected") & prompt_reliable & ~chosen_agrees, requires=tags),
     ]

@@ -20,7 +20,7 @@ NON_ANSWER_MAX_CHARS = 300
 NON_ANSWER = dfa_friendly("(?i)" + "|".join([
     # es
     r"\best(?:oy|amos) list[oa]s? para\b", r"\bpregunt(?:a|á|ame) (?:lo que|todo lo que) quieras\b",
-    r"\b(?:dime|d[íi]game|ind[íi]ca(?:me)?|cu[ée]ntame|av[íi]same) (?:qu[ée]|cu[áa]l|sobre qu[ée]|de qu[ée])(?:[^\p{L}]|$)",
+    r"\b(?:dime|d[íi]game|ind[íi]ca(?:me)?|cu[ée]ntame) (?:qu[ée]|cu[áa]l|sobre qu[ée]|de qu[ée])(?:[^\p{L}]|$)",
     r"\ben qu[ée] (?:te|le|les) puedo ayudar\b", r"\bqu[ée] (?:te gustar[íi]a|quieres|quer[ée]s) (?:saber|preguntar|que te)",
     # pt
     r"\bestou pront[oa] para\b", r"\bpergunte o que quiser\b", r"\b(?:diga|diz)-me (?:qual|que|o que|sobre)\b",

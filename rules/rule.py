@@ -19,6 +19,8 @@ class Rule:
     expr: pl.Expr
     # Columns the data may lack (modelo_gen, origin): the filter reads an absent one as all null.
     columns: tuple[str, ...] = ()
+    # Columns an earlier stage must have made (the tags): the pipeline is checked for them before it runs.
+    requires: tuple[str, ...] = ()
     # Output columns for the scores the rule judged by (`chosen_rejected_similarity`, `length_ratio`):
     # then `expr` is a struct whose first field is the flag and the others these scores, in this order.
     # They stay in the accepted and quarantined rows, so a threshold can be re-tuned without a re-run.
@@ -42,10 +44,11 @@ class Rule:
 
 
 def for_responses(
-    name: str, reason: str, breaks: Callable[[str], pl.Expr], chosen: Severity, rejected: Severity
+    name: str, reason: str, breaks: Callable[[str], pl.Expr], chosen: Severity, rejected: Severity,
+    requires: Callable[[str], tuple[str, ...]] = lambda side: (),
 ) -> list[Rule]:
     """The same check on the chosen and on the rejected response, each with its own severity."""
     return [
-        Rule(f"{name}_chosen", f"{reason} (chosen response)", chosen, breaks("chosen")),
-        Rule(f"{name}_rejected", f"{reason} (rejected response)", rejected, breaks("rejected")),
+        Rule(f"{name}_chosen", f"{reason} (chosen response)", chosen, breaks("chosen"), requires=requires("chosen")),
+        Rule(f"{name}_rejected", f"{reason} (rejected response)", rejected, breaks("rejected"), requires=requires("rejected")),
     ]

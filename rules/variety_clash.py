@@ -11,8 +11,9 @@ from curation.lexicon import Lexicon
 from curation.rules.rule import Rule, for_responses
 
 
-def rules(config: FilterConfig) -> list[Rule]:
-    known = Lexicon.load("varieties.yaml").entries.get_column("label").unique().to_list()
+def rules(config: FilterConfig, varieties_lexicon: str = "varieties.yaml") -> list[Rule]:
+    """`varieties_lexicon`: the one the variety tags were made with (the run's tagging setting)."""
+    known = Lexicon.load(varieties_lexicon).entries.get_column("label").unique().to_list()
 
     def clash(column: str) -> pl.Expr:
         expected = pl.format("{}-{}", pl.col(f"{column}_lang"), pl.col("country"))
@@ -20,4 +21,5 @@ def rules(config: FilterConfig) -> list[Rule]:
         return judged & ~pl.col(f"{column}_variety_candidates").list.contains(expected)
 
     return for_responses("variety_clash", "response variety clashes with the prompt's country", clash,
-                         chosen="warn", rejected="warn")
+                         chosen="warn", rejected="warn",
+                         requires=lambda side: (f"{side}_lang", f"{side}_variety_score", f"{side}_variety_candidates"))

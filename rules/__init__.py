@@ -8,8 +8,19 @@ from __future__ import annotations
 from curation.config import FilterConfig
 from curation.errors import ConfigError
 from curation.rules import (
-    dialogue, disclaimers, encoding, language_mismatch, length, length_ratio, non_answer, pii, placeholders, similarity,
-    truncation, trivial, variety_clash,
+    dialogue,
+    disclaimers,
+    encoding,
+    language_mismatch,
+    length,
+    length_ratio,
+    non_answer,
+    pii,
+    placeholders,
+    similarity,
+    trivial,
+    truncation,
+    variety_clash,
 )
 from curation.rules.rule import Rule
 

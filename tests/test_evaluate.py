@@ -16,7 +16,6 @@ from curation.config import RunConfig, load_config
 from curation.errors import CurationError
 from curation.reports.evaluation import GOLD_FIELDS, evaluate, read_gold, rule_family
 from curation.run import run
-from tests.conftest import ARENA_SAMPLE
 
 TARGET = "arena_v0_sample.csv"
 GOLD_README = Path(__file__).resolve().parents[1] / "curation" / "data" / "gold"

@@ -31,7 +31,7 @@ def test_hashing_is_stable():
     assert (x[0] != again[1]).nnz == 0 and x.nnz > 10
     assert abs(x[0].multiply(x[0]).sum() - 1) < 1e-9  # L2-normalised
     import zlib
-    assert zlib.crc32("w:que".encode()) % (1 << 18) in set(x[0].indices)  # a fixed hash, not Python's salted one
+    assert zlib.crc32(b"w:que") % (1 << 18) in set(x[0].indices)  # a fixed hash, not Python's salted one
 
 
 def test_labels_confidences_and_evidence():

@@ -4,11 +4,12 @@ way every run (the most complete row), every other member pointing to it."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from functools import cache
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 from rapidfuzz.distance import Indel
 
@@ -83,32 +84,35 @@ def scope_keys(frame: pl.DataFrame, scope: list[str], persona: Persona | None = 
     return pl.select(pl.concat_str(parts, separator="\x1f")).to_series().alias("scope")
 
 
-def within_scope(pairs: pl.DataFrame, keys: pl.Series) -> pl.DataFrame:
-    """Only the (a, b) pairs whose rows share a scope key."""
-    key_of = keys.to_frame("key").with_row_index(ROW).with_columns(pl.col(ROW).cast(pl.Int64))
-    return (pairs.with_columns(pl.col("a").cast(pl.Int64), pl.col("b").cast(pl.Int64))
-            .join(key_of.rename({ROW: "a", "key": "key_a"}), on="a")
-            .join(key_of.rename({ROW: "b", "key": "key_b"}), on="b")
-            .filter(pl.col("key_a") == pl.col("key_b")).drop("key_a", "key_b"))
+def _adjacency(pairs: pl.DataFrame, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Neighbour lists of the (a, b) pairs, both ways, in CSR form: row r's neighbours are
+    neighbours[start[r]:start[r + 1]]."""
+    a, b = (pairs.get_column(side).cast(pl.Int64).to_numpy() for side in ("a", "b"))
+    source, target = np.concatenate([a, b]), np.concatenate([b, a])
+    start = np.concatenate([[0], np.cumsum(np.bincount(source, minlength=rows))])
+    return start, target[np.argsort(source, kind="stable")]
 
 
-def greedy_clusters(pairs: pl.DataFrame, order: list[int] | range, rows: int, founder: list[int] | None = None) -> pl.Series:
+def greedy_clusters(pairs: pl.DataFrame, order: list[int] | range | np.ndarray, rows: int, founder: list[int] | None = None,
+                    accept: Callable[[int, np.ndarray], np.ndarray] | None = None) -> pl.Series:
     """Star clusters: in `order` (best row first), each row not yet taken founds a cluster and takes its
     untaken neighbours. No chaining: every member is within the threshold of its founder, which
     single linkage would not give (A~B~C~... drifts to unrelated texts). Given `founder` (a row's
-    founder, -1 for a row not yet taken), a later pass adds rows to the clusters an earlier pass made."""
-    neighbours: dict[int, list[int]] = {}
-    for a, b in pairs.select("a", "b").iter_rows():
-        neighbours.setdefault(a, []).append(b)
-        neighbours.setdefault(b, []).append(a)
-    founder = list(founder) if founder is not None else [-1] * rows
-    for row in order:
+    founder, -1 for a row not yet taken), a later pass adds rows to the clusters an earlier pass made.
+    Given `accept(founder, candidates)` (a mask), a founder takes only the candidates it accepts: a check
+    too costly for every pair runs on these few (a founder and its untaken neighbours) only."""
+    start, neighbours = _adjacency(pairs, rows)
+    founder = np.full(rows, -1, dtype=np.int64) if founder is None else np.array(founder, dtype=np.int64)
+    for row in order:  # sequential by nature: whether a row founds depends on every earlier founder
         if founder[row] == -1:
             founder[row] = row
-        if founder[row] == row:
-            for neighbour in neighbours.get(row, ()):
-                if founder[neighbour] == -1:
-                    founder[neighbour] = row
+        if founder[row] != row:
+            continue
+        untaken = neighbours[start[row]:start[row + 1]]
+        untaken = untaken[founder[untaken] == -1]
+        if accept is not None and len(untaken):
+            untaken = untaken[accept(row, untaken)]
+        founder[untaken] = row
     return pl.Series(founder, dtype=pl.UInt32)
 
 
@@ -116,6 +120,7 @@ def greedy_clusters(pairs: pl.DataFrame, order: list[int] | range, rows: int, fo
 # carry a question's meaning, so the template guard ignores them.
 STOPWORDS = frozenset(["a", "al", "algo", "algun", "alguna", "algunas", "alguno", "algunos", "ante", "antes", "aqui", "asi", "aun", "bajo", "bien", "cada", "como", "con", "contra", "cual", "cuales", "cualquier", "cuando", "cuanta", "cuantas", "cuanto", "cuantos", "de", "del", "desde", "donde", "dos", "el", "ella", "ellas", "ellos", "en", "entre", "era", "eran", "eres", "es", "esa", "esas", "ese", "eso", "esos", "esta", "estaba", "estan", "estar", "estas", "este", "esto", "estos", "estoy", "fue", "fueron", "ha", "hace", "hacia", "han", "has", "hasta", "hay", "he", "la", "las", "le", "les", "lo", "los", "mas", "me", "mi", "mis", "muy", "nada", "ni", "no", "nos", "nosotros", "nuestra", "nuestro", "o", "os", "otra", "otro", "para", "pero", "poco", "por", "porque", "que", "quien", "quienes", "se", "sea", "ser", "si", "sido", "sin", "sino", "sobre", "son", "soy", "su", "sus", "tal", "tambien", "tan", "tanto", "te", "ti", "tiene", "tienen", "todo", "todos", "tu", "tus", "un", "una", "unas", "uno", "unos", "usted", "ustedes", "vos", "vosotros", "y", "ya", "yo", "ao", "aos", "as", "da", "das", "do", "dos", "em", "na", "nas", "no", "nos", "num", "numa", "o", "os", "ou", "pela", "pelo", "pra", "uma", "voce", "amb", "als", "els", "en", "i", "la", "les", "per", "un", "una", "an", "and", "are", "as", "at", "be", "by", "do", "for", "how", "i", "in", "is", "it", "of", "on", "or", "the", "to", "was", "what", "when", "where", "which", "who", "why", "you", "your", "bueno", "pues", "oye", "mira", "porfa", "porfavor", "favor", "entonces", "vale", "osea", "eh", "ah", "che"])
 _STOPWORD_LIST = sorted(STOPWORDS)
+_DIGIT = re.compile(r"\d")
 SPELLING_VARIANT = 0.8  # normalised Indel similarity at which two differing words are one word misspelt
 
 
@@ -126,9 +131,15 @@ def content_words(texts: pl.Series) -> list[list[str]]:
 
 
 def _variant(one: str, other: str) -> bool:
-    if any(c.isdigit() for c in one + other):
-        return False  # 25 and 52 years, 1990 and 1991: never a typo of each other
-    return Indel.normalized_similarity(one, other) >= SPELLING_VARIANT
+    # Numbers (25 and 52 years, 1990 and 1991) are never a typo of each other; checked only for close words.
+    return Indel.normalized_similarity(one, other) >= SPELLING_VARIANT and not _DIGIT.search(one + other)
+
+
+def _substituted(only_one: Collection[str], only_other: Collection[str]) -> bool:
+    """Each side has a word the other lacks that is no spelling variant of any of the other's words; stops
+    at the first such word (long texts that differ have many)."""
+    return (any(not any(_variant(w, v) for v in only_other) for w in only_one)
+            and any(not any(_variant(w, v) for w in only_one) for v in only_other))
 
 
 def _first_seen(words: list[str]) -> list[str]:
@@ -143,11 +154,8 @@ def differs_in_meaning(one: list[str], other: list[str]) -> bool:
         return False
     set_one, set_other = set(one), set(other)
     only_one, only_other = set_one - set_other, set_other - set_one
-    if only_one and only_other:
-        lone_one = [w for w in only_one if not any(_variant(w, v) for v in only_other)]
-        lone_other = [v for v in only_other if not any(_variant(w, v) for w in only_one)]
-        if lone_one and lone_other:
-            return True
+    if _substituted(only_one, only_other):
+        return True
     return _first_seen([w for w in one if w in set_other]) != _first_seen([w for w in other if w in set_one])
 
 
@@ -177,13 +185,11 @@ def template_guard(texts: pl.Series, pairs: pl.DataFrame) -> pl.DataFrame:
     swapped = ranks.filter(pl.col("rank_a") != pl.col("rank_b")).get_column("pair").unique()
     lone = both_sides.filter(~shared).group_by("pair").agg(pl.col("word_a").drop_nulls().alias("only_a"),
                                                            pl.col("word_b").drop_nulls().alias("only_b"))
-    both = lone.filter((pl.col("only_a").list.len() > 0) & (pl.col("only_b").list.len() > 0))
-    substituted = set()
-    for pair, only_a, only_b in both.select("pair", "only_a", "only_b").iter_rows():
-        lone_a = [w for w in only_a if not any(_variant(w, v) for v in only_b)]
-        if lone_a and [v for v in only_b if not any(_variant(w, v) for w in only_a)]:
-            substituted.add(pair)
-    blocked = numbered.get_column("pair").is_in(swapped.implode()) | numbered.get_column("pair").is_in(list(substituted))
+    both = lone.filter((pl.col("only_a").list.len() > 0) & (pl.col("only_b").list.len() > 0)
+                       & ~pl.col("pair").is_in(swapped.implode()))  # already blocked
+    substituted = [pair for pair, only_a, only_b in both.select("pair", "only_a", "only_b").iter_rows()
+                   if _substituted(only_a, only_b)]
+    blocked = numbered.get_column("pair").is_in(swapped.implode()) | numbered.get_column("pair").is_in(substituted)
     return pairs.with_columns(blocked=blocked.alias("blocked"))
 
 

@@ -9,18 +9,19 @@ import polars as pl
 
 from curation.clusters import (
     GENERIC_SYSTEM_PROMPTS,
+    ROW,
     Persona,
     completeness_order,
+    content_words,
+    differs_in_meaning,
     greedy_clusters,
-    possible_duplicates,
     resolve_clusters,
     scope_keys,
     template_guard,
     with_possible_duplicates,
-    within_scope,
 )
 from curation.embeddings import EmbeddingCache
-from curation.semantic_duplicates import cosine, similar_pairs
+from curation.semantic_duplicates import Units, cosine, lazy_possible_duplicates, similar_pairs
 from curation.stage import Stage, StageResult
 
 
@@ -40,22 +41,37 @@ class SemanticDedupe(Stage):
     def process(self, frame: pl.DataFrame) -> StageResult:
         if frame.height == 0:
             return StageResult(with_possible_duplicates(frame), self.nothing_removed(frame))
-        prompts = frame.get_column("prompt")
-        vectors = self.cache.embed(prompts.fill_null("").to_list())
+        units = Units.of(scope_keys(frame, self.scope, self.persona), frame.get_column("prompt"), completeness_order(frame))
+        vectors = self.cache.embed(units.texts.to_list())
         # Pairs down to the borderline: those under the threshold are only possible duplicates.
-        scored = within_scope(similar_pairs(vectors, max(self.threshold - self.borderline, 1e-6)),
-                              scope_keys(frame, self.scope, self.persona))
-        pairs = scored.filter(pl.col("similarity") >= self.threshold)
-        possible = scored.filter(pl.col("similarity") < self.threshold)
-        if self.guard:  # under the threshold, only pairs with no other word are possible duplicates
-            guarded = template_guard(prompts, pairs)
-            possible = pl.concat([template_guard(prompts, possible).filter(~pl.col("blocked")).drop("blocked"),
-                                  guarded.filter("blocked").drop("blocked")])
-            pairs = guarded.filter(~pl.col("blocked")).drop("blocked")
-        order = completeness_order(frame)
-        cluster_ids = greedy_clusters(pairs, order, frame.height)
-        rank = pl.Series(np.argsort(np.asarray(order, dtype=np.int64)), dtype=pl.Int64)
-        flags = possible_duplicates(possible.with_columns(pl.col("similarity").cast(pl.Float64)), cluster_ids, rank)
-        result = resolve_clusters(self, frame, cluster_ids, "semantic_duplicate", lambda pairs: cosine(vectors, pairs), flags)
+        scored = similar_pairs(vectors[units.text], max(self.threshold - self.borderline, 1e-6), units.block)
+        founder = greedy_clusters(scored.filter(pl.col("similarity") >= self.threshold), np.argsort(units.rank),
+                                  len(units.rank), accept=self._guard(units))
+        rank = pl.Series(units.rank)
+        flags = lazy_possible_duplicates(scored, founder, rank, self._possible(units))
+        best = pl.Series(units.best_row)
+        flags = flags.select(best.gather(flags.get_column(ROW)).alias(ROW), best.gather(flags.get_column("other")).alias("other"))
+        cluster_ids = pl.Series(units.best_row[founder.to_numpy()[units.of_row]], dtype=pl.UInt32)
+        row_vector = units.text[units.of_row]
+        result = resolve_clusters(self, frame, cluster_ids, "semantic_duplicate",
+                                  lambda pairs: cosine(vectors, pairs, row_vector), flags)
         result.stats["embeddings_computed"] = self.cache.computed
         return result
+
+    def _guard(self, units: Units):
+        """A founder takes a neighbour only if the template guard lets them merge (no other content word,
+        the same order): checked on a founder and its untaken neighbours, not on every pair."""
+        if not self.guard:
+            return None
+        words = content_words(units.unit_texts)
+        return lambda founder, candidates: np.fromiter(
+            (not differs_in_meaning(words[founder], words[other]) for other in candidates), dtype=bool, count=len(candidates))
+
+    def _possible(self, units: Units):
+        """Pairs of two clusters that people should see: under the threshold unless the guard blocks them,
+        over it where the guard blocked the merge."""
+        if not self.guard:
+            return lambda pairs: pairs.get_column("similarity") < self.threshold
+        texts = units.unit_texts
+        return lambda pairs: (template_guard(texts, pairs.select("a", "b")).get_column("blocked")
+                              == (pairs.get_column("similarity") >= self.threshold))

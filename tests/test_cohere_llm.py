@@ -2,6 +2,8 @@
 
 import time
 
+import polars as pl
+
 from curation.llms.cohere_v2 import CohereV2LLM
 
 CHAT = [{"role": "system", "content": "Eres una abuela de Rosario."}, {"role": "user", "content": "¿Mate dulce o amargo?"}]
@@ -98,12 +100,33 @@ def test_the_budget_stops_calls_before_it_is_exceeded(emulator, tmp_path):
     assert Journal(journal).spent() <= 3.5 * one_call
 
 
-def test_dry_run_estimate_uses_the_price_table():
+def test_dry_run_estimate_prices_every_step_at_its_worst_case():
+    """The extension's dry run (the estimate `curation extend --dry-run` prints) on two real requests:
+    each step's USD is the price table's at its token bounds, outputs at max_tokens, and the total adds up."""
     from curation.llms.cost import estimate_input_tokens, load_prices
+    from curation.pipelines.extend.config import ExtendConfig
+    from curation.pipelines.extend.estimate import estimate
+    from curation.pipelines.extend.write_prompt import writer_messages
 
     price = load_prices()["command-a-03-2025"]
     assert price.usd(1_000_000, 1_000_000) == 12.5
     assert estimate_input_tokens([{"role": "user", "content": "x" * 400}]) == 137  # 3 characters a token, erring high
+    requests = pl.DataFrame([{"request_id": f"PE:knowledge:{n}", "country": "PE", "dimension": "knowledge",
+                              "dimension_text": "conocimiento cultural", "template": "t1", "template_text": "¿Qué se come en {lugar}?",
+                              "edad": "30", "genero": "mujer", "rol": "cocinera"} for n in range(2)])
+    config = ExtendConfig()
+    table = estimate(requests, config)
+    steps = {row["step"]: row for row in table.iter_rows(named=True)}
+    assert list(steps) == ["write_prompt", "respond_role_aware", "respond_plain", "judge", "total"]
+    writer = steps["write_prompt"]
+    assert writer["input_tokens"] == sum(estimate_input_tokens(writer_messages(row)) for row in requests.iter_rows(named=True))
+    assert writer["output_tokens"] == 2 * config.max_tokens.prompt_writer
+    assert steps["judge"]["output_tokens"] == 2 * config.max_tokens.judge
+    prices = load_prices()
+    for name in ("write_prompt", "respond_role_aware", "respond_plain", "judge"):
+        row = steps[name]
+        assert row["calls"] == 2 and row["usd"] == round(prices[row["model"]].usd(row["input_tokens"], row["output_tokens"]), 4)
+    assert steps["total"]["usd"] == round(sum(steps[name]["usd"] for name in list(steps)[:4]), 4)
 
 
 GENERATE = """

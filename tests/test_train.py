@@ -331,3 +331,18 @@ def test_the_card_says_how_many_pairs_an_llm_generated_and_judged():
     pairs = pl.DataFrame({"origin": ["synthetic", None, "synthetic", None], "judge_model": ["command-a-03-2025", None, "command-a-03-2025", None]})
     assert "2 of the 4 training pairs were generated" in generated_share(pairs) and "`command-a-03-2025`" in generated_share(pairs)
     assert generated_share(pairs.drop("origin")) == "" and generated_share(pairs.filter(pl.col("origin").is_null())) == ""
+
+
+def test_a_split_mostly_cut_at_max_length_is_warned_in_the_run_and_the_model_card(trained):
+    from curation.train.data import CUT_WARNING_SHARE, cut_warning
+
+    assert cut_warning("train", 563, 538, 256).startswith("538 of the 563 train pairs (96%) were cut at 256 tokens")
+    assert cut_warning("train", 100, 25, 256) is None and cut_warning("test", 0, 0, 256) is None
+    out, result, records = trained
+    card = (out / "README.md").read_text()
+    for split in ("train", "test"):
+        counts = records["training"]["data"][split]
+        sentence = f"{counts['truncated']:,} of the {counts['rows']:,} {split} pairs"
+        warned = counts["rows"] and counts["truncated"] / counts["rows"] > CUT_WARNING_SHARE
+        assert (sentence in " ".join(result.stderr.split())) == bool(warned)
+        assert (sentence in card) == bool(warned)

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from curation.errors import CurationError
 from curation.train.config import load_preset, preset_names, with_overrides
+from curation.train.data import cut_warning
 
 
 def train_command(
@@ -64,6 +65,10 @@ def train_command(
         result = train(data, config, out, None if quiet else console)
     except CurationError as error:
         raise _fail(error) from None
+    for split, report in result.lengths.items():  # printed even with --quiet: the model learned from openings only
+        warning = cut_warning(split, report.rows, report.truncated, result.training["parameters"]["max_length"])
+        if warning:
+            console.print(f"[yellow]warning:[/yellow] {warning}", markup=True)
     if not quiet:
         console.print(_summary(result))
         console.print(f"written to {result.output_dir} (model card: README.md)")

@@ -30,6 +30,18 @@ class PreferenceSplits:
     conversational: bool
 
 
+# Above this share of cut pairs, a split's training reads mostly openings: the run and the model card say so.
+CUT_WARNING_SHARE = 0.25
+
+
+def cut_warning(split: str, rows: int, truncated: int, max_length: int) -> str | None:
+    """A sentence when more than CUT_WARNING_SHARE of a split's pairs were cut at max_length, else None."""
+    if not rows or truncated / rows <= CUT_WARNING_SHARE:
+        return None
+    return (f"{truncated:,} of the {rows:,} {split} pairs ({truncated / rows:.0%}) were cut at {max_length} tokens: the model "
+            f"learned from their openings only. Raise max_length (--max-length, or the preset's) if memory allows.")
+
+
 @dataclass
 class LengthReport:
     """How a split fits `max_length`: pairs cut at the end, and pairs whose prompt alone fills it (dropped)."""

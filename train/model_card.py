@@ -14,7 +14,7 @@ from curation.reports.curation_report import RunFolder
 from curation.reports.dataset_card import languages_found
 from curation.reports.markdown import markdown_code, markdown_text
 from curation.train.config import TrainConfig
-from curation.train.data import PreferenceSplits
+from curation.train.data import PreferenceSplits, cut_warning
 from curation.train.emissions import Emissions
 
 TAGS = ["dpo", "trl", "culture", "preference", "curation"]
@@ -181,7 +181,12 @@ Train split: {train['rows']} pairs, {train['truncated']} cut at {config.max_leng
 (prompt alone {config.max_length} tokens or more); test split: {test['rows']} pairs, {test['truncated']} cut,
 {test['dropped']} dropped. {training['steps']} optimiser steps ({training['epochs']:.2f} epochs) in
 {training['train_runtime_s']:.1f} s, {training['tokens_trained']:,} tokens ({training['tokens_per_second']:.0f} tokens/s);
-final training loss {training['train_loss']:.4f}."""
+final training loss {training['train_loss']:.4f}.{_cut_warnings(config, data)}"""
+
+
+def _cut_warnings(config: TrainConfig, data: dict) -> str:
+    warnings = [cut_warning(split, data[split]["rows"], data[split]["truncated"], config.max_length) for split in ("train", "test")]
+    return "".join(f"\n\n**Warning:** {warning}" for warning in warnings if warning)
 
 
 def _parameters_table(config: TrainConfig) -> str:

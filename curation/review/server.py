@@ -29,9 +29,10 @@ import psutil  # a dependency of codecarbon, trl and peft
 
 from curation.errors import CurationError
 
-HERE = Path(__file__).resolve().parent
-REPOSITORY = HERE.parents[1]
-SERVER_VENV = REPOSITORY / ".argilla-server-venv"
+HERE = Path(__file__).resolve().parent  # argilla_launch.py is installed beside this file, in a wheel too
+REPOSITORY = HERE.parents[1]  # the source checkout when installed editable (`make setup`)
+SERVER_VENV_NAME = ".argilla-server-venv"
+SERVER_VENV = REPOSITORY / SERVER_VENV_NAME
 WORKSPACE = "curation"
 PIDFILE = "serve.pid"
 PRIVATE = 0o077  # the umask of everything the stack writes: no access for group and others
@@ -43,12 +44,16 @@ class ReviewServerError(CurationError):
 
 
 def server_python() -> Path:
-    """The argilla-server environment's Python: $ARGILLA_SERVER_PYTHON, or the one `make argilla` builds."""
-    python = Path(os.environ.get("ARGILLA_SERVER_PYTHON") or SERVER_VENV / "bin" / "python")
-    if not python.is_file():
-        raise ReviewServerError(f"no argilla-server environment at {python}: run `make argilla` first "
-                                "(or set ARGILLA_SERVER_PYTHON, or use a hosted Argilla with --api-url and --api-key)")
-    return python
+    """The argilla-server environment's Python: $ARGILLA_SERVER_PYTHON, else the one `make argilla` builds in
+    the current folder or in the source checkout (an install from a wheel has no checkout)."""
+    configured = os.environ.get("ARGILLA_SERVER_PYTHON")
+    candidates = [Path(configured)] if configured else [base / SERVER_VENV_NAME / "bin" / "python" for base in (Path.cwd(), REPOSITORY)]
+    found = next((python for python in candidates if python.is_file()), None)
+    if found is None:
+        raise ReviewServerError(f"no argilla-server environment at {' or '.join(str(python) for python in dict.fromkeys(candidates))}: "
+                                "run `make argilla` first (or set ARGILLA_SERVER_PYTHON, or use a hosted Argilla with "
+                                "--api-url and --api-key)")
+    return found
 
 
 def free_port() -> int:

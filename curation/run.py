@@ -26,7 +26,7 @@ from curation.pipelines import STAGES, column_makers, default_pipeline
 from curation.readers import read_inputs
 from curation.reports.duplicate_clusters import duplicate_clusters
 from curation.reports.run_summary import run_summary
-from curation.rules.expectations import tables, validate
+from curation.rules.expectations import check_expectations, tables, validate
 from curation.rules.pack import load_packs
 from curation.schema import CANONICAL, TEXT_FIELDS, Status, metadata_columns
 from curation.stage import (
@@ -172,6 +172,7 @@ def run(config: RunConfig, output_dir: Path | None = None, console: Console | No
             console.print(f"removed {stale}, left by a run that was killed")
     pipeline = default_pipeline(config)
     pipeline.check(CANONICAL, column_makers())  # a stage that lacks its columns fails before any row is read
+    check_expectations(load_packs(config.gate.packs))  # and so does a misspelt expectation
     # Spill beside the output (where the space for it is), unless that folder is still to be made.
     result = run_pipeline(lambda: protect_metadata(read_inputs(config)), pipeline, console,
                           work_dir=final.parent if final.parent.is_dir() else None)

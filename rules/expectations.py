@@ -12,6 +12,7 @@ from typing import Any
 
 import polars as pl
 
+from curation.errors import ConfigError
 from curation.rules.naming import name_problem
 from curation.rules.pack import Expectation, Pack, value_set
 
@@ -69,6 +70,20 @@ def _gx_class(name: str):
     if not hasattr(gx.expectations, class_name):
         raise ValueError(f"great-expectations has no expectation {name!r}")
     return getattr(gx.expectations, class_name)
+
+
+def check_expectations(packs: list[Pack]) -> None:
+    """Before any row is read: each expectation is one great-expectations knows, with arguments it accepts,
+    on a table the engine makes. A misspelt name fails now, not after the whole run."""
+    for pack in packs:
+        for number, expectation in enumerate(pack.expectations, start=1):
+            where = f"rule pack {pack.name!r}, expectation {number} ({expectation.expectation})"
+            if expectation.table != "accepted" and expectation.table not in TABLE_COLUMNS:
+                raise ConfigError(f"{where}: unknown table {expectation.table!r}; tables: {['accepted', *TABLE_COLUMNS]}")
+            try:
+                _gx_class(expectation.expectation)(**_kwargs(expectation))
+            except ValueError as error:  # pydantic's ValidationError is a ValueError
+                raise ConfigError(f"{where}: {' '.join(str(error).split())[:500]}") from None
 
 
 def missing_columns(expectation: Expectation, columns: set[str]) -> set[str]:

@@ -83,3 +83,18 @@ def test_variety_clash_reads_the_lexicon_the_tags_were_made_with(tmp_path):
         return frame.select(rules["variety_clash_chosen"].flag()).item()
     assert clash(str(lexicon)) is True  # the user's lexicon knows es-XX: an es-MX answer clashes
     assert clash("varieties.yaml") is False  # the packaged one does not know XX: nothing to judge
+
+
+@pytest.mark.parametrize(("expectation", "message"), [
+    ("{expectation: expect_column_values_to_not_be_nul, kwargs: {column: prompt}}", "has no expectation 'expect_column_values_to_not_be_nul'"),
+    ("{expectation: expect_column_values_to_not_be_null, kwargs: {colum: prompt}}", "colum extra fields not permitted"),
+    ("{expectation: expect_column_values_to_not_be_null, table: nope, kwargs: {column: prompt}}", "unknown table 'nope'"),
+])
+def test_a_misspelt_expectation_fails_before_any_row_is_read(tmp_path, expectation, message):
+    pack = tmp_path / "pack.yaml"
+    pack.write_text(f"name: mine\nexpectations:\n  - {expectation}\n")
+    config = tmp_path / "run.yaml"
+    config.write_text(yaml.safe_dump({"name": "x", "input": {"path": DEMO}, "gate": {"packs": ["default", str(pack)]}}))
+    result = invoke("run", config, "--out", tmp_path / "out", "--quiet")
+    assert result.exit_code == 2 and "rule pack 'mine', expectation 1" in result.stderr and message in " ".join(result.stderr.split())
+    assert not (tmp_path / "out").exists()

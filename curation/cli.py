@@ -26,7 +26,7 @@ from curation.reports.dataset_card import KINDS, write_card
 from curation.rules import default_rules
 from curation.rules.pack import load_packs
 from curation.run import RunResult, run as run_curation, run_pipeline
-from curation.schema import CANONICAL
+from curation.schema import CANONICAL, Status
 from curation.stage import Pipeline
 from curation.train.command import train_command
 from curation.writers import write_table
@@ -101,8 +101,12 @@ def _print_summary(result: RunResult) -> None:
     rules = Table(title="rules and duplicates")
     for column in ("reason", "severity", "rows"):
         rules.add_column(column, justify="right" if column == "rows" else "left")
+    # A reason's kind is where its rows ended: quarantined (a blocking rule) or duplicate (a dedupe stage).
+    ended = (result.ledger_rows.filter(pl.col("status") != Status.ACCEPTED.value).explode("reasons")
+             .group_by("reasons").agg(pl.col("status").first()))
+    kinds = {reason: "duplicate" if status == Status.DUPLICATE.value else "block" for reason, status in ended.iter_rows()}
     for name, count in summary["reasons"].items():
-        rules.add_row(name, "duplicate" if "duplicate" in name else "block", str(count))
+        rules.add_row(name, kinds.get(name, "block"), str(count))
     for name, count in summary["warnings"].items():
         rules.add_row(name, "warn", str(count))
     console.print(rules)

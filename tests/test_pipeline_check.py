@@ -98,3 +98,21 @@ def test_a_misspelt_expectation_fails_before_any_row_is_read(tmp_path, expectati
     result = invoke("run", config, "--out", tmp_path / "out", "--quiet")
     assert result.exit_code == 2 and "rule pack 'mine', expectation 1" in result.stderr and message in " ".join(result.stderr.split())
     assert not (tmp_path / "out").exists()
+
+
+def test_the_summary_tells_a_rule_from_a_dedupe_by_where_its_rows_ended_not_by_its_name(tmp_path):
+    data = tmp_path / "rows.jsonl"
+    data.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in [
+        {"prompt": "¿Qué es un duplicate_note en un archivo?", "chosen": "Una nota que marca un duplicado.", "rejected": "No lo sé, la verdad.", "country": "ES"},
+        {"prompt": "¿Cómo se prepara el mate cocido?", "chosen": "Se hierve la yerba y se cuela.", "rejected": "Con agua fría, sin más.", "country": "PY"},
+        {"prompt": "¿Cómo se prepara el mate cocido?", "chosen": "Se hierve la yerba y se cuela.", "rejected": "Con agua fría, sin más.", "country": "PY"},
+    ]))
+    pack = tmp_path / "pack.yaml"
+    pack.write_text("name: mine\nrow_rules:\n  - {name: no_duplicate_word, column: prompt, check: not_matches, pattern: duplicate, reason: a test}\n")
+    config = tmp_path / "run.yaml"
+    config.write_text(yaml.safe_dump({"name": "x", "input": {"path": str(data)}, "gate": {"packs": ["default", str(pack)]},
+                                      "dedupe": {"semantic": {"enabled": False}}}))
+    result = CliRunner().invoke(app, ["run", str(config), "--out", str(tmp_path / "out")], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.stderr
+    lines = {line.split("│")[1].strip(): line.split("│")[2].strip() for line in result.stderr.splitlines() if line.count("│") >= 4}
+    assert lines["no_duplicate_word"] == "block" and lines["exact_duplicate_pair"] == "duplicate"

@@ -16,10 +16,25 @@ talks to it through base_url, so everything above the HTTP layer is the real thi
 It keeps its own bill, as the API would: `billed_usd` prices, with the price table, every answer it
 generated, whether or not the client got it (timeout, malformed, cut, no_usage included); errors (401,
 429, 500) are not billed.
+
+By hand (a steward trying `curation extend` or `curation classify` without a key or a bill):
+
+    python -m curation.llms.cohere_emulator --port 8765        # serves until Ctrl-C
+    export COHERE_BASE_URL=http://127.0.0.1:8765               # the two lines it prints, in another shell
+    export COHERE_API_KEY=emulator
+    curation extend RUN_DIR --dry-run                          # the cells it would fill, tokens and USD
+    curation extend RUN_DIR --max-prompts 12                   # then: curation run RUN_DIR_extension/run.yaml
+    curation classify RUN_DIR
+
+Without `--port` it takes a free port; the lines it prints always name the one it took. It accepts any
+key unless started with `--api-key KEY` (then any other key gets 401). For `provider: openai`, set
+`base_url: http://127.0.0.1:8765/v1` in the extension's YAML. Its answers are filler text and
+schema-shaped JSON, so what it makes is for trying the commands, not for training.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import random
@@ -69,7 +84,8 @@ class CohereEmulator:
     """Start with `with CohereEmulator() as emulator:`; give the client `emulator.base_url`."""
 
     def __init__(self, latency: float = 0.0, output_words: int = 40, api_key: str | None = None,
-                 prices: dict[str, Price] | None = None, fault_rates: dict[str, float] | None = None):
+                 prices: dict[str, Price] | None = None, fault_rates: dict[str, float] | None = None, port: int = 0):
+        """`port` 0 takes a free one; a port in use raises OSError."""
         self.latency, self.output_words, self.api_key = latency, output_words, api_key
         self.slow_seconds = 5.0
         self.faults: deque[str] = deque()
@@ -81,7 +97,7 @@ class CohereEmulator:
         self.in_flight = self.most_in_flight = 0
         self._lock = threading.Lock()
         self._random = random.Random(0)
-        self._server = _Server(("127.0.0.1", 0), self._handler())
+        self._server = _Server(("127.0.0.1", port), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
@@ -212,16 +228,55 @@ class CohereEmulator:
         self._server.server_close()
 
 
-def main() -> None:
-    """`python -m curation.llms.cohere_emulator --latency 1`: serve until killed (for benchmarks)."""
-    import argparse
+ANY_KEY = "emulator"  # what the printed COHERE_API_KEY line says when any key is accepted
 
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--latency", type=float, default=0.0)
-    arguments = parser.parse_args()
-    with CohereEmulator(latency=arguments.latency) as emulator:
-        print(emulator.base_url, flush=True)
-        threading.Event().wait()
+
+def _port(text: str) -> int:
+    if not (text.isdigit() and int(text) <= 65535):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0-65535)")
+    return int(text)
+
+
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 600:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0-600)")
+    return seconds
+
+
+def exports(emulator: CohereEmulator) -> str:
+    """The shell lines that point `curation extend` and `curation classify` at this emulator."""
+    return f"export COHERE_BASE_URL={emulator.base_url}\nexport COHERE_API_KEY={emulator.api_key or ANY_KEY}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve the emulator on 127.0.0.1 until Ctrl-C; print the lines to export (stdout, nothing else there)."""
+    import sys
+
+    parser = argparse.ArgumentParser(
+        prog="python -m curation.llms.cohere_emulator", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="A local Cohere v2 (and OpenAI-compatible) chat endpoint that bills nothing real. It prints\n"
+                    "`export COHERE_BASE_URL=...` and `export COHERE_API_KEY=...`: run them in the shell where you\n"
+                    "then run `curation extend RUN_DIR --dry-run`, `curation extend` or `curation classify`.")
+    parser.add_argument("--port", type=_port, default=0, help="port on 127.0.0.1, 0-65535 (default 0: a free one)")
+    parser.add_argument("--latency", type=_seconds, default=0.0, help="seconds before every answer, 0-600 (default 0)")
+    parser.add_argument("--api-key", default=None, help="accept only this key (default: any key)")
+    arguments = parser.parse_args(argv)
+    try:
+        emulator = CohereEmulator(latency=arguments.latency, api_key=arguments.api_key, port=arguments.port)
+    except OSError as error:
+        parser.exit(2, f"error: cannot serve on 127.0.0.1:{arguments.port}: {error.strerror}\n")
+    with emulator:
+        print(exports(emulator), flush=True)
+        print(f"Cohere emulator at {emulator.base_url} (OpenAI-compatible: {emulator.base_url}/v1); Ctrl-C stops it",
+              file=sys.stderr, flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
 
 
 if __name__ == "__main__":

@@ -1,50 +1,134 @@
-"""Near-duplicate pairs by MinHash LSH, vectorised in polars.
+"""Near-duplicate pairs by MinHash LSH, vectorised in numpy and polars.
 
 Texts become sets of hashed word n-grams; one-permutation MinHash (each shingle hash picks a bin by
-its low bits and the bin keeps its minimum) gives a signature; rows of the same scope (country) that
-share a band of the signature are candidates; candidates are confirmed by their exact Jaccard
-similarity. Whole-column operations, not a Python loop per row as with datasketch.
+its low bits and the bin keeps the minimum of its high 32 bits) gives a uint32 signature; each band of
+it is one uint64 key; texts of the same scope (country) with the same key for a band are candidates;
+candidates are confirmed by their exact Jaccard similarity. Whole-array operations, no Python loop per
+text as with datasketch.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
 import polars as pl
 
 ROW = "row"
 # Buckets up to this size are compared pair by pair; a larger one links each member to its best row
 # (see bucket_pairs), so that a bucket of thousands of rows stays linear.
 ALL_PAIRS_MAX_BUCKET = 32
-PAIRS_PER_PASS = 200_000
+# Pairs scored at once: each pass expands every pair's shingles (about 20 per text, 8 bytes each).
+PAIRS_PER_PASS = 500_000
+EMPTY_BIN = np.iinfo(np.uint32).max
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
-def shingles(texts: pl.Series, ngram: int) -> pl.DataFrame:
-    """(row, shingle): the distinct hashed word n-grams of each text; a text shorter than n is one shingle."""
-    words = (
-        pl.DataFrame({"text": texts}).with_row_index(ROW)
-        .select(ROW, pl.col("text").str.split(" ").alias("word")).explode("word")
-        .filter(pl.col("word").is_not_null() & (pl.col("word") != ""))
-        .with_columns(pl.col("word").hash(seed=17).alias("h"))
-    )
-    following = [f"h{offset}" for offset in range(1, ngram)]
-    grams = words.with_columns(pl.col("h").shift(-offset).over(ROW).alias(f"h{offset}") for offset in range(1, ngram))
-    if following:
-        grams = grams.filter(pl.all_horizontal(pl.col(name).is_not_null() for name in following))
-    grams = grams.select(ROW, pl.struct("h", *following).hash(seed=29).alias("shingle"))
-    whole = words.group_by(ROW).agg(pl.col("word").str.join(" ")).select(ROW, pl.col("word").hash(seed=31).alias("shingle"))
-    short_texts = whole.join(grams.select(ROW).unique(), on=ROW, how="anti")
-    return pl.concat([grams, short_texts]).unique()
+def _mix(values: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: every input bit moves every output bit (uint64 wrap-around is meant)."""
+    with np.errstate(over="ignore"):
+        values = (values ^ (values >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        values = (values ^ (values >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return values ^ (values >> np.uint64(31))
 
 
-def buckets(grams: pl.DataFrame, scopes: pl.Series, bins: int, band_size: int) -> pl.DataFrame:
-    """(bucket, row): rows of the same scope that share a band of their MinHash signature; buckets of 2+ rows."""
-    signature = grams.group_by(ROW, (pl.col("shingle") % bins).alias("bin")).agg((pl.col("shingle") // bins).min().alias("value"))
-    bands = signature.group_by(ROW, (pl.col("bin") // band_size).alias("band")).agg(
-        pl.concat_list(pl.col("bin").sort_by("bin"), pl.col("value").sort_by("bin")).hash(seed=3).alias("band_hash")
-    )
-    scope_of = scopes.to_frame("scope").with_row_index(ROW)
-    bucket = pl.struct("band", "band_hash", "scope").hash(seed=5).alias("bucket")
-    members = bands.join(scope_of, on=ROW).select(bucket, ROW)
-    return members.filter(pl.len().over("bucket") > 1)
+def _fold(first: np.ndarray, following: list[np.ndarray]) -> np.ndarray:
+    """One hash of a sequence of hashes (order matters): each step mixes the running hash with the next."""
+    folded = first
+    with np.errstate(over="ignore"):
+        for values in following:
+            folded = _mix(folded * _GOLDEN + values)
+    return folded
+
+
+@dataclass(frozen=True)
+class Shingles:
+    """Each text's distinct hashed word n-grams in CSR form: text t's are numbered keys[start[t]:start[t + 1]],
+    ascending. A key is t * width + the shingle's dense number, so that one sorted int64 array answers
+    "has text t this shingle?" for any pair (see jaccard)."""
+
+    start: np.ndarray  # int64, one more than texts
+    keys: np.ndarray  # int64, ascending
+    hashes: np.ndarray  # uint64 hash of each shingle number
+    width: int  # shingle numbers are below it
+
+    @classmethod
+    def of(cls, texts: pl.Series, ngram: int) -> Shingles:
+        """A text's words are split on spaces; a text shorter than n words is one shingle of its words."""
+        words = texts.fill_null("").str.split(" ").list.eval(pl.element().filter(pl.element() != ""))
+        lengths = words.list.len().cast(pl.Int64).to_numpy()
+        hashes = words.explode().drop_nulls().hash(seed=17).to_numpy()
+        ends = np.repeat(np.cumsum(lengths), lengths)
+        position = np.arange(len(hashes))
+        short = np.repeat(lengths < ngram, lengths)
+        starts = position == ends - np.repeat(lengths, lengths)
+        keep = (position + ngram <= ends) | (starts & short)
+        # A short text's missing words are 0: its one shingle never equals an n-gram of real words.
+        following = [np.where(position + offset < ends, hashes[np.minimum(position + offset, len(hashes) - 1)], np.uint64(0))
+                     for offset in range(1, ngram)]
+        grams = _fold(hashes, following)[keep]
+        text = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)[keep]
+        del following, hashes, ends, position
+        distinct, number = np.unique(grams, return_inverse=True)
+        width = max(len(distinct), 1)
+        keys = np.unique(text * width + number)  # sorted, and a repeated n-gram of one text counted once
+        start = np.concatenate([[0], np.cumsum(np.bincount(keys // width, minlength=len(lengths)))])
+        return cls(start=start, keys=keys, hashes=distinct, width=width)
+
+    def __len__(self) -> int:
+        return len(self.start) - 1
+
+    @property
+    def sizes(self) -> np.ndarray:
+        return np.diff(self.start)
+
+    def signatures(self, bins: int) -> np.ndarray:
+        """(texts, bins) uint32: one-permutation MinHash; EMPTY_BIN where no shingle of the text falls."""
+        text = np.repeat(np.arange(len(self), dtype=np.int64), self.sizes)
+        hashes = self.hashes[self.keys % self.width]
+        signature = np.full((len(self), bins), EMPTY_BIN, dtype=np.uint32)
+        np.minimum.at(signature, (text, (hashes % np.uint64(bins)).astype(np.int64)), (hashes >> np.uint64(32)).astype(np.uint32))
+        return signature
+
+    def jaccard(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Exact Jaccard similarity of the shingle sets of texts a[i] and b[i], PAIRS_PER_PASS pairs at a time."""
+        shared = np.concatenate([self._shared(a[at:at + PAIRS_PER_PASS], b[at:at + PAIRS_PER_PASS])
+                                 for at in range(0, len(a), PAIRS_PER_PASS)] or [np.zeros(0, dtype=np.int64)])
+        union = self.sizes[a] + self.sizes[b] - shared
+        return np.divide(shared, union, out=np.ones(len(a)), where=union > 0)
+
+    def _shared(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Shingles the texts have in common: each of a's, renamed as b's (b * width + number), looked up
+        in the sorted keys."""
+        counts = self.sizes[a]
+        pair = np.repeat(np.arange(len(a)), counts)
+        offset = np.arange(len(pair)) - np.repeat(np.cumsum(counts) - counts, counts)
+        own = self.keys[self.start[a][pair] + offset]
+        probe = own + (b[pair] - a[pair]) * self.width
+        found = np.searchsorted(self.keys, probe)
+        hit = self.keys[np.minimum(found, len(self.keys) - 1)] == probe
+        return np.bincount(pair[hit], minlength=len(a))
+
+
+def band_keys(signatures: np.ndarray, band_size: int) -> np.ndarray:
+    """(texts, bands) uint64: one key per band of band_size bins; 0 for a band with no shingle at all
+    (texts that share only emptiness are no candidates)."""
+    texts, bins = signatures.shape
+    bands = signatures[:, : bins - bins % band_size].reshape(texts, -1, band_size)
+    keys = _fold(_mix(bands[:, :, 0].astype(np.uint64)), [bands[:, :, j].astype(np.uint64) for j in range(1, band_size)])
+    keys[(bands == EMPTY_BIN).all(axis=2)] = 0
+    return keys
+
+
+def buckets(grams: Shingles, scopes: pl.Series, bins: int, band_size: int) -> pl.DataFrame:
+    """(bucket, row): texts of the same scope that share a band's key; buckets of 2+ texts."""
+    keys = band_keys(grams.signatures(bins), band_size)
+    texts, bands = keys.shape
+    scope = scopes.rank("dense").cast(pl.UInt32).to_numpy()
+    members = pl.DataFrame({ROW: np.repeat(np.arange(texts, dtype=np.uint32), bands), "scope": np.repeat(scope, bands),
+                            "band": np.tile(np.arange(bands, dtype=np.uint8), texts), "key": keys.ravel()})
+    return (members.filter(pl.col("key") != 0).group_by("scope", "band", "key").agg(ROW)
+            .filter(pl.col(ROW).list.len() > 1).select(ROW).with_row_index("bucket").explode(ROW))
 
 
 def bucket_pairs(members: pl.DataFrame, rank: pl.Series | None = None) -> pl.DataFrame:
@@ -65,45 +149,26 @@ def bucket_pairs(members: pl.DataFrame, rank: pl.Series | None = None) -> pl.Dat
     ]).unique()
 
 
-def candidate_pairs(grams: pl.DataFrame, scopes: pl.Series, bins: int, band_size: int,
+def candidate_pairs(grams: Shingles, scopes: pl.Series, bins: int, band_size: int,
                     rank: pl.Series | None = None) -> pl.DataFrame:
-    """(a, b), a < b: rows of the same scope that share at least one band of their MinHash signature."""
+    """(a, b), a < b: texts of the same scope that share at least one band of their MinHash signature."""
     return bucket_pairs(buckets(grams, scopes, bins, band_size), rank)
 
 
-def jaccard(grams: pl.DataFrame, pairs: pl.DataFrame, sizes: pl.DataFrame | None = None,
-            at_least: float = 0.0) -> pl.DataFrame:
-    """Exact Jaccard similarity of each (a, b) pair's shingle sets (`sizes`: each row's shingle count, if
-    known). Pairs whose set sizes alone keep them under `at_least` (min/max < at_least) are left out."""
-    pairs = pairs.select(pl.col("a").cast(pl.UInt32), pl.col("b").cast(pl.UInt32))
-    sizes = sizes if sizes is not None else grams.group_by(ROW).len("size")
+def jaccard(grams: Shingles, pairs: pl.DataFrame, at_least: float = 0.0) -> pl.DataFrame:
+    """(a, b, similarity): the exact Jaccard similarity of each pair's shingle sets. Pairs whose set sizes
+    alone keep them under `at_least` (min/max < at_least) are left out unscored."""
+    a, b = (pairs.get_column(side).cast(pl.Int64).to_numpy() for side in ("a", "b"))
     if at_least > 0:
-        sized = (pairs.join(sizes.rename({ROW: "a", "size": "size_a"}), on="a")
-                 .join(sizes.rename({ROW: "b", "size": "size_b"}), on="b"))
-        pairs = sized.filter(pl.min_horizontal("size_a", "size_b") >= at_least * pl.max_horizontal("size_a", "size_b")
-                             ).select("a", "b")
-    # A pass joins every shingle of each pair's first row: in slices, that join stays small on a big run.
-    parts = [_jaccard_of(grams, sizes, part) for part in pairs.sort("a", "b").iter_slices(PAIRS_PER_PASS)]
-    return pl.concat(parts) if parts else _jaccard_of(grams, sizes, pairs)
-
-
-def _jaccard_of(grams: pl.DataFrame, sizes: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
-    rows = pl.concat([pairs.get_column("a"), pairs.get_column("b")]).unique()
-    grams = grams.filter(pl.col(ROW).is_in(rows))  # the joins below then hash only this pass's rows
-    shared = (
-        pairs.join(grams, left_on="a", right_on=ROW)
-        .join(grams, left_on=["b", "shingle"], right_on=[ROW, "shingle"])
-        .group_by("a", "b").len("shared")
-    )
-    scored = pairs.join(shared, on=["a", "b"], how="left").with_columns(pl.col("shared").fill_null(0))
-    scored = scored.join(sizes.rename({ROW: "a", "size": "size_a"}), on="a").join(sizes.rename({ROW: "b", "size": "size_b"}), on="b")
-    union = pl.col("size_a") + pl.col("size_b") - pl.col("shared")
-    return scored.select("a", "b", (pl.col("shared") / union).alias("similarity"))
+        size_a, size_b = grams.sizes[a], grams.sizes[b]
+        fits = np.minimum(size_a, size_b) >= at_least * np.maximum(size_a, size_b)
+        a, b = a[fits], b[fits]
+    return pl.DataFrame({"a": a, "b": b, "similarity": grams.jaccard(a, b)})
 
 
 def near_duplicate_pairs(texts: pl.Series, scopes: pl.Series, threshold: float, ngram: int = 2, bins: int = 64,
-                         band_size: int = 4) -> tuple[pl.DataFrame, pl.DataFrame]:
+                         band_size: int = 4) -> tuple[pl.DataFrame, Shingles]:
     """Confirmed pairs (a, b, similarity >= threshold), and the shingles to score other pairs with."""
-    grams = shingles(texts, ngram)
-    pairs = jaccard(grams, candidate_pairs(grams, scopes, bins, band_size))
+    grams = Shingles.of(texts, ngram)
+    pairs = jaccard(grams, candidate_pairs(grams, scopes, bins, band_size), threshold)
     return pairs.filter(pl.col("similarity") >= threshold), grams

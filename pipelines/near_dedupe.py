@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
@@ -12,15 +13,17 @@ from curation.clusters import (
     ROW,
     Persona,
     completeness_order,
+    content_words,
+    differs_in_meaning,
     greedy_clusters,
-    possible_duplicates,
     resolve_clusters,
     scope_keys,
     template_guard,
     with_possible_duplicates,
 )
-from curation.near_duplicates import ALL_PAIRS_MAX_BUCKET, bucket_pairs, buckets, jaccard, shingles
+from curation.near_duplicates import ALL_PAIRS_MAX_BUCKET, Shingles, bucket_pairs, buckets, jaccard
 from curation.schema import TEXT_FIELDS
+from curation.semantic_duplicates import lazy_possible_duplicates
 from curation.stage import Stage, StageResult
 from curation.text import comparison_key, fold_accents
 
@@ -62,63 +65,88 @@ class NearDedupe(Stage):
         table = table.with_columns(_rep=pl.col(ROW).sort_by("rank").first().over("scope", "key"))
         texts = table.filter(pl.col(ROW) == pl.col("_rep")).sort("rank").with_row_index("text")
         text_of = table.join(texts.select("_rep", "text"), on="_rep", how="left", maintain_order="left").get_column("text")
+        del table
         text_row = texts.get_column(ROW)
         prompts = frame.get_column("prompt").gather(text_row)
 
-        grams = shingles(texts.get_column("key"), self.ngram)
+        grams = Shingles.of(texts.get_column("key"), self.ngram)
         members = buckets(grams, texts.get_column("scope"), self.bins, self.band_size)
-        sizes = grams.group_by(ROW).len("size")
+        del texts
         floor = self.threshold - self.borderline  # no pair under it is of any use
-        confirmed, possible = self._judge(jaccard(grams, bucket_pairs(members), sizes, floor), prompts)
-        founder = greedy_clusters(confirmed, range(texts.height), texts.height)
-        founder, more = self._passes(members, founder, grams, sizes, prompts)
-        possible = pl.concat([possible, more])
+        scored = jaccard(grams, bucket_pairs(members), floor).filter(pl.col("similarity") >= floor)
+        accept = self._guard(prompts)
+        founder = greedy_clusters(self._above(scored), range(len(grams)), len(grams), accept=accept)
+        founder, more = self._passes(members, founder, grams, accept)
+        scored = pl.concat([scored, more])
 
         cluster_ids = text_row.gather(founder.gather(text_of))
-        # Pairs just under the threshold across two clusters: possible duplicates if no other word sets them apart.
-        across = possible.filter(founder.gather(possible.get_column("a")) != founder.gather(possible.get_column("b")))
-        if self.guard and GUARD_BORDERLINE:
-            near = template_guard(prompts, across.filter(~pl.col("guarded")))
-            across = pl.concat([across.filter("guarded"), near.filter(~pl.col("blocked")).drop("blocked")])
-        flags = possible_duplicates(across, founder, pl.int_range(texts.height, dtype=pl.Int64, eager=True))
+        # Pairs of two clusters: possible duplicates if just under the threshold, or over it where the guard
+        # kept them apart; each flagged text needs only its best such pair, so few pairs are judged.
+        order_of_text = pl.int_range(len(grams), dtype=pl.Int64, eager=True)
+        flags = lazy_possible_duplicates(scored, founder, order_of_text, self._possible(prompts))
         flags = flags.select(text_row.gather(flags.get_column(ROW)).alias(ROW), text_row.gather(flags.get_column("other")).alias("other"))
 
         def similarity(pairs: pl.DataFrame) -> pl.DataFrame:
             local = pairs.with_columns(ta=text_of.gather(pairs.get_column("a")), tb=text_of.gather(pairs.get_column("b")))
             distinct = local.filter(pl.col("ta") != pl.col("tb")).select(pl.col("ta").alias("a"), pl.col("tb").alias("b")).unique()
-            scored = jaccard(grams, distinct).rename({"a": "ta", "b": "tb"})
-            local = local.join(scored, on=["ta", "tb"], how="left", maintain_order="left")
+            scores = jaccard(grams, distinct).rename({"a": "ta", "b": "tb"}).with_columns(pl.col("ta", "tb").cast(pl.UInt32))
+            local = local.join(scores, on=["ta", "tb"], how="left", maintain_order="left")
             return local.select("a", "b", pl.when(pl.col("ta") == pl.col("tb")).then(1.0).otherwise("similarity").alias("similarity"))
 
         return resolve_clusters(self, frame, cluster_ids, f"near_duplicate_{self.on}", similarity, flags)
 
-    def _judge(self, scored: pl.DataFrame, prompts: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """Confirmed pairs (similar enough, and not told apart by the template guard), and the possible
-        duplicates: pairs the guard blocked (`guarded`), and pairs just under the threshold (guarded once
-        the clusters are known, see process)."""
-        above = scored.filter(pl.col("similarity") >= self.threshold)
-        if self.guard:
-            above = template_guard(prompts, above)
-            blocked, above = above.filter("blocked").drop("blocked"), above.filter(~pl.col("blocked")).drop("blocked")
-        else:
-            blocked = above.clear()
-        near = scored.filter(pl.col("similarity").is_between(self.threshold - self.borderline, self.threshold, closed="left"))
-        cast = [pl.col("a").cast(pl.Int64), pl.col("b").cast(pl.Int64), pl.col("similarity").cast(pl.Float64)]
-        return above.select(cast), pl.concat([blocked.select(cast).with_columns(guarded=pl.lit(True)),
-                                              near.select(cast).with_columns(guarded=pl.lit(False))])
+    def _above(self, scored: pl.DataFrame) -> pl.DataFrame:
+        return scored.filter(pl.col("similarity") >= self.threshold)
 
-    def _passes(self, members: pl.DataFrame, founder: pl.Series, grams: pl.DataFrame, sizes: pl.DataFrame,
-                prompts: pl.Series) -> tuple[pl.Series, pl.DataFrame]:
+    def _guard(self, prompts: pl.Series) -> Callable[[int, np.ndarray], np.ndarray] | None:
+        """A founder takes a neighbour only if the template guard lets them merge (no other content word,
+        the same order): checked on a founder and its untaken neighbours, not on every pair. A text's
+        content words are folded the first time the guard needs them."""
+        if not self.guard:
+            return None
+        words: dict[int, list[str]] = {}
+
+        def of(texts: np.ndarray) -> list[list[str]]:
+            new = [int(text) for text in texts if int(text) not in words]
+            if new:
+                words.update(zip(new, content_words(prompts.gather(new))))
+            return [words[int(text)] for text in texts]
+
+        def accept(founder: int, candidates: np.ndarray) -> np.ndarray:
+            mine, theirs = of(np.array([founder]))[0], of(candidates)
+            return np.fromiter((not differs_in_meaning(mine, other) for other in theirs), dtype=bool, count=len(candidates))
+
+        return accept
+
+    def _possible(self, prompts: pl.Series) -> Callable[[pl.DataFrame], pl.Series]:
+        """Which pairs of two clusters people should see: those under the threshold, and over it those the
+        guard blocked (with GUARD_BORDERLINE, under it only those the guard lets through)."""
+        def possible(pairs: pl.DataFrame) -> pl.Series:
+            above = pairs.get_column("similarity") >= self.threshold
+            if not self.guard:
+                return ~above
+            checked = above if not GUARD_BORDERLINE else pl.Series([True] * pairs.height)
+            blocked = pl.Series([False] * pairs.height)
+            if checked.any():
+                verdict = template_guard(prompts, pairs.filter(checked).select("a", "b")).get_column("blocked")
+                blocked = blocked.scatter(checked.arg_true(), verdict)
+            return blocked == above if GUARD_BORDERLINE else ~above | blocked
+
+        return possible
+
+    def _passes(self, members: pl.DataFrame, founder: pl.Series, grams: Shingles,
+                accept: Callable[[int, np.ndarray], np.ndarray] | None) -> tuple[pl.Series, pl.DataFrame]:
         """Large buckets link each text to their hub only. Where another cluster took the hub, the texts
         the hub left alone are compared again with the bucket's next best texts that are still founders
-        (HUBS_PER_PASS of them, or every pair once MAX_BUCKET or fewer are left), for MAX_PASSES passes."""
+        (HUBS_PER_PASS of them, or every pair once MAX_BUCKET or fewer are left), for MAX_PASSES passes.
+        The founders, and the pairs scored down to the borderline."""
         members = members.with_columns(pl.col(ROW).cast(pl.Int64)).filter(pl.len().over("bucket") > ALL_PAIRS_MAX_BUCKET)
-        possible = pl.DataFrame(schema={"a": pl.Int64, "b": pl.Int64, "similarity": pl.Float64, "guarded": pl.Boolean})
+        scored = pl.DataFrame(schema={"a": pl.Int64, "b": pl.Int64, "similarity": pl.Float64})
         if members.height == 0:
-            return founder, possible
+            return founder, scored
         done = members.group_by("bucket").agg(pl.col(ROW).min())  # the first pass's hubs (texts are numbered best first)
-        grams = grams.filter(pl.col(ROW).is_in(members.get_column(ROW).unique().cast(pl.UInt32).implode()))
         rows = len(founder)
+        floor = self.threshold - self.borderline
         for _ in range(MAX_PASSES):
             founders = founder.to_numpy().astype(np.int64)
             is_founder = founders == np.arange(rows)
@@ -143,9 +171,10 @@ class NearDedupe(Stage):
                 pairs_small.select(pl.col(ROW).alias("a"), pl.col(f"{ROW}_b").alias("b")),
             ]).unique()
             done = pl.concat([done, hubs.rename({"hub": ROW}), small.select("bucket", ROW)])
-            confirmed, maybe = self._judge(jaccard(grams, pairs, sizes, self.threshold - self.borderline), prompts)
-            possible = pl.concat([possible, maybe])
+            found = jaccard(grams, pairs, floor).filter(pl.col("similarity") >= floor)
+            scored = pl.concat([scored, found])
+            confirmed = self._above(found)
             if confirmed.height == 0:
                 break  # nothing placed: the texts left alone are not near duplicates of their buckets' best rows
-            founder = greedy_clusters(confirmed, range(rows), rows, np.where(alone, -1, founders).tolist())
-        return founder, possible
+            founder = greedy_clusters(confirmed, range(rows), rows, np.where(alone, -1, founders).tolist(), accept=accept)
+        return founder, scored

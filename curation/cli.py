@@ -409,7 +409,7 @@ def extend(
     cleanly at the budget. Then `curation run OUT/run.yaml` curates seed + generated rows together."""
     from curation.llms.journal import Journal
     from curation.pipelines.extend.config import ExtendConfig, load_extend_config
-    from curation.pipelines.extend.estimate import estimate
+    from curation.pipelines.extend.estimate import estimate, gap_cover
     from curation.pipelines.extend.requests import prompt_requests
     from curation.pipelines.extend.run import JOURNAL, run_extension, write_outputs
 
@@ -425,6 +425,7 @@ def extend(
         if requests.is_empty():
             console.print("no country x dimension cell is below its target: nothing to generate")
             return
+        _print_gap_cover(gap_cover(run.accepted, requests, config))
         costs = estimate(requests, config)
         spent = Journal.spent_in(out / JOURNAL) if (out / JOURNAL).is_file() else 0.0
         _print_estimate(costs, config.budget_usd, spent)
@@ -498,14 +499,43 @@ def _print_classification(summary: dict, labels: pl.DataFrame, out: Path) -> Non
     console.print(f"wrote {out}")
 
 
+def _printed(value: object, share: bool = False) -> str:
+    """A number as the terminal shows it: floats are USD (4 decimals) or, for a share, a percentage."""
+    if isinstance(value, float):
+        return f"{value:.1%}" if share else f"{value:,.4f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _frame_table(title: str, frame: pl.DataFrame, headers: dict[str, str] | None = None, shares: tuple[str, ...] = ()) -> Table:
+    """A frame as a terminal table: text left, numbers right, formatted only here (the data keeps its numbers)."""
+    table = Table(title=title)
+    for name, dtype in frame.schema.items():
+        table.add_column((headers or {}).get(name, name), justify="right" if dtype.is_numeric() else "left")
+    for row in frame.iter_rows(named=True):
+        table.add_row(*(_printed(value, name in shares) for name, value in row.items()))
+    return table
+
+
+GAP_HEADERS = {"rows": "rows today", "requested": "prompts requested", "covered": "gap covered"}
+
+
+def _print_gap_cover(cells: pl.DataFrame) -> None:
+    """The cells below target this run asks prompts for, how much of each gap, and what the run leaves."""
+    from curation.pipelines.extend.estimate import with_cells_total
+
+    filled, left = cells.filter(pl.col("requested") > 0), cells.filter(pl.col("requested") == 0)
+    console.print(_frame_table("country x dimension cells below target that this run fills", with_cells_total(filled),
+                               GAP_HEADERS, ("covered",)))
+    gap, requested = cells.get_column("gap").sum(), filled.get_column("requested").sum()
+    console.print(f"{requested:,} prompts requested for {filled.height} of the {cells.height} cells below target: "
+                  f"{requested / gap:.1%} of their {gap:,} missing rows, if every prompt becomes an accepted row.")
+    if left.height:
+        console.print(f"The other {left.height} cells ({left.get_column('gap').sum():,} rows) get none this run: "
+                      "--max-prompts, the config's countries and rows of unknown country decide which.")
+
+
 def _print_estimate(costs: pl.DataFrame, budget: float, spent: float) -> None:
-    table = Table(title="estimate (upper bound: every answer at its max_tokens)")
-    for name in costs.columns:
-        table.add_column(name, justify="left" if name in ("step", "model") else "right")
-    for row in costs.iter_rows():
-        table.add_row(*(f"{value:,.4f}" if isinstance(value, float) else f"{value:,}" if isinstance(value, int) else value
-                        for value in row))
-    console.print(table)
+    console.print(_frame_table("estimate (upper bound: every answer at its max_tokens)", costs))
     total = costs.get_column("usd")[-1]
     left = budget - spent
     verdict = "fits" if total <= left else "does not fit: the run stops cleanly when the budget is reached"

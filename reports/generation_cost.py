@@ -19,7 +19,8 @@ SYNTHETIC = pl.col("origin").is_in(["synthetic", "generated"])
 
 
 def generation_cost(run: RunFolder) -> pl.DataFrame | None:
-    """None when the run read no generated rows (no `origin`/`cost_usd` columns)."""
+    """None when the run read no generated rows (no `origin`/`cost_usd` columns). USD as exact floats: the
+    report's tables round them when they print."""
     frames = [frame.filter(SYNTHETIC.fill_null(False))
               .select("country", "cost_usd", accepted=pl.lit(kept), pair=pl.col("preference") == "chosen-better")
               if "cost_usd" in frame.columns and "origin" in frame.columns else None
@@ -32,11 +33,11 @@ def generation_cost(run: RunFolder) -> pl.DataFrame | None:
     rows = pl.concat([*frames, *failed]).with_columns(pl.col("country").fill_null("unknown"))
     measures = [pl.len().alias("paid_requests"), pl.col("accepted").sum().alias("accepted"),
                 (pl.col("accepted") & pl.col("pair")).sum().alias("accepted_pairs"),
-                pl.col("cost_usd").sum().round(4).alias("spent_usd")]
+                pl.col("cost_usd").sum().alias("spent_usd")]
     table = pl.concat([rows.group_by("country").agg(measures).sort("country"),
                        rows.select(pl.lit("all").alias("country"), *measures)])
     return table.with_columns(usd_per_accepted_pair=pl.when(pl.col("accepted_pairs") > 0)
-                              .then((pl.col("spent_usd") / pl.col("accepted_pairs")).round(4)))
+                              .then(pl.col("spent_usd") / pl.col("accepted_pairs")))
 
 
 def _failed_requests(run_dir: Path) -> list[Path]:

@@ -4,8 +4,10 @@ the real cohere and openai clients against the emulator."""
 
 import socket
 
+import polars as pl
 import pytest
 
+from curation.llms.budget import with_total
 from curation.llms.cohere_v2 import CohereV2LLM
 from curation.llms.cost import estimate_input_tokens, load_prices
 from curation.llms.journal import Journal
@@ -96,3 +98,13 @@ def test_a_killed_runs_calls_in_flight_count_as_unconfirmed(tmp_path):
     assert journal.reserve(WORST, budget=1.0)  # then the process is killed, the call in flight
     journal.settle_reservations()
     assert journal.spending() == (0.0, pytest.approx(WORST)) and not journal.reserve(1.0, budget=1.0)
+
+
+def test_the_cost_tables_total_is_a_number_not_rounded_away():
+    """A local model priced at cents per million tokens: its total must not round to 0 before the budget sees it."""
+    price = load_prices()[MODEL]
+    steps = pl.DataFrame([{"step": step, "model": MODEL, "calls": 1, "input_tokens": 3, "output_tokens": 2,
+                           "usd": price.usd(3, 2)} for step in ("write", "judge")])
+    total = with_total(steps).row(-1, named=True)
+    assert total["step"] == "total" and (total["calls"], total["input_tokens"], total["output_tokens"]) == (2, 6, 4)
+    assert isinstance(total["usd"], float) and total["usd"] == pytest.approx(2 * price.usd(3, 2), rel=1e-12) and total["usd"] > 0

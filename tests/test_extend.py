@@ -18,10 +18,12 @@ from curation.config import demo_config
 from curation.errors import CurationError
 from curation.llms.journal import Journal
 from curation.pipelines.extend.config import ExtendConfig
+from curation.pipelines.extend.estimate import gap_cover
 from curation.pipelines.extend.requests import prompt_requests
 from curation.pipelines.extend.run import JOURNAL, run_extension, write_outputs
 from curation.pipelines.extend.verdict import with_verdicts
 from curation.reports.curation_report import RunFolder, write_report
+from curation.reports.generation_cost import generation_cost
 from curation.run import run
 
 SECRET = "sk-test-never-print-me"
@@ -103,6 +105,7 @@ def test_every_request_ends_generated_or_failed_and_is_paid_once(extended):
     for column in ("modelo_gen", "template", "edad", "genero", "rol", "judge_model", "judge_rationale"):
         assert generated.get_column(column).is_not_null().all(), column
     assert (generated.get_column("origin") == "synthetic").all()
+    assert all(isinstance(value, float) for name, value in summary.items() if name.endswith("_usd"))  # numbers in the JSON
 
 
 def test_candidates_differ_by_role_awareness_and_the_judge_gets_a_schema(extended):
@@ -126,6 +129,12 @@ def test_generated_rows_go_through_the_curation_and_the_report_shows_their_cost(
     assert accepted.filter(pl.col("origin") == "synthetic").height > 0
     report = (out / "curated" / "report.md").read_text()
     assert "## Generated rows and their cost" in report and "usd_per_accepted_pair" in report
+    cost = generation_cost(RunFolder.read(out / "curated"))
+    assert cost.schema["spent_usd"] == cost.schema["usd_per_accepted_pair"] == pl.Float64
+    everything = cost.filter(pl.col("country") == "all").row(0, named=True)  # unrounded: the report's tables round
+    spent = pl.read_parquet(out / "generated.parquet").get_column("cost_usd").sum()
+    assert everything["spent_usd"] == pytest.approx(spent, rel=1e-12)
+    assert everything["usd_per_accepted_pair"] == pytest.approx(spent / everything["accepted_pairs"], rel=1e-12)
     texts = [path.read_bytes() for path in out.rglob("*") if path.is_file()]
     assert not any(SECRET.encode() in text for text in texts) and SECRET not in output
 
@@ -241,6 +250,34 @@ def test_dry_run_calls_nothing_and_writes_nothing(emulator, seed_run, tmp_path):
                                 env={"COHERE_BASE_URL": emulator.base_url})
     assert result.exit_code == 0, result.output
     assert "total" in result.output and "USD" in result.output
+    assert emulator.requests == [] and not (tmp_path / "x").exists()
+
+
+def test_dry_run_shows_the_cells_it_fills_and_how_much_of_each_gap(emulator, seed_run, tmp_path):
+    config = ExtendConfig(max_prompts=5, cell_target=6)
+    accepted = RunFolder.read(seed_run).accepted
+    requests = prompt_requests(accepted, config)
+    cells = gap_cover(accepted, requests, config)
+    today = accepted.group_by(pl.col("country").fill_null("unknown"), "dimension").agg(counted=pl.len())
+    checked = cells.join(today, on=["country", "dimension"], how="left").with_columns(pl.col("counted").fill_null(0))
+    assert (checked.get_column("rows") == checked.get_column("counted")).all()
+    assert (cells.get_column("gap") == 6 - cells.get_column("rows")).all() and (cells.get_column("target") == 6).all()
+    filled = cells.filter(pl.col("requested") > 0)
+    asked = requests.group_by("country", "dimension").agg(requested=pl.len().cast(pl.Int64))
+    assert filled.select(asked.columns).sort("country", "dimension").equals(asked.sort("country", "dimension"))
+    assert (cells.get_column("covered") == cells.get_column("requested") / cells.get_column("gap")).all()
+    result = CliRunner().invoke(app, ["extend", str(seed_run), "--out", str(tmp_path / "x"), "--dry-run", "--max-prompts", "5",
+                                      "--cell-target", "6"], env={"COHERE_BASE_URL": emulator.base_url})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    for row in filled.iter_rows(named=True):
+        assert any(f" {row['country']} " in line and f" {row['dimension']} " in line and f"{row['covered']:.1%}" in line
+                   for line in lines), row
+    covered = requests.height / filled.get_column("gap").sum()
+    assert any(line.startswith("│ total") and f"{covered:.1%}" in line for line in lines)
+    message = " ".join(result.output.split())
+    assert f"5 prompts requested for 5 of the {cells.height} cells below target" in message
+    assert f"The other {cells.height - 5} cells" in message
     assert emulator.requests == [] and not (tmp_path / "x").exists()
 
 

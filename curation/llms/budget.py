@@ -29,7 +29,8 @@ def admit(requests: pl.DataFrame, worst: pl.Series, started: pl.Series, left: fl
 
 
 def with_total(steps: pl.DataFrame) -> pl.DataFrame:
-    """A cost table (step, model, calls, input_tokens, output_tokens, usd) with its total as the last row."""
+    """A cost table (step, model, calls, input_tokens, output_tokens, usd) with its total as the last row.
+    USD unrounded: a cheap model's cents must not round to 0 before the budget sees them (printing rounds)."""
     total = steps.select(pl.lit("total").alias("step"), pl.lit("").alias("model"), pl.col("calls").sum(),
-                         pl.col("input_tokens").sum(), pl.col("output_tokens").sum(), pl.col("usd").sum().round(4))
+                         pl.col("input_tokens").sum(), pl.col("output_tokens").sum(), pl.col("usd").sum())
     return pl.concat([steps, total])

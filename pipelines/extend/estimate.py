@@ -1,8 +1,9 @@
-"""`curation extend --dry-run`: tokens and USD before anything is spent, from the price table.
+"""`curation extend --dry-run`: which gap cells the requests fill, and tokens and USD before anything is
+spent, from the price table.
 
 Prompt-writer inputs are the real messages; later steps read text not written yet, so their inputs
 assume each earlier answer at its max_tokens, and every output is counted at its max_tokens: an
-upper bound, which is what a budget needs."""
+upper bound, which is what a budget needs. USD stays unrounded here; printing rounds."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from curation.pipelines.extend.config import ExtendConfig
 from curation.pipelines.extend.judge import JUDGE_GUIDE
 from curation.pipelines.extend.respond import VARIETY_INSTRUCTION
 from curation.pipelines.extend.write_prompt import writer_messages
+from curation.reports.bias_audit import gaps
 
 
 def _tokens(text: str) -> int:
@@ -40,6 +42,24 @@ def estimate(requests: pl.DataFrame, config: ExtendConfig) -> pl.DataFrame:
     ]
     prices = load_prices(config.prices)
     rows = [{"step": step, "model": model, "calls": calls, "input_tokens": tokens_in, "output_tokens": calls * per_call,
-             "usd": round(price_of(prices, model).usd(tokens_in, calls * per_call), 4)}
+             "usd": price_of(prices, model).usd(tokens_in, calls * per_call)}
             for step, model, tokens_in, per_call in steps]
     return with_total(pl.DataFrame(rows))
+
+
+def gap_cover(accepted: pl.DataFrame, requests: pl.DataFrame, config: ExtendConfig) -> pl.DataFrame:
+    """Every country x dimension cell below target, as `prompt_requests` saw it (the audit's `gaps`): rows today,
+    target, gap, the prompts `requests` ask for it (0: none this run) and the share of its gap they cover."""
+    cells, target = gaps(accepted, config.cell_target)
+    asked = requests.group_by("country", "dimension").agg(requested=pl.len())
+    return (cells.join(asked, on=["country", "dimension"], how="left")
+            .select("country", "dimension", pl.col("rows").cast(pl.Int64), target=pl.lit(target, dtype=pl.Int64),
+                    gap=pl.col("needed").cast(pl.Int64), requested=pl.col("requested").fill_null(0).cast(pl.Int64))
+            .with_columns(covered=pl.col("requested") / pl.col("gap")))
+
+
+def with_cells_total(cells: pl.DataFrame) -> pl.DataFrame:
+    """`gap_cover`'s cells with their total as the last row (country `total`): the share is of the summed gap."""
+    total = cells.select(pl.lit("total").alias("country"), pl.lit("").alias("dimension"),
+                         pl.col("rows", "target", "gap", "requested").sum())
+    return pl.concat([cells, total.with_columns(covered=pl.col("requested") / pl.col("gap"))])

@@ -8,7 +8,7 @@ disclaimer breaks a persona where the system prompt or the prompt gives the mode
 abuela de Cádiz", "imagina que eres") or asks for its own view ("¿cuál es tu plato favorito?"); under
 a plain assistant ("Una conversación entre un usuario y un modelo de lenguaje", "eres un asistente")
 "como modelo de lenguaje, no tengo opiniones" is the model speaking as itself, which the hand labels
-do not count as a defect. The rule still flags both; `<side>_ai_self_reference` is true on the second.
+do not count as a defect: the rule flags only the first; `<side>_ai_self_reference` is true on the second.
 """
 
 from __future__ import annotations
@@ -79,19 +79,20 @@ def _persona_break(batch: pl.Series) -> pl.Series:
     if rows.len():
         role[rows.to_numpy()] = role_given(frame.select("system_prompt", "prompt")[rows]).fill_null(False).to_numpy()
     given = pl.Series(role)
-    return pl.DataFrame({"flag": found, "self_reference": found & ~given}).to_struct()
+    return pl.DataFrame({"flag": found & given, "self_reference": found & ~given}).to_struct()
 
 
 def rules(config: FilterConfig) -> list[Rule]:
     patterns = phrase_patterns()
 
-    # Every AI disclaimer keeps its flag (the demo's planted ones, the README's severities); one where no
-    # role was given is marked in `<side>_ai_self_reference`, so a steward can release those rows.
+    # A disclaimer where a role was given breaks the persona and flags; one where none was (the model speaking
+    # as itself, which the gold set does not count as a defect) is only marked in `<side>_ai_self_reference`,
+    # for a steward who wants those rows out too.
     def persona_break(column: str) -> Rule:
         found = pl.struct(found=pl.col(column).str.contains(patterns["disclaimer"]), system_prompt="system_prompt",
                           prompt="prompt").map_batches(
             _persona_break, return_dtype=pl.Struct({"flag": pl.Boolean, "self_reference": pl.Boolean}))
-        return Rule(f"ai_disclaimer_{column}", f"AI disclaimer ({column} response)",
+        return Rule(f"ai_disclaimer_{column}", f"AI disclaimer breaking the role the prompt gives ({column} response)",
                     "block" if column == "chosen" else "warn", found, scores=(f"{column}_ai_self_reference",))
 
     return [

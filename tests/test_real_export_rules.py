@@ -133,8 +133,9 @@ def test_an_ai_disclaimer_breaks_a_persona_but_not_a_plain_assistant():
             pair(system_prompt="Eres un asistente útil.", prompt="¿Cuál es la mejor playa de Chile?", chosen=text),
             pair(system_prompt="Eres un asistente útil.", prompt="¿Cuál es tu comida favorita de Chile?", chosen=text)]
     frame = tagged(*rows)
-    assert hits(frame, "ai_disclaimer_chosen") == [True, True, True]  # flagged all the same (README, demo)
-    # No role given (the last asks for the model's own taste): the row says the model spoke as itself.
+    # Flagged where a role was given, or the prompt asks for the model's own taste; not under a plain assistant,
+    # where the row only says the model spoke as itself.
+    assert hits(frame, "ai_disclaimer_chosen") == [True, False, True]
     assert frame.with_columns(RULES["ai_disclaimer_chosen"].flag()).get_column("chosen_ai_self_reference").to_list() == [
         False, True, False]
 

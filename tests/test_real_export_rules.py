@@ -225,3 +225,13 @@ def test_scores_stay_in_the_rows_the_filter_keeps_and_quarantines():
         assert not [column for column in frame.columns if column.startswith("_rule:")]
     assert result.removed.get_column("chosen_rejected_similarity").to_list() == [1.0]
     assert result.kept.get_column("length_ratio").to_list()[1] > 6
+
+
+def test_denying_the_role_given_is_a_persona_break_and_modesty_in_character_is_not():
+    rows = [pair(system_prompt="Eres una abuela de un pueblo de Badajoz.", prompt="¿Qué no se hace en el campo?",
+                 chosen="Aunque no soy una abuela de Badajoz, puedo contarte lo que se suele decir en el campo extremeño."),
+            pair(system_prompt="Eres una abuela de un pueblo de Badajoz.", prompt="¿Qué vino pongo con la caldereta?",
+                 chosen="Yo de vinos sé poco, pero no soy una experta y te diría un tinto de Barros, hijo."),
+            pair(system_prompt="Você é uma avó do Alentejo.", prompt="O que se come no Natal?",
+                 chosen="Embora eu não seja uma avó alentejana, posso dizer que o bacalhau é o rei da consoada.")]
+    assert hits(tagged(*rows), "ai_disclaimer_chosen") == [True, False, True]

@@ -114,7 +114,7 @@ def bench_llm(calls: int = 640, in_flight: int = 32) -> None:
     emulator = subprocess.Popen([sys.executable, "-m", "curation.llms.cohere_emulator", "--latency", "1"],
                                 stdout=subprocess.PIPE, text=True)
     try:
-        base_url = emulator.stdout.readline().strip()
+        base_url = emulator.stdout.readline().strip().removeprefix("export COHERE_BASE_URL=")
         llm = CohereV2LLM(model="command-r7b-12-2024", base_url=base_url, api_key="bench", max_concurrency=in_flight)
         llm.load()
         inputs = [[{"role": "user", "content": f"Pregunta número {number} sobre el mate en Rosario"}] for number in range(calls)]
@@ -141,7 +141,7 @@ def bench_extend(prompts: int = 1024, in_flight: int = 32) -> None:
                                 stdout=subprocess.PIPE, text=True)
     countries = ["AR", "BO", "CL", "CO", "ES", "MX", "PE", "PY", "UY", "VE"]
     seed = pl.DataFrame({"country": countries, "dimension": ["knowledge"] * len(countries)})
-    config = ExtendConfig(base_url=emulator.stdout.readline().strip(), max_prompts=prompts, cell_target=prompts,
+    config = ExtendConfig(base_url=emulator.stdout.readline().strip().removeprefix("export COHERE_BASE_URL="), max_prompts=prompts, cell_target=prompts,
                           max_concurrency=in_flight, budget_usd=1000)
     os.environ.setdefault("COHERE_API_KEY", "bench")
     requests = prompt_requests(seed, config)

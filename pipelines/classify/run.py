@@ -70,7 +70,7 @@ def estimate(requests: pl.DataFrame, config: ClassifyConfig) -> pl.DataFrame:
     steps = pl.DataFrame([{"step": "classify", "model": config.model, "calls": calls,
                            "input_tokens": requests.select(input_tokens().sum()).item() or 0,
                            "output_tokens": calls * config.max_tokens,
-                           "usd": round(worst_costs(requests, config).sum(), 4)}])
+                           "usd": float(worst_costs(requests, config).sum())}])
     return with_total(steps)
 
 

@@ -10,15 +10,18 @@ steward writes it: one MinHashLSH per scope, rows in input order, a row whose qu
 its duplicate, any other row is kept and inserted. The engine's run is the whole stage as configured
 (template guard, greedy clusters around the most complete row, possible duplicates, ledger rows).
 
-Each side runs in a child process that reads its input, then resets its peak RSS (Linux clear_refs): the
-figures are the wall time of the dedupe alone, the peak RSS of the process, and the memory the dedupe
-added over its input. Runs alternate; medians are reported with the load average seen, and the ratio of
+Each side runs in a child process that reads the same records file (datasketch also reads the stage's
+comparison and scope keys from it), then resets its peak RSS (Linux clear_refs): the figures are the wall
+time of the dedupe alone (datasketch's includes splitting the rows into kept and removed, as the stage's
+result does), the peak RSS of the process, and the memory the dedupe added over its input. Runs alternate; medians are reported with the load average seen, and the ratio of
 the first pair of runs.
 
 Quality, on a sample of rows (every row of the sample against every row of its scope, exact Jaccard of
 the word-bigram sets, candidates from each sampled row's rarest bigrams, which any pair at the threshold
-must share): pair precision and recall of "same cluster" against "Jaccard >= threshold", and the share of
-the sample's removed rows whose Jaccard with their kept row is at the threshold (link precision).
+must share): link precision, the share of the sample's removed rows whose Jaccard with the row kept for
+them is at the threshold; resolved recall, the share of the pairs at the threshold whose two rows are
+not both kept; and pair precision and recall of "same cluster" against "Jaccard >= threshold" (star
+clusters hold pairs under the threshold: members are each within it of their kept row only).
 """
 
 from __future__ import annotations
@@ -64,16 +67,15 @@ def bigrams(text: str) -> list[str]:
     return [" ".join(words[i:i + NGRAM]) for i in range(len(words) - NGRAM + 1)]
 
 
-def datasketch_worker(inputs: Path, output: Path, threshold: float) -> None:
+def datasketch_worker(data: Path, output: Path, threshold: float) -> None:
     """In datasketch's venv: query-then-insert per scope; a row's representative is the first kept row its
-    query returns, else itself."""
+    query returns, else itself; the rows are then split into kept and removed, as the stage does."""
     from datasketch import MinHash, MinHashLSH
 
-    table = pl.read_parquet(inputs)
-    texts, scopes = table.get_column("key").to_list(), table.get_column("scope").to_list()
-    del table
+    frame = pl.read_parquet(data)
 
     def run() -> np.ndarray:
+        texts, scopes = frame.get_column("key").to_list(), frame.get_column("scope").to_list()
         indexes: dict[str, MinHashLSH] = {}
         reps = np.arange(len(texts), dtype=np.int64)
         shingles = ([gram.encode() for gram in bigrams(text)] for text in texts)
@@ -85,6 +87,9 @@ def datasketch_worker(inputs: Path, output: Path, threshold: float) -> None:
                 reps[row] = found[0]
             else:
                 index.insert(row, minhash)
+        removed = pl.Series(reps != np.arange(len(reps)))
+        kept, gone = frame.filter(~removed), frame.filter(removed).with_columns(duplicate_of=frame.get_column("id").gather(reps[removed.to_numpy()]))
+        assert kept.height + gone.height == frame.height
         return reps
 
     measured = _measured(run)
@@ -93,12 +98,11 @@ def datasketch_worker(inputs: Path, output: Path, threshold: float) -> None:
 
 
 def engine_worker(data: Path, output: Path, threshold: float) -> None:
-    """The stage as configured on the generated records; a row's representative is its kept row."""
-    from curation.config import InputConfig
+    """The stage as configured on the same records; a row's representative is its kept row."""
     from curation.pipelines.near_dedupe import NearDedupe
-    from curation.readers import read_records
 
-    records = read_records(InputConfig(path=str(data), format="arena")).with_row_index("bench_row")
+    records = pl.read_parquet(data, columns=[name for name in pl.read_parquet_schema(data) if name not in ("key", "scope")])
+    records = records.with_row_index("bench_row")
 
     def run() -> np.ndarray:
         result = NearDedupe(threshold=threshold, scope=["country"])(records)
@@ -154,10 +158,14 @@ def quality(reps: np.ndarray, sample: np.ndarray, truth: pl.DataFrame, grams: pl
     mine = pl.DataFrame({"s": sample, "cluster": reps[sample]})
     merged = mine.join(cluster, on="cluster").filter(pl.col("s") != pl.col("o")).select("s", "o")
     hits = merged.join(truth, on=["s", "o"]).height
+    # A pair is resolved when the kept rows no longer hold both of its rows.
+    resolved = truth.filter(pl.Series(reps[truth.get_column("s").to_numpy()] != truth.get_column("s").to_numpy())
+                            | pl.Series(reps[truth.get_column("o").to_numpy()] != truth.get_column("o").to_numpy())).height
     removed = sample[reps[sample] != sample]
     links = jaccard_of(pl.DataFrame({"s": removed, "o": reps[removed]}), grams, sizes)
     return {"pair_precision": hits / merged.height if merged.height else 1.0,
             "pair_recall": hits / truth.height if truth.height else 1.0,
+            "resolved_recall": resolved / truth.height if truth.height else 1.0,
             "link_precision": float((links.get_column("jaccard") >= threshold).mean()) if links.height else 1.0,
             "kept": int((reps == np.arange(len(reps))).sum())}
 
@@ -194,17 +202,17 @@ def main() -> None:
         generate(args.rows).write_parquet(data)
     records = read_records(InputConfig(path=str(data), format="arena"))
     texts, scopes = NearDedupe().keys(records), scope_keys(records, ["country"], Persona())
-    del records
     with tempfile.TemporaryDirectory() as folder:
-        inputs, output = Path(folder) / "texts.parquet", Path(folder) / "reps.npy"
-        pl.DataFrame({"key": texts, "scope": scopes}).write_parquet(inputs)
+        inputs, output = Path(folder) / "records.parquet", Path(folder) / "reps.npy"
+        records.with_columns(key=texts, scope=scopes).write_parquet(inputs)
+        del records
         runs: dict[str, list[dict]] = {"engine": [], "datasketch": []}
         reps: dict[str, np.ndarray] = {}
         loads = []
         for _ in range(args.repeats):  # interleaved, so that other work on the machine hits both alike
             loads.append(os.getloadavg()[0])
             runs["engine"].append(_child([sys.executable, __file__, "--threshold", str(args.threshold),
-                                          "--engine-worker", str(data), str(output)]))
+                                          "--engine-worker", str(inputs), str(output)]))
             reps["engine"] = np.load(output)
             runs["datasketch"].append(_child([args.datasketch_python, __file__, "--threshold", str(args.threshold),
                                               "--datasketch-worker", str(inputs), str(output)]))
@@ -221,14 +229,16 @@ def main() -> None:
 
     print(json.dumps({"rows": len(texts), "load_average_1min": loads, "runs": runs, "quality": scores}))
     print(f"| {len(texts):,} prompts, threshold {args.threshold}, 16 bands of 4 | median s (of {args.repeats}) | median peak RSS GB "
-          f"| median GB over input | kept rows | pair precision | pair recall | link precision |")
-    print("|---|---|---|---|---|---|---|---|")
+          f"| median GB over input | kept rows | link precision | resolved recall "
+          f"| same-cluster pair precision | same-cluster pair recall |")
+    print("|---|---|---|---|---|---|---|---|---|")
     labels = {"engine": "curation near_dedupe (guard, clusters, possible duplicates, ledger rows)",
               "datasketch": "datasketch 2.0.0 MinHashLSH, query then insert"}
     for name, label in labels.items():
         score = scores[name]
         print(f"| {label} | {median(name, 'seconds'):.1f} | {median(name, 'peak_gb'):.2f} | {median(name, 'added_gb'):.2f} "
-              f"| {score['kept']:,} | {score['pair_precision']:.4f} | {score['pair_recall']:.4f} | {score['link_precision']:.4f} |")
+              f"| {score['kept']:,} | {score['link_precision']:.4f} | {score['resolved_recall']:.4f} | {score['pair_precision']:.4f} "
+              f"| {score['pair_recall']:.4f} |")
     first = {field: runs["engine"][0][field] / runs["datasketch"][0][field] for field in ("seconds", "peak_gb", "added_gb")}
     medians = {field: median("engine", field) / median("datasketch", field) for field in ("seconds", "peak_gb", "added_gb")}
     print(f"engine / datasketch, first run: time {first['seconds']:.2f}, peak RSS {first['peak_gb']:.2f}, added {first['added_gb']:.2f}; "

@@ -43,14 +43,14 @@ def _fold(first: np.ndarray, following: list[np.ndarray]) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Shingles:
-    """Each text's distinct hashed word n-grams in CSR form: text t's are numbered keys[start[t]:start[t + 1]],
-    ascending. A key is t * width + the shingle's dense number, so that one sorted int64 array answers
-    "has text t this shingle?" for any pair (see jaccard)."""
+    """Each text's distinct hashed word n-grams in CSR form: text t's are keys[start[t]:start[t + 1]],
+    ascending. A key is t << bits | the n-gram's hash cut to `bits` bits, so that one sorted int64 array
+    answers "has text t this n-gram?" for any pair (see jaccard). With a million texts an n-gram hash
+    keeps 43 bits: two n-grams of a pair are confused about once in 2^38 pairs."""
 
     start: np.ndarray  # int64, one more than texts
     keys: np.ndarray  # int64, ascending
-    hashes: np.ndarray  # uint64 hash of each shingle number
-    width: int  # shingle numbers are below it
+    bits: int
 
     @classmethod
     def of(cls, texts: pl.Series, ngram: int) -> Shingles:
@@ -67,13 +67,13 @@ class Shingles:
         following = [np.where(position + offset < ends, hashes[np.minimum(position + offset, len(hashes) - 1)], np.uint64(0))
                      for offset in range(1, ngram)]
         grams = _fold(hashes, following)[keep]
-        text = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)[keep]
         del following, hashes, ends, position
-        distinct, number = np.unique(grams, return_inverse=True)
-        width = max(len(distinct), 1)
-        keys = np.unique(text * width + number)  # sorted, and a repeated n-gram of one text counted once
-        start = np.concatenate([[0], np.cumsum(np.bincount(keys // width, minlength=len(lengths)))])
-        return cls(start=start, keys=keys, hashes=distinct, width=width)
+        bits = 63 - max(len(lengths), 1).bit_length()
+        text = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)[keep]
+        keys = np.sort((text << bits) | (grams & np.uint64((1 << bits) - 1)).astype(np.int64))
+        keys = keys[np.concatenate([[True], keys[1:] != keys[:-1]])]  # a repeated n-gram of one text counts once
+        start = np.concatenate([[0], np.cumsum(np.bincount(keys >> bits, minlength=len(lengths)))])
+        return cls(start=start, keys=keys, bits=bits)
 
     def __len__(self) -> int:
         return len(self.start) - 1
@@ -84,30 +84,35 @@ class Shingles:
 
     def signatures(self, bins: int) -> np.ndarray:
         """(texts, bins) uint32: one-permutation MinHash; EMPTY_BIN where no shingle of the text falls."""
-        text = np.repeat(np.arange(len(self), dtype=np.int64), self.sizes)
-        hashes = self.hashes[self.keys % self.width]
+        text = self.keys >> self.bits
+        hashes = _mix((self.keys & ((1 << self.bits) - 1)).astype(np.uint64))  # all 64 bits again
         signature = np.full((len(self), bins), EMPTY_BIN, dtype=np.uint32)
         np.minimum.at(signature, (text, (hashes % np.uint64(bins)).astype(np.int64)), (hashes >> np.uint64(32)).astype(np.uint32))
         return signature
 
     def jaccard(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Exact Jaccard similarity of the shingle sets of texts a[i] and b[i], PAIRS_PER_PASS pairs at a time."""
-        shared = np.concatenate([self._shared(a[at:at + PAIRS_PER_PASS], b[at:at + PAIRS_PER_PASS])
-                                 for at in range(0, len(a), PAIRS_PER_PASS)] or [np.zeros(0, dtype=np.int64)])
+        """Jaccard similarity of the shingle sets of texts a[i] and b[i], PAIRS_PER_PASS pairs at a time."""
+        shared = np.zeros(len(a), dtype=np.int64)
+        by_b = np.argsort(b, kind="stable")  # the lookups of one pass then fall in few, ascending places
+        for at in range(0, len(a), PAIRS_PER_PASS):
+            part = by_b[at:at + PAIRS_PER_PASS]
+            shared[part] = self._shared(a[part], b[part])
         union = self.sizes[a] + self.sizes[b] - shared
         return np.divide(shared, union, out=np.ones(len(a)), where=union > 0)
 
     def _shared(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Shingles the texts have in common: each of a's, renamed as b's (b * width + number), looked up
+        """Shingles the texts have in common: each of a's keys, moved to b's (b << bits | hash), looked up
         in the sorted keys."""
         counts = self.sizes[a]
-        pair = np.repeat(np.arange(len(a)), counts)
-        offset = np.arange(len(pair)) - np.repeat(np.cumsum(counts) - counts, counts)
-        own = self.keys[self.start[a][pair] + offset]
-        probe = own + (b[pair] - a[pair]) * self.width
+        pair = np.repeat(np.arange(len(a), dtype=np.int32), counts)
+        index = np.arange(len(pair), dtype=np.int64)
+        index -= np.repeat(np.cumsum(counts) - counts - self.start[a], counts)
+        probe = self.keys[index]
+        del index
+        probe += np.repeat((b - a) << self.bits, counts)
         found = np.searchsorted(self.keys, probe)
-        hit = self.keys[np.minimum(found, len(self.keys) - 1)] == probe
-        return np.bincount(pair[hit], minlength=len(a))
+        np.minimum(found, len(self.keys) - 1, out=found)
+        return np.bincount(pair[self.keys[found] == probe], minlength=len(a))
 
 
 def band_keys(signatures: np.ndarray, band_size: int) -> np.ndarray:

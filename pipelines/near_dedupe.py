@@ -74,9 +74,9 @@ class NearDedupe(Stage):
         del texts
         floor = self.threshold - self.borderline  # no pair under it is of any use
         scored = jaccard(grams, bucket_pairs(members), floor).filter(pl.col("similarity") >= floor)
-        accept = self._guard(prompts)
-        founder = greedy_clusters(self._above(scored), range(len(grams)), len(grams), accept=accept)
-        founder, more = self._passes(members, founder, grams, accept)
+        guard = self._guard(prompts)
+        founder = self._clusters(self._above(scored), len(grams), guard)
+        founder, more = self._passes(members, founder, grams, guard)
         scored = pl.concat([scored, more])
 
         cluster_ids = text_row.gather(founder.gather(text_of))
@@ -98,25 +98,15 @@ class NearDedupe(Stage):
     def _above(self, scored: pl.DataFrame) -> pl.DataFrame:
         return scored.filter(pl.col("similarity") >= self.threshold)
 
-    def _guard(self, prompts: pl.Series) -> Callable[[int, np.ndarray], np.ndarray] | None:
-        """A founder takes a neighbour only if the template guard lets them merge (no other content word,
-        the same order): checked on a founder and its untaken neighbours, not on every pair. A text's
-        content words are folded the first time the guard needs them."""
-        if not self.guard:
-            return None
-        words: dict[int, list[str]] = {}
+    @staticmethod
+    def _clusters(confirmed: pl.DataFrame, rows: int, guard: Guard | None, founder: list[int] | None = None) -> pl.Series:
+        if guard is None:
+            return greedy_clusters(confirmed, range(rows), rows, founder)
+        guard.read(pl.concat([confirmed.get_column("a"), confirmed.get_column("b")]).unique())
+        return greedy_clusters(confirmed, range(rows), rows, founder, accept=guard.accept)
 
-        def of(texts: np.ndarray) -> list[list[str]]:
-            new = [int(text) for text in texts if int(text) not in words]
-            if new:
-                words.update(zip(new, content_words(prompts.gather(new))))
-            return [words[int(text)] for text in texts]
-
-        def accept(founder: int, candidates: np.ndarray) -> np.ndarray:
-            mine, theirs = of(np.array([founder]))[0], of(candidates)
-            return np.fromiter((not differs_in_meaning(mine, other) for other in theirs), dtype=bool, count=len(candidates))
-
-        return accept
+    def _guard(self, prompts: pl.Series) -> Guard | None:
+        return Guard(prompts) if self.guard else None
 
     def _possible(self, prompts: pl.Series) -> Callable[[pl.DataFrame], pl.Series]:
         """Which pairs of two clusters people should see: those under the threshold, and over it those the
@@ -135,7 +125,7 @@ class NearDedupe(Stage):
         return possible
 
     def _passes(self, members: pl.DataFrame, founder: pl.Series, grams: Shingles,
-                accept: Callable[[int, np.ndarray], np.ndarray] | None) -> tuple[pl.Series, pl.DataFrame]:
+                guard: Guard | None) -> tuple[pl.Series, pl.DataFrame]:
         """Large buckets link each text to their hub only. Where another cluster took the hub, the texts
         the hub left alone are compared again with the bucket's next best texts that are still founders
         (HUBS_PER_PASS of them, or every pair once MAX_BUCKET or fewer are left), for MAX_PASSES passes.
@@ -176,5 +166,25 @@ class NearDedupe(Stage):
             confirmed = self._above(found)
             if confirmed.height == 0:
                 break  # nothing placed: the texts left alone are not near duplicates of their buckets' best rows
-            founder = greedy_clusters(confirmed, range(rows), rows, np.where(alone, -1, founders).tolist(), accept=accept)
+            founder = self._clusters(confirmed, rows, guard, np.where(alone, -1, founders).tolist())
         return founder, scored
+
+
+class Guard:
+    """The template guard as greedy_clusters' `accept`: a founder takes a neighbour only if no other
+    content word and no other word order tells them apart. Checked on a founder and its untaken
+    neighbours, not on every pair; the content words of the texts of confirmed pairs are folded once,
+    in one pass over the column (`read`)."""
+
+    def __init__(self, texts: pl.Series):
+        self.texts = texts
+        self.words: dict[int, list[str]] = {}
+
+    def read(self, texts: pl.Series) -> None:
+        new = [text for text in texts.to_list() if text not in self.words]
+        self.words.update(zip(new, content_words(self.texts.gather(new))))
+
+    def accept(self, founder: int, candidates: np.ndarray) -> np.ndarray:
+        mine = self.words[founder]
+        return np.fromiter((not differs_in_meaning(mine, self.words[other]) for other in candidates.tolist()),
+                           dtype=bool, count=len(candidates))

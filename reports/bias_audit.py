@@ -168,11 +168,17 @@ def confident_dimension(accepted: pl.DataFrame) -> pl.DataFrame:
     return decided
 
 
+def audited_gaps(accepted: pl.DataFrame, cell_target: int | None = None) -> tuple[pl.DataFrame, int]:
+    """The audit's gap list: the cells of the rows whose dimension is confident. The extension spends on
+    these, so what it aims at is what the report shows."""
+    return gaps(confident_dimension(accepted), cell_target)
+
+
 def audit(accepted: pl.DataFrame, target: str = "uniform", cell_target: int | None = None) -> dict[str, object]:
     """Every table of the audit (polars frames) and its headline figures."""
     represented, headline = representation(accepted, target)
     confident = confident_dimension(accepted)
-    gap_list, cell_target = gaps(confident, cell_target)
+    gap_list, cell_target = audited_gaps(accepted, cell_target)
     missing = missing_countries(accepted, target)
     tables: dict[str, object] = {
         "representation": represented,

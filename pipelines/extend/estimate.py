@@ -20,7 +20,7 @@ from curation.pipelines.extend.config import ExtendConfig
 from curation.pipelines.extend.judge import JUDGE_GUIDE
 from curation.pipelines.extend.respond import VARIETY_INSTRUCTION
 from curation.pipelines.extend.write_prompt import writer_messages
-from curation.reports.bias_audit import gaps
+from curation.reports.bias_audit import audited_gaps
 
 
 def _tokens(text: str) -> int:
@@ -48,9 +48,9 @@ def estimate(requests: pl.DataFrame, config: ExtendConfig) -> pl.DataFrame:
 
 
 def gap_cover(accepted: pl.DataFrame, requests: pl.DataFrame, config: ExtendConfig) -> pl.DataFrame:
-    """Every country x dimension cell below target, as `prompt_requests` saw it (the audit's `gaps`): rows today,
+    """Every country x dimension cell below target, as `prompt_requests` saw it (the audit's gap list): rows today,
     target, gap, the prompts `requests` ask for it (0: none this run) and the share of its gap they cover."""
-    cells, target = gaps(accepted, config.cell_target)
+    cells, target = audited_gaps(accepted, config.cell_target)
     asked = requests.group_by("country", "dimension").agg(requested=pl.len())
     return (cells.join(asked, on=["country", "dimension"], how="left")
             .select("country", "dimension", pl.col("rows").cast(pl.Int64), target=pl.lit(target, dtype=pl.Int64),

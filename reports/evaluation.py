@@ -30,6 +30,7 @@ from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from curation.errors import CurationError
 from curation.reports.markdown import markdown_code, markdown_table, markdown_text
+from curation.run_folder import LLM_CLASSIFICATION
 
 # Engine rule family (the rule name's prefix) -> the gold defect it looks for. A new rule family with a
 # gold counterpart is one line here. The disclaimer phrases of ai_disclaimer (rules/disclaimers.yaml) hold
@@ -62,7 +63,6 @@ BOOL_FIELDS = ("vote_inverted",)
 GOLD_FIELDS = (*TEXT_FIELDS[:5], "prompt_defects", "register_evidence", "chosen_defects", "rejected_defects",
                "chosen_language", "chosen_variety", "chosen_variety_evidence", "vote_inverted")  # `notes` differ per file: not read
 TAG_COLUMNS = ("dimension", "category", "prompt_register", "chosen_variety", "chosen_lang")
-LLM_CLASSIFICATION = "llm_classification.parquet"  # `curation classify`: its verdicts are scored when present
 LLM_COLUMNS = ("llm_category", "llm_dimension")
 ENGINE_COLUMNS = (*TAG_COLUMNS, "system_prompt", "prompt")  # the texts as normalised: exact duplicates share them
 RUN_FRAMES = ("accepted.parquet", "quarantine.parquet", "duplicates.parquet")

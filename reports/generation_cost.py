@@ -13,7 +13,7 @@ import polars as pl
 from curation.config import saved_config
 
 if TYPE_CHECKING:  # the report imports this module
-    from curation.reports.curation_report import RunFolder
+    from curation.run_folder import RunFolder
 
 SYNTHETIC = pl.col("origin").is_in(["synthetic", "generated"])
 

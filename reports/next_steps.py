@@ -16,7 +16,7 @@ from curation.reports.bias_audit import missing_sentence
 from curation.reports.gate import gate_failures, gate_verdict
 
 if TYPE_CHECKING:  # the report imports this module
-    from curation.reports.curation_report import RunFolder
+    from curation.run_folder import RunFolder
 
 REASONS_SHOWN = 8
 GAPS_SHOWN = 10

@@ -22,9 +22,10 @@ from curation.pipelines.extend.estimate import gap_cover
 from curation.pipelines.extend.requests import prompt_requests
 from curation.pipelines.extend.run import JOURNAL, run_extension, write_outputs
 from curation.pipelines.extend.verdict import with_verdicts
-from curation.reports.curation_report import RunFolder, write_report
+from curation.reports.curation_report import write_report
 from curation.reports.generation_cost import generation_cost
 from curation.run import run
+from curation.run_folder import RunFolder
 
 SECRET = "sk-test-never-print-me"
 STEPS = 4  # calls per request: the prompt, two candidates, the judge

@@ -19,10 +19,11 @@ from curation.cli import app
 from curation.config import RunConfig
 from curation.countries import local_name
 from curation.reports.bias_audit import audit, gaps, representation
-from curation.reports.curation_report import RunFolder, prompt_length_by_country, write_report
+from curation.reports.curation_report import prompt_length_by_country, write_report
 from curation.reports.dataset_card import dataset_card, size_category
 from curation.rules.naming import name_problem
 from curation.run import run
+from curation.run_folder import RunFolder
 from tests.conftest import frame_of, pair
 from tests.test_bias_audit import REGION
 

@@ -119,7 +119,8 @@ def test_round_trip_applies_the_annotators_decisions(argilla, demo_run):
     kto = pl.concat([pl.read_parquet(f) for f in (result.output_dir / "review_demo_kto" / "parquet").glob("*.parquet")])
     assert kto.filter(pl.col("id") == both_good).get_column("label").to_list() == [True, True]
     assert json.loads((result.output_dir / "review.json").read_text())["reviewed"] == 5
-    from curation.reports.curation_report import RunFolder, write_report
+    from curation.reports.curation_report import write_report
+    from curation.run_folder import RunFolder
 
     report, _ = write_report(RunFolder.read(demo_run))
     html = report.html

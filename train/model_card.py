@@ -10,9 +10,9 @@ from urllib.parse import quote
 import polars as pl
 
 from curation.reports.bias_audit import audit, audit_markdown
-from curation.reports.curation_report import RunFolder
 from curation.reports.dataset_card import languages_found
 from curation.reports.markdown import markdown_code, markdown_text
+from curation.run_folder import RunFolder
 from curation.train.config import TrainConfig
 from curation.train.data import PreferenceSplits, cut_warning
 from curation.train.emissions import Emissions

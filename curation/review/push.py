@@ -20,9 +20,9 @@ from rich.progress import Progress
 from curation.errors import CurationError
 from curation.review.dataset import review_rows, settings, to_record
 from curation.review.server import WORKSPACE, ReviewServerError
+from curation.run_folder import LLM_CLASSIFICATION, REVIEW_MANIFEST
 
-MANIFEST = "review_push.parquet"
-CLASSIFIED = "llm_classification.parquet"  # written by `curation classify`
+MANIFEST = REVIEW_MANIFEST
 
 
 @dataclass
@@ -93,7 +93,7 @@ def _beside(run_dir: Path) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
     """The run's dropped duplicates (a possible duplicate may point to one) and the LLM classifier's
     verdicts (`curation classify`), when the run folder has them."""
     return tuple(pl.read_parquet(run_dir / name) if (run_dir / name).is_file() else None
-                 for name in ("duplicates.parquet", CLASSIFIED))
+                 for name in ("duplicates.parquet", LLM_CLASSIFICATION))
 
 
 def _log(dataset, rows: list[dict], result: PushResult) -> list[str]:

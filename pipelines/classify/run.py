@@ -32,8 +32,9 @@ from curation.pipelines.classify.task import (
 )
 from curation.pipelines.extend.guarded_task import MISSING
 from curation.prompt_classifier import UNDETERMINED
+from curation.run_folder import LLM_CLASSIFICATION
 
-OUTPUT = "llm_classification.parquet"
+OUTPUT = LLM_CLASSIFICATION
 BATCH_ROWS = 64  # rows a step sends at once: enough to keep max_concurrency calls in flight
 VERDICT = pl.Struct({"category": pl.String, "dimension": pl.String, "confidence": pl.Float64, "rationale": pl.String})
 SCHEMA = {"id": pl.String, "llm_category": pl.String, "llm_dimension": pl.String, "llm_confidence": pl.Float64,

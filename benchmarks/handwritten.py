@@ -22,6 +22,7 @@ dependency.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import time
 from pathlib import Path
@@ -127,7 +128,7 @@ def near_dedupe(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
 
     dropped: list[int] = []
     for (_country,), group in frame.group_by("country", maintain_order=True):
-        shingles = [{f"{a} {b}" for a, b in zip(words, words[1:])} or set(words)
+        shingles = [{f"{a} {b}" for a, b in itertools.pairwise(words)} or set(words)
                     for words in (key.split() for key in group.get_column("key").to_list())]
         hashes = MinHash.bulk([[s.encode() for s in bigrams] for bigrams in shingles], num_perm=64)
         lsh = MinHashLSH(threshold=0.8, num_perm=64, params=(16, 4))

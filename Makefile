@@ -37,7 +37,7 @@ argilla: $(ARGILLA_VENV)/.installed
 	@command -v redis-server >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null)
 
 test: setup browser argilla
-	$(OFFLINE) $(BIN)/python -m pytest -q
+	$(OFFLINE) $(BIN)/pytest -q
 
 clean:
 	rm -rf $(VENV) $(ARGILLA_VENV) out .pytest_cache .hypothesis

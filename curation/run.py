@@ -15,20 +15,21 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from curation.config import RunConfig
-from curation.ledger import ROW_COLUMNS, Ledger, follow_duplicate_chains
+from curation.ledger import Ledger, follow_duplicate_chains
 from curation.output_folder import (
     atomic_directory,
     check_output_folder,
     remove_stale,
     work_folder,
 )
-from curation.pipelines import STAGES, column_makers, default_pipeline
+from curation.pipelines import column_makers, default_pipeline
+from curation.pipelines.columns import protect_metadata, published_metadata
 from curation.readers import read_inputs
 from curation.reports.duplicate_clusters import duplicate_clusters
 from curation.reports.run_summary import run_summary
 from curation.rules.expectations import check_expectations, tables, validate
 from curation.rules.pack import load_packs
-from curation.schema import CANONICAL, TEXT_FIELDS, Status, metadata_columns
+from curation.schema import CANONICAL, Status
 from curation.stage import (
     BATCH_ROWS,
     REMOVED_COLUMNS,
@@ -141,25 +142,6 @@ class StageCounts:
         self.removed += result.removed.height
         self.seconds += seconds
         add_stats(self.stats, result.stats)
-
-
-def engine_columns() -> set[str]:
-    """Every column name the engine adds to a record."""
-    engine = {column for stage in STAGES.values() for column in stage.outputs} | set(REMOVED_COLUMNS) | set(ROW_COLUMNS)
-    return engine | {"label", "completion", "similarity"} | {f"{field}_raw" for field in TEXT_FIELDS}
-
-
-def published_metadata(accepted: pl.DataFrame) -> list[str]:
-    """The input's own metadata columns (persona, model...), which the published datasets carry."""
-    engine = engine_columns()
-    return [name for name in metadata_columns(accepted) if name not in engine and not name.startswith("_")]
-
-
-def protect_metadata(records: pl.DataFrame) -> pl.DataFrame:
-    """Input metadata columns named like a column the engine adds are kept, renamed input_<name>."""
-    engine = engine_columns()
-    clashing = [name for name in metadata_columns(records) if name in engine or name.startswith("_")]
-    return records.rename({name: f"input_{name.lstrip('_')}" for name in clashing})
 
 
 def run(config: RunConfig, output_dir: Path | None = None, console: Console | None = None) -> RunResult:

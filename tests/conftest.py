@@ -1,7 +1,6 @@
 import os
 from pathlib import Path
 
-import polars as pl
 import pytest
 
 for variable in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "HF_HUB_DISABLE_TELEMETRY"):
@@ -48,21 +47,25 @@ def emulator():
         yield running
 
 
-def pair(**fields) -> dict:
-    """One clean canonical-looking row; override any field."""
-    row = {
-        "system_prompt": "Eres una abuela de Valparaíso que cuenta recetas.",
-        "prompt": "¿Cómo preparas las sopaipillas pasadas cuando llueve en invierno?",
-        "chosen": "Ay, mijo, con chancaca, cáscara de naranja y canela; las dejo remojar en el almíbar calentito.",
-        "rejected": "Las sopaipillas son un alimento típico de Chile que se prepara con masa frita y azúcar.",
-        "preference": "chosen-better",
-        "country": "CL",
-    }
-    return row | fields
+# Spain, Portugal, Andorra and the 20 countries of Latin America where Spanish or Portuguese is official
+# (Puerto Rico included), written out here to check reports/region.yaml against.
+REGION = frozenset({"ES", "PT", "AD", "AR", "BO", "BR", "CL", "CO", "CR", "CU", "DO", "EC", "SV", "GT", "HN", "MX", "NI",
+                    "PA", "PY", "PE", "PR", "UY", "VE"})
 
 
-def frame_of(*rows: dict) -> pl.DataFrame:
-    from curation.schema import conform
+@pytest.fixture
+def region() -> frozenset[str]:
+    return REGION
 
-    records = [row | {"source": f"test:{number}"} for number, row in enumerate(rows, start=1)]
-    return conform(pl.DataFrame(records, schema={key: pl.String for key in records[0]}))
+
+@pytest.fixture(scope="session")
+def seed_run(tmp_path_factory) -> Path:
+    """The demo run without semantic dedupe, once for the session: the seed of the LLM commands' tests
+    (extend, classify, the emulator), which are about generation, not embeddings."""
+    from curation.config import demo_config
+    from curation.run import run
+
+    config = demo_config()
+    config.dedupe.semantic.enabled = False
+    return run(config, tmp_path_factory.mktemp("seed") / "demo").output_dir
+

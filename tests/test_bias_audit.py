@@ -8,22 +8,16 @@ import yaml
 from PIL import Image
 
 from curation.reports.bias_audit import audit, audit_figure, audit_markdown, missing_countries
-from tests.conftest import frame_of, pair
-
-# Spain, Portugal, Andorra and the 20 countries of Latin America where Spanish or Portuguese is official
-# (Puerto Rico included): reports/region.yaml.
-REGION = {"ES", "PT", "AD", "AR", "BO", "BR", "CL", "CO", "CR", "CU", "DO", "EC", "SV", "GT", "HN", "MX", "NI", "PA",
-          "PY", "PE", "PR", "UY", "VE"}
-
+from curation.testing import frame_of, pair
 
 def _rows(**per_country: int) -> pl.DataFrame:
     return frame_of(*[pair(country=country) for country, rows in per_country.items() for _ in range(rows)])
 
 
-def test_every_country_of_the_region_without_rows_is_named_with_its_share_of_a_uniform_target():
+def test_every_country_of_the_region_without_rows_is_named_with_its_share_of_a_uniform_target(region):
     accepted = _rows(MX=30, ES=16)  # 46 rows over the 23 countries of the region: 2 each
     missing = missing_countries(accepted, "uniform")
-    assert set(missing.get_column("country")) == REGION - {"MX", "ES"}
+    assert set(missing.get_column("country")) == region - {"MX", "ES"}
     argentina = missing.filter(pl.col("country") == "AR").row(0, named=True)
     assert argentina == {"country": "AR", "name": "Argentina", "in_region": True, "target_weight": 1.0, "rows_at_target": 2}
     assert {"Venezuela", "Uruguay", "Brasil", "Portugal", "Andorra"} <= set(missing.get_column("name"))

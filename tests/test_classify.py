@@ -25,13 +25,6 @@ CATEGORY_VALUES = {*CATEGORIES, "undetermined"}
 DIMENSION_VALUES = {*DIMENSIONS, "undetermined"}
 
 
-@pytest.fixture(scope="module")
-def seed_run(tmp_path_factory) -> Path:
-    config = demo_config()
-    config.dedupe.semantic.enabled = False  # these tests are about the classifier, not embeddings
-    return run(config, tmp_path_factory.mktemp("seed") / "demo").output_dir
-
-
 @pytest.fixture
 def run_dir(seed_run, tmp_path) -> Path:
     """A copy of the demo run: classify writes its verdicts and journal into the run folder."""

@@ -6,7 +6,7 @@ from curation.embeddings import EmbeddingCache
 from curation.near_duplicates import near_duplicate_pairs
 from curation.pipelines.near_dedupe import NearDedupe
 from curation.pipelines.semantic_dedupe import SemanticDedupe
-from tests.conftest import frame_of, pair
+from curation.testing import frame_of, pair
 
 BASE = "¿Qué comida preparas en tu casa de Arequipa cuando llegan los primos para el aniversario de la ciudad?"
 

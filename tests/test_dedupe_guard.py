@@ -11,7 +11,7 @@ from curation.pipelines import default_pipeline
 from curation.pipelines.near_dedupe import NearDedupe
 from curation.pipelines.semantic_dedupe import SemanticDedupe
 from curation.run import run_pipeline
-from tests.conftest import frame_of, pair
+from curation.testing import frame_of, pair
 
 SLANG = "¿Qué significa la palabra '{}' cuando la dicen los jóvenes en la Ciudad de México en una plática entre amigos del barrio?"
 FIESTAS = ("¿Cuáles son las fiestas de {} que más te gusta celebrar con tu familia y tus amigos del pueblo cuando llega "

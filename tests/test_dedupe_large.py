@@ -7,7 +7,7 @@ import polars as pl
 
 from curation.near_duplicates import ALL_PAIRS_MAX_BUCKET
 from curation.pipelines.near_dedupe import NearDedupe
-from tests.conftest import frame_of, pair
+from curation.testing import frame_of, pair
 
 QUESTION = "¿Qué comida preparas en tu casa de Arequipa cuando llegan los primos para el aniversario de la ciudad?"
 OTHER = "¿Qué comida preparas en tu casa de Arequipa cuando llegan los primos para la fiesta de la Virgen de Chapi?"

@@ -8,7 +8,7 @@ from curation.pipelines import build_stage
 from curation.pipelines.exact_dedupe import ExactDedupe
 from curation.pipelines.near_dedupe import NearDedupe
 from curation.pipelines.semantic_dedupe import SemanticDedupe
-from tests.conftest import frame_of, pair
+from curation.testing import frame_of, pair
 
 VASCO = "Imagina que eres Vasco y tienes acento."
 SEVILLANO = "Eres un hombre andaluz de Sevilla y tienes 56 años. Has trabajado en el campo durante toda tu vida."

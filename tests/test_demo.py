@@ -6,7 +6,6 @@ import datasets
 import polars as pl
 
 
-
 def planted() -> pl.DataFrame:
     """Demo rows with their planted defects, keyed by the source label the reader gives them."""
     path = resources.files("curation.demo").joinpath("arena_demo.jsonl")

@@ -13,7 +13,6 @@ import polars as pl
 from typer.testing import CliRunner
 
 from curation.cli import app
-from tests.test_extend import seed_run  # noqa: F401 (the demo run without embeddings, a fixture)
 
 COMMAND = [sys.executable, "-m", "curation.llms.cohere_emulator"]
 

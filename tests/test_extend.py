@@ -31,13 +31,6 @@ SECRET = "sk-test-never-print-me"
 STEPS = 4  # calls per request: the prompt, two candidates, the judge
 
 
-@pytest.fixture(scope="module")
-def seed_run(tmp_path_factory) -> Path:
-    config = demo_config()
-    config.dedupe.semantic.enabled = False  # the extension's tests are about generation, not embeddings
-    return run(config, tmp_path_factory.mktemp("seed") / "demo").output_dir
-
-
 @pytest.fixture(autouse=True)
 def cohere_key(monkeypatch):
     monkeypatch.setenv("COHERE_API_KEY", SECRET)

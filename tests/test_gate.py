@@ -13,7 +13,7 @@ from curation.errors import ConfigError
 from curation.pipelines.filter import Filter
 from curation.rules.expectations import country_dimension_counts, tables, validate
 from curation.rules.pack import Pack, load_pack
-from tests.conftest import frame_of, pair
+from curation.testing import frame_of, pair
 
 runner = CliRunner()
 

@@ -2,14 +2,13 @@
 
 import polars as pl
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from curation.config import RunConfig
 from curation.ledger import Ledger, LedgerError
 from curation.pipelines import default_pipeline
 from curation.run import run_pipeline
-from tests.conftest import frame_of
+from curation.testing import frame_of
 
 PROMPTS = ["¿Qué se come en Semana Santa en Sevilla?", "¿QUÉ se come en semana santa en Sevilla?", "Hola", "",
            "¿Cómo se dice 'autobús' en Cuba?", "Usuario: ¿Y vos?\nAsistente: Bien, ¿y vos?", "Â¿QuÃ© tal?"]

@@ -6,7 +6,7 @@ from curation.config import FilterConfig
 from curation.pipelines.dimension_tag import DimensionTag
 from curation.prompt_classifier import UNDETERMINED, PromptClassifier, matrix
 from curation.rules import default_rules, trivial
-from tests.conftest import frame_of, pair
+from curation.testing import frame_of, pair
 
 DIMENSIONS = {"knowledge", "preference", "dynamics", "bias_trap", UNDETERMINED}
 CATEGORIES = {"trivial", "stereotype", "no_anchor", "knowledge", "preference", "dynamics", "bias_trap", UNDETERMINED}

@@ -7,10 +7,10 @@ import polars as pl
 import pytest
 
 from curation.config import InputConfig
+from curation.countries import to_iso
 from curation.errors import InputError
 from curation.readers import read_records
 from curation.schema import CANONICAL
-from curation.countries import to_iso
 
 
 def read(path, **options):

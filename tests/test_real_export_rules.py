@@ -7,7 +7,7 @@ from curation.config import FilterConfig
 from curation.pipelines.filter import Filter, absent_columns
 from curation.rules import default_rules
 from curation.rules.pack import load_packs
-from tests.conftest import frame_of, pair
+from curation.testing import frame_of, pair
 
 RULES = {rule.name: rule for rule in default_rules(FilterConfig(), tagged=True)}
 SPANISH_ONLY = "Una conversación con un modelo de lenguaje. Responde siempre en español, con datos verificados."

@@ -6,7 +6,7 @@ import pytest
 
 from curation.pipelines.register_tag import RegisterTag
 from curation.pipelines.variety_tag import VarietyTag
-from tests.conftest import frame_of, pair
+from curation.testing import frame_of, pair
 
 NEUTRAL = "La receta lleva harina, agua y sal; se hornea media hora."
 

@@ -24,8 +24,7 @@ from curation.reports.dataset_card import dataset_card, size_category
 from curation.rules.naming import name_problem
 from curation.run import run
 from curation.run_folder import RunFolder
-from tests.conftest import frame_of, pair
-from tests.test_bias_audit import REGION
+from curation.testing import frame_of, pair
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 HOSTILE = [
@@ -100,7 +99,7 @@ def _next_steps(html: str) -> _Section:
     return _Section(re.search(r'<section id="next-steps">(.*?)</section>', html, re.DOTALL).group(1))
 
 
-def test_report_opens_with_what_to_do_next(run_dir):
+def test_report_opens_with_what_to_do_next(run_dir, region):
     """Before any table: the gate's failures in words (which countries and cells, how many rows), the largest
     quarantine reasons with a link to quarantine.parquet, the countries the audit finds missing, the review."""
     html = (run_dir / "report.html").read_text(encoding="utf-8")
@@ -125,7 +124,7 @@ def test_report_opens_with_what_to_do_next(run_dir):
     for reason, count in sorted(reasons.items(), key=lambda item: (-item[1], item[0]))[:5]:
         assert any(row[:2] == [reason, str(count)] for row in rows), reason
     assert "quarantine.parquet" in section.links
-    for country in REGION - set(per_country):
+    for country in region - set(per_country):
         assert local_name(country) in section.words()
     assert "Not reviewed yet" in section.words() and "curation review push" in section.words()
 
@@ -141,7 +140,7 @@ def test_the_gate_lists_failures_first_in_words_not_raw_json(run_dir):
     assert {row[0] for row in gate.rows[1: len(failed) + 1]} == {"FAIL"}
 
 
-def test_bias_audit_figures_match_a_plain_count(run_dir):
+def test_bias_audit_figures_match_a_plain_count(run_dir, region):
     audited = json.loads((run_dir / "bias_audit.json").read_text())
     head, tables = audited["headline"], audited["tables"]
     accepted = pl.read_parquet(run_dir / "accepted.parquet")
@@ -159,7 +158,7 @@ def test_bias_audit_figures_match_a_plain_count(run_dir):
     needed = sum(max(0, cell_target - cells[country, dimension]) for country in countries
                  for dimension in ("knowledge", "preference", "dynamics", "bias_trap"))
     assert (head["cell_target"], head["rows_needed"]) == (cell_target, needed)
-    assert {row["country"] for row in tables["missing_countries"]} == REGION - set(per_country)
+    assert {row["country"] for row in tables["missing_countries"]} == region - set(per_country)
     assert (run_dir / "bias_audit_countries.png").read_bytes().startswith(b"\x89PNG")
     assert "[accepted rows per country of the region](bias_audit_countries.png)" in (run_dir / "bias_audit.md").read_text()
 

@@ -1,14 +1,13 @@
 """Each filter rule catches its defect and leaves clean text alone."""
 
+import polars as pl
 import pytest
 
 from curation.config import FilterConfig
-from curation.rules import default_rules
 from curation.errors import ConfigError
-import polars as pl
-
 from curation.pipelines.filter import absent_columns
-from tests.conftest import frame_of, pair
+from curation.rules import default_rules
+from curation.testing import frame_of, pair
 
 RULES = {rule.name: rule for rule in default_rules(FilterConfig(), tagged=False)}
 LONG = "Claro que sí. " + "En Lima el ceviche se come al mediodía, nunca de noche, y con cancha serrana al lado. " * 12

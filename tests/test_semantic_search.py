@@ -9,7 +9,7 @@ from curation import semantic_duplicates
 from curation.clusters import greedy_clusters, possible_duplicates
 from curation.pipelines.semantic_dedupe import SemanticDedupe
 from curation.semantic_duplicates import Units, lazy_possible_duplicates, similar_pairs
-from tests.conftest import frame_of, pair
+from curation.testing import frame_of, pair
 
 
 def unit_vectors(rows: int, seed: int = 0) -> np.ndarray:

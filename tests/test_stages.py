@@ -2,16 +2,15 @@
 
 import polars as pl
 
-from curation.config import RunConfig
+from curation.config import FilterConfig, RunConfig
 from curation.pipelines import default_pipeline
 from curation.pipelines.exact_dedupe import ExactDedupe
 from curation.pipelines.filter import Filter
 from curation.pipelines.normalise import Normalise
 from curation.pipelines.split import Split
 from curation.rules import default_rules
-from curation.config import FilterConfig
 from curation.stage import Pipeline
-from tests.conftest import frame_of, pair
+from curation.testing import frame_of, pair
 
 
 def test_normalise_cleans_markup_spaces_and_unicode_and_keeps_the_original():

@@ -8,7 +8,7 @@ from curation.pipelines.dimension_tag import DimensionTag
 from curation.pipelines.language_tag import LanguageTag
 from curation.pipelines.register_tag import RegisterTag
 from curation.pipelines.variety_tag import VarietyTag
-from tests.conftest import frame_of, pair
+from curation.testing import frame_of, pair
 
 SENTENCES = {
     "es": "Mañana vamos a la playa con mis primos y mi abuela, que siempre prepara tortilla.",

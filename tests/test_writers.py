@@ -6,7 +6,7 @@ import pytest
 
 from curation.config import RunConfig
 from curation.run import run
-from tests.conftest import pair
+from curation.testing import pair
 
 ROWS = [
     pair(prompt="¿Qué llevas a un asado en Montevideo?", country="UY", region="Montevideo"),

@@ -20,11 +20,11 @@ import polars as pl
 from curation.config import saved_config
 from curation.errors import CurationError
 from curation.output_folder import atomic_directory
+from curation.pipelines.columns import published_metadata
 from curation.review.agreement import fleiss_kappa
 from curation.review.dataset import REJECT_CATEGORIES
 from curation.review.push import MANIFEST
 from curation.review.server import WORKSPACE, ReviewServerError
-from curation.run import published_metadata
 from curation.schema import Preference, Status
 from curation.writers import write_published, write_table
 

@@ -19,6 +19,7 @@ from curation.errors import CurationError
 from curation.llms.budget import admit, paid_before, with_total
 from curation.llms.cost import CHARS_PER_TOKEN, TOKENS_PER_MESSAGE, estimate_input_tokens, load_prices, price_of
 from curation.llms.endpoint import endpoint, make_llm
+from curation.llms.guarded_task import MISSING
 from curation.llms.journal import Journal
 from curation.llms.pipeline import CallsFailed, calls_failed, journaled_pipeline, pipeline_rows
 from curation.output_folder import work_folder
@@ -30,7 +31,6 @@ from curation.pipelines.classify.task import (
     classifier_messages,
     guide_message,
 )
-from curation.pipelines.extend.guarded_task import MISSING
 from curation.prompt_classifier import UNDETERMINED
 from curation.run_folder import LLM_CLASSIFICATION
 

@@ -13,7 +13,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError
 
-from curation.pipelines.extend.guarded_task import GuardedTask
+from curation.llms.guarded_task import GuardedTask
 from curation.prompt_classifier import UNDETERMINED
 
 CATEGORIES = ("trivial", "stereotype", "no_anchor", "knowledge", "preference", "dynamics", "bias_trap")

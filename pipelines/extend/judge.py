@@ -9,8 +9,8 @@ from typing import Annotated
 from pydantic import BaseModel, Field, ValidationError
 
 from curation.countries import local_name
+from curation.llms.guarded_task import GuardedTask
 from curation.schema import seeded_coin
-from curation.pipelines.extend.guarded_task import GuardedTask
 
 CRITERIA = ("correct", "cultural_fit", "natural_variety")
 _RATING = {"type": "integer", "minimum": 1, "maximum": 5}

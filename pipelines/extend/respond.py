@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Literal
 
 from curation.countries import local_name
-from curation.pipelines.extend.guarded_task import GuardedTask
+from curation.llms.guarded_task import GuardedTask
 
 VARIETY_INSTRUCTION = ("Responde como lo haría alguien de {country}: en la variedad local de la lengua (vocabulario, "
                        "tratamiento, giros), con conocimiento vivido del contexto y sin estereotipos.")

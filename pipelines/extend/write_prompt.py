@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from curation.countries import local_name
-from curation.pipelines.extend.guarded_task import GuardedTask
+from curation.llms.guarded_task import GuardedTask
 
 PROMPT_SCHEMA = {
     "type": "object",

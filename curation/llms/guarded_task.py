@@ -14,7 +14,6 @@ from distilabel.steps.base import StepInput
 from distilabel.steps.tasks import Task
 from pydantic import Field
 
-
 MISSING = ""
 NO_USAGE = {"input_tokens": 0, "output_tokens": 0}
 

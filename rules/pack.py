@@ -12,10 +12,11 @@ from typing import Any, Literal
 
 import polars as pl
 import pycountry
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
+from curation.config import Settings, Severity
 from curation.errors import ConfigError
-from curation.rules.rule import Rule, Severity
+from curation.rules.rule import Rule
 from curation.safe_yaml import read_yaml
 
 DEFAULT_PACK = Path(__file__).with_name("default_pack.yaml")
@@ -24,17 +25,13 @@ VALUE_SETS: dict[str, list[str]] = {"iso_countries": sorted(country.alpha_2 for 
 Check = Literal["not_null", "in_set", "length_between", "matches", "not_matches"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-
-class Condition(_Strict):
+class Condition(Settings):
     """The rule applies only to rows where `column` is one of `in`."""
     column: str
     values: list[str] = Field(alias="in")
 
 
-class RowRule(_Strict):
+class RowRule(Settings):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     column: str
     check: Check
@@ -79,14 +76,14 @@ class RowRule(_Strict):
         return Rule(self.name, self.reason, self.severity, self.breaks(), columns=columns)
 
 
-class Expectation(_Strict):
+class Expectation(Settings):
     expectation: str = Field(pattern=r"^expect_[a-z_]+$")
     kwargs: dict[str, Any]
     table: str = "accepted"
     description: str | None = None
 
 
-class Pack(_Strict):
+class Pack(Settings):
     name: str
     description: str = ""
     row_rules: list[RowRule] = Field(default_factory=list)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Literal
 
 import polars as pl
 
-Severity = Literal["block", "warn"]
+from curation.config import Severity
 
 
 @dataclass(frozen=True)

@@ -5,16 +5,14 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from curation.config import read_model, validated
+from curation.config import Settings, read_model, validated
 from curation.errors import ConfigError
 
 
-class TrainConfig(BaseModel):
+class TrainConfig(Settings):
     """Everything a DPO run needs besides the data; each field is documented in the presets."""
-
-    model_config = ConfigDict(extra="forbid")
 
     description: str = Field("", description="What the preset is for.")
     model: str | None = Field(None, description="Hub id, local folder or .gguf file of the model to train.")

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import Field, RootModel
 
-from curation.config import validated
+from curation.config import Settings, validated
 from curation.errors import ConfigError
 from curation.safe_yaml import load_yaml
 
@@ -28,9 +28,8 @@ class Price:
         return (input_tokens * self.input_per_million + output_tokens * self.output_per_million) / 1e6
 
 
-class _PriceEntry(BaseModel):
+class _PriceEntry(Settings):
     """One model's row of the table: a budget computed from a negative or infinite price means nothing."""
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     input: float = Field(ge=0)
     output: float = Field(ge=0)
 

@@ -10,18 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from curation.config import read_model
+from curation.config import Settings, read_model
 
 MAX_OUTPUT_TOKENS = 32_768  # Cohere's models answer 8k tokens a call at most; room left for local ones
 
 
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-
-class CallSettings(Section):
+class CallSettings(Settings):
     provider: Literal["cohere", "openai"] = Field("cohere", description="openai: any OpenAI-compatible server (vLLM, llama.cpp).")
     base_url: str | None = Field(None, description="Default: COHERE_BASE_URL or OPENAI_BASE_URL, else the provider's.")
     budget_usd: float = Field(500.0, gt=0, le=100_000, description="Hard budget over the call journal, resumes included.")

@@ -8,23 +8,24 @@ from pathlib import Path
 
 from pydantic import Field
 
-from curation.llms.settings import MAX_OUTPUT_TOKENS, CallSettings, Section, load_settings
+from curation.config import Settings
+from curation.llms.settings import MAX_OUTPUT_TOKENS, CallSettings, load_settings
 
 
-class Models(Section):
+class Models(Settings):
     prompt_writer: str = "command-a-03-2025"
     role_aware: str = Field("command-a-03-2025", description="Strong model, with a role- and variety-aware system prompt.")
     plain: str = Field("command-r7b-12-2024", description="Small model, the prompt alone: the contrast candidate.")
     judge: str = "command-a-03-2025"
 
 
-class MaxTokens(Section):
+class MaxTokens(Settings):
     prompt_writer: int = Field(300, ge=16, le=MAX_OUTPUT_TOKENS)
     response: int = Field(600, ge=16, le=MAX_OUTPUT_TOKENS)
     judge: int = Field(400, ge=16, le=MAX_OUTPUT_TOKENS)
 
 
-class JudgeSettings(Section):
+class JudgeSettings(Settings):
     tie_margin: float = Field(0.5, ge=0, le=4, description="Scores (1-5) closer than this are a tie (both good).")
     bad_below: float = Field(3.0, ge=1, le=5, description="Both scores under this: both bad.")
 

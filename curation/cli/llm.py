@@ -14,6 +14,7 @@ from rich.table import Table
 from curation.cli.common import RunDir, app, console, fail
 from curation.config import validated
 from curation.errors import CurationError
+from curation.extras import require
 from curation.output_folder import check_output_file, check_output_folder
 from curation.run_folder import RunFolder
 
@@ -39,6 +40,7 @@ def extend(
     from curation.pipelines.extend.run import JOURNAL, run_extension, write_outputs
 
     try:
+        require("extend")
         run = RunFolder.read(run_dir)
         config = load_extend_config(config_path)
         overrides = {"budget_usd": budget, "max_prompts": max_prompts, "cell_target": cell_target}
@@ -93,6 +95,7 @@ def classify(
     )
 
     try:
+        require("extend")
         run = RunFolder.read(run_dir)
         config = load_classify_config(config_path)
         if budget is not None:

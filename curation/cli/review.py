@@ -11,6 +11,7 @@ import typer
 from curation.cli.common import RunDir, app, console, fail
 from curation.config import saved_config
 from curation.errors import CurationError
+from curation.extras import require
 
 review_app = typer.Typer(help="Human review in Argilla: serve a local server, push rows, pull decisions.",
                          no_args_is_help=True)
@@ -33,6 +34,7 @@ def review_serve(
 
     server = LocalArgilla(home.resolve(), port=port)
     try:
+        require("review")
         server.start()
         console.print(f"Argilla is up at {server.api_url} (workspace curation). Users: owner, annotator; "
                       f"passwords and API keys in {home / 'accounts.env'}. Ctrl-C stops it.")
@@ -67,6 +69,7 @@ def review_push(
     from curation.review.push import connect, push
 
     try:
+        require("review")
         client = connect(api_url, api_key)
         result = push(run_dir, client, _review_name(run_dir, dataset), workspace, overlap, seed, batch_size, update, console)
     except CurationError as error:
@@ -89,6 +92,7 @@ def review_pull(
     from curation.review.push import connect
 
     try:
+        require("review")
         result = pull(run_dir, connect(api_url, api_key), _review_name(run_dir, dataset), workspace)
     except CurationError as error:
         raise fail(error) from None

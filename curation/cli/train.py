@@ -12,6 +12,7 @@ from rich.table import Table
 
 from curation.cli.common import app, console, fail
 from curation.errors import CurationError
+from curation.extras import require
 from curation.train.config import load_preset, preset_names, with_overrides
 from curation.train.data import cut_warning
 
@@ -54,6 +55,7 @@ def train_command(
     reward margins on the test split before and after; codecarbon measures the emissions. Writes the adapter
     (or model), tokenizer, training.json, evaluation.json, emissions.json and the model card (README.md)."""
     try:
+        require("train")
         config = with_overrides(
             load_preset(preset), model=model, lora=lora, max_steps=max_steps, num_train_epochs=epochs,
             learning_rate=learning_rate, beta=beta, max_length=max_length, per_device_train_batch_size=batch_size,

@@ -13,21 +13,15 @@ import numpy as np
 import polars as pl
 from rapidfuzz.distance import Indel
 
-from curation.lexicon import fold
 from curation.safe_yaml import load_yaml
 from curation.schema import PERSONA_AXES, Status
 from curation.stage import Stage, StageResult
-from curation.text import char_length, comparison_key, fold_accents
+from curation.text import char_length, comparison_key, fold_accents, fold_words
 
 ROW = "row"
 Similarity = Callable[[pl.DataFrame], pl.DataFrame]  # (a, b) -> (a, b, similarity)
 GENERIC_SYSTEM_PROMPTS = "generic_system_prompts.yaml"
 POSSIBLE = "possible_duplicate"  # the warning, and `possible_duplicate_of` the other row's id
-
-
-def _fold(text: str) -> str:
-    """Lower case, no accents, single spaces between runs of letters and digits."""
-    return " ".join(re.sub(r"[\W_]+", " ", fold(text)).split())
 
 
 class Persona:
@@ -40,7 +34,7 @@ class Persona:
         self.generic, self.markers = _persona_lexicon(lexicon)
 
     def of_system_prompt(self, text: str | None) -> str:
-        folded = f" {_fold(text or '')} "
+        folded = f" {fold_words(text or '')} "
         for sentence in self.generic:  # longest first; repeated so that adjacent sentences all go
             while f" {sentence} " in folded:
                 folded = folded.replace(f" {sentence} ", " ")
@@ -68,7 +62,7 @@ def _persona_lexicon(name: str) -> tuple[list[str], re.Pattern]:
     text = path.read_text(encoding="utf-8") if path.is_file() else (
         resources.files("curation.data").joinpath(name).read_text(encoding="utf-8"))
     data = load_yaml(text, f"generic system prompts {name}") or {}
-    generic = sorted({_fold(str(entry)) for entry in data.get("generic") or []} - {""}, key=len, reverse=True)
+    generic = sorted({fold_words(str(entry)) for entry in data.get("generic") or []} - {""}, key=len, reverse=True)
     markers = [str(marker) for marker in data.get("markers") or []]
     return generic, re.compile(r"\b(?:" + "|".join(markers or ["(?!)"]) + ")")
 

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import unicodedata
 from functools import cache
 from importlib import resources
 
 from curation.safe_yaml import load_yaml
-
-
-def _fold(name: str) -> str:
-    """Case- and accent-insensitive form of a name: 'Perú ' and 'PERU' fold alike."""
-    decomposed = unicodedata.normalize("NFKD", name.strip().casefold())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).replace(".", "").strip()
+from curation.text import fold_key
 
 
 @cache
@@ -38,10 +32,10 @@ def country_table() -> dict[str, str]:
     for country in pycountry.countries:
         for name in (country.alpha_2, country.alpha_3, country.name, getattr(country, "common_name", None)):
             if name:
-                table[_fold(name)] = country.alpha_2
+                table[fold_key(name)] = country.alpha_2
     for code, names in _local_names().items():
         for name in [code, *names]:
-            table[_fold(name)] = code
+            table[fold_key(name)] = code
     return table
 
 
@@ -49,4 +43,4 @@ def to_iso(name: str | None) -> str | None:
     """The ISO code for a country name; None for an empty value; KeyError for an unknown name."""
     if name is None or not name.strip():
         return None
-    return country_table()[_fold(name)]
+    return country_table()[fold_key(name)]

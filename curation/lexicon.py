@@ -9,7 +9,6 @@ cultural dimensions). A text's label is the one with the highest total weight; a
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -19,32 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from curation.errors import ConfigError
 from curation.safe_yaml import load_yaml
-from curation.text import _ACCENTED, _BARE, dfa_friendly, fold_accents
+from curation.text import dfa_friendly, fold, fold_accents
 
 UNDETERMINED = "undetermined"
 _CONTEXT = " .!?:;,\n¿¡(*-"  # what a pattern may match before its word (a clause start): not part of the evidence
 ANY_LANGUAGE = "phrases"
-
-
-def fold(text: str) -> str:
-    """Lowercase, accents removed: how entries and texts are compared."""
-    decomposed = unicodedata.normalize("NFD", text.lower())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-
-
-def folded(column: str) -> pl.Expr:
-    # Typographic apostrophes match the lexicon's straight ones ("l’origen" = "l'origen").
-    return fold_accents(pl.col(column).str.to_lowercase()).str.replace_all("[’‘]", "'")
-
-
-# Accents and typographic apostrophes ("l’origen" = "l'origen") in one pass, case kept: the regexes ignore
-# case instead (`(?i)`), which costs nothing in Rust's DFA, where lower-casing a long text costs as much as
-# folding it. Only the (short) matches are lower-cased.
-_FROM, _TO = [*_ACCENTED, "’", "‘"], [*_BARE, "'", "'"]
-
-
-def _accent_folded(column: str) -> pl.Expr:
-    return pl.col(column).str.replace_many(_FROM, _TO)
 
 
 
@@ -133,7 +111,7 @@ def _extract_all(text: pl.Expr, lexicon: Lexicon, language: pl.Expr | None) -> p
 def matches(column: str, lexicon: Lexicon, language_column: str | None = None) -> pl.Expr:
     """Every match of the lexicon's entries in the column (accents folded, case kept): a list per row."""
     language = pl.col(language_column) if language_column else None
-    return _extract_all(pl.concat_str(pl.lit("\n"), _accent_folded(column)), lexicon, language)
+    return _extract_all(pl.concat_str(pl.lit("\n"), fold_accents(column)), lexicon, language)
 
 
 @cache
@@ -190,7 +168,7 @@ def tag(frame: pl.DataFrame, column: str, lexicon: Lexicon, language_column: str
     """
     # A line break first: a pattern's clause start ("[.!?\n] describe") then covers the text's start without
     # `^|`, which would make the regex engine try every punctuation mark as a possible start.
-    text = pl.concat_str(pl.lit("\n"), _accent_folded(column))
+    text = pl.concat_str(pl.lit("\n"), fold_accents(column))
     # The mask is applied as written: case-insensitive only where it says so (`(?i:...)`); a case-insensitive
     # [^"\n]{1,60} would blow up the regex engine's state cache on long texts.
     searched = text.str.replace_all(mask, " ") if mask else text
@@ -200,7 +178,7 @@ def tag(frame: pl.DataFrame, column: str, lexicon: Lexicon, language_column: str
     language = pl.col(language_column) if use_language else pl.lit(ANY_LANGUAGE)
     extra = [prior.alias("_prior")] if prior is not None else []
     if exclude_column is not None:
-        extra.append(pl.when(applies).then(_extract_all(pl.concat_str(pl.lit("\n"), _accent_folded(exclude_column)),
+        extra.append(pl.when(applies).then(_extract_all(pl.concat_str(pl.lit("\n"), fold_accents(exclude_column)),
                                                         lexicon, pl.col(language_column) if use_language else None))
                      .alias("_excluded"))
     elif excluded_column is not None:

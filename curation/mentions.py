@@ -2,7 +2,7 @@
 
 "¿Qué significa 'pucha'?", «vos», "la palabra cachai", "¿se usa el vos?": the quoted or named word says
 nothing about how the writer speaks. `MENTION` is a regex over accent-folded text (its words case-insensitive, see
-`curation.lexicon.folded`); the taggers blank its spans before looking for evidence. Quotes are bounded
+`curation.text.fold_accents`); the taggers blank its spans before looking for evidence. Quotes are bounded
 (60 characters, one line) so an unpaired quote blanks little. Written for Rust's DFA: ASCII `\b` only.
 """
 

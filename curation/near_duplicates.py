@@ -32,7 +32,7 @@ def _mix(values: np.ndarray) -> np.ndarray:
         return values ^ (values >> np.uint64(31))
 
 
-def _fold(first: np.ndarray, following: list[np.ndarray]) -> np.ndarray:
+def _combine_hashes(first: np.ndarray, following: list[np.ndarray]) -> np.ndarray:
     """One hash of a sequence of hashes (order matters): each step mixes the running hash with the next."""
     folded = first
     with np.errstate(over="ignore"):
@@ -66,7 +66,7 @@ class Shingles:
         # A short text's missing words are 0: its one shingle never equals an n-gram of real words.
         following = [np.where(position + offset < ends, hashes[np.minimum(position + offset, len(hashes) - 1)], np.uint64(0))
                      for offset in range(1, ngram)]
-        grams = _fold(hashes, following)[keep]
+        grams = _combine_hashes(hashes, following)[keep]
         del following, hashes, ends, position
         bits = 63 - max(len(lengths), 1).bit_length()
         text = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)[keep]
@@ -120,7 +120,7 @@ def band_keys(signatures: np.ndarray, band_size: int) -> np.ndarray:
     (texts that share only emptiness are no candidates)."""
     texts, bins = signatures.shape
     bands = signatures[:, : bins - bins % band_size].reshape(texts, -1, band_size)
-    keys = _fold(_mix(bands[:, :, 0].astype(np.uint64)), [bands[:, :, j].astype(np.uint64) for j in range(1, band_size)])
+    keys = _combine_hashes(_mix(bands[:, :, 0].astype(np.uint64)), [bands[:, :, j].astype(np.uint64) for j in range(1, band_size)])
     keys[(bands == EMPTY_BIN).all(axis=2)] = 0
     return keys
 

@@ -39,7 +39,7 @@ _WORD = r"[\p{L}\p{N}]+"
 
 def _folded(column: str) -> pl.Expr:
     text = pl.col(column).fill_null("").str.slice(0, MAX_CHARS).str.to_lowercase()
-    return fold_accents(text).str.replace_all("[’‘]", "'")
+    return fold_accents(text)
 
 
 def tokens(frame: pl.DataFrame, evidence: str | None = None) -> pl.DataFrame:

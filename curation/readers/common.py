@@ -7,6 +7,7 @@ import polars as pl
 from curation.countries import to_iso
 from curation.errors import InputError
 from curation.schema import Preference
+from curation.text import fold_key
 
 
 def source_file(frame: pl.DataFrame) -> str:
@@ -57,10 +58,6 @@ def iso_countries(frame: pl.DataFrame, column: str) -> pl.Expr:
     return pl.col(column).replace_strict(codes, default=None, return_dtype=pl.String)
 
 
-def _fold(label: str) -> str:
-    return "".join(ch for ch in label.casefold() if ch.isalnum())
-
-
 # Vote labels seen in arena exports, trl/LMSYS-style data and the hackathon's Spanish interface.
 _VOTES: dict[str, str] = {
     **dict.fromkeys(["chosenbetter", "chosen", "a", "modela", "abetter", "amejor", "amelhor"], "a"),
@@ -84,7 +81,7 @@ def vote_labels(frame: pl.DataFrame, column: str, allowed: set[str], missing: st
     labels = text.fill_null(missing) if missing else text
     mapping: dict[str, str] = {}
     for label in frame.select(labels).to_series().unique().to_list():
-        vote = _VOTES.get(_fold(label)) if label is not None else None
+        vote = _VOTES.get(fold_key(label)) if label is not None else None
         if vote not in allowed:
             bad = pl.col(column).is_null() if label is None else pl.col(column) == label
             file, row = first_bad(frame, bad)

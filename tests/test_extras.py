@@ -43,3 +43,23 @@ def test_the_extras_of_pyproject_are_the_ones_checked_and_all_installs_them_all(
     assert extras["all"] == [f"curation[{','.join(curation.extras.EXTRAS)}]"]
     for name in curation.extras.EXTRAS:
         curation.extras.require(name)  # this installation (`make setup`) has every extra
+
+
+def test_the_extra_is_checked_before_the_command_imports_anything_of_it(tmp_path, monkeypatch):
+    """With distilabel, argilla or trl absent, importing the command's own modules would fail first."""
+    import builtins
+
+    real_import, real_find = builtins.__import__, curation.extras.find_spec
+    blocked = ("curation.pipelines.extend", "curation.review", "curation.train.trainer")
+
+    def guarded(name, *args, **kwargs):
+        if name.startswith(blocked):
+            raise ImportError(f"{name} must not be imported before the extra is checked")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(curation.extras, "find_spec", lambda name: None if name in ("distilabel", "argilla", "trl") else real_find(name))
+    monkeypatch.setattr(builtins, "__import__", guarded)
+    for arguments in (["extend", str(tmp_path)], ["review", "serve", "--home", str(tmp_path / "h")], ["review", "push", str(tmp_path)],
+                      ["train", str(tmp_path), "--out", str(tmp_path / "m"), "--preset", "cpu-tiny"]):
+        result = CliRunner().invoke(app, arguments)
+        assert result.exit_code == 2 and "pip install 'curation[" in result.stderr, (arguments, result.stderr, result.exception)

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.text import Text
 
 from curation.errors import CurationError
+from curation.extras import require
 
 # Offline by default: nothing here needs the Hub unless a config names a Hub dataset.
 for variable in ("HF_HUB_DISABLE_TELEMETRY", "HF_DATASETS_DISABLE_PROGRESS_BARS"):
@@ -35,6 +36,15 @@ def fail(error: CurationError) -> typer.Exit:
     # Text, not markup: file labels like "saved[test]" must print as they are.
     console.print(Text("error: ", style="bold red") + Text(str(error)), highlight=False, soft_wrap=True)
     return typer.Exit(EXIT_BAD_INPUT)
+
+
+def needs(extra: str) -> None:
+    """A command's first line: exit 2 with the pip command when its optional extra is not installed, before
+    anything imports it."""
+    try:
+        require(extra)
+    except CurationError as error:
+        raise fail(error) from None
 
 
 def internal_error(error: Exception) -> SystemExit:

@@ -11,10 +11,9 @@ import polars as pl
 import typer
 from rich.table import Table
 
-from curation.cli.common import RunDir, app, console, fail
+from curation.cli.common import RunDir, app, console, fail, needs
 from curation.config import validated
 from curation.errors import CurationError
-from curation.extras import require
 from curation.output_folder import check_output_file, check_output_folder
 from curation.run_folder import RunFolder
 
@@ -33,6 +32,7 @@ def extend(
     their template), two candidate answers, an LLM judge. Cohere v2 (COHERE_API_KEY, COHERE_BASE_URL) or
     an OpenAI-compatible server. Killed, it resumes from its call journal without paying twice; it stops
     cleanly at the budget. Then `curation run OUT/run.yaml` curates seed + generated rows together."""
+    needs("extend")
     from curation.llms.journal import Journal
     from curation.pipelines.extend.config import ExtendConfig, load_extend_config
     from curation.pipelines.extend.estimate import estimate, gap_cover
@@ -40,7 +40,6 @@ def extend(
     from curation.pipelines.extend.run import JOURNAL, run_extension, write_outputs
 
     try:
-        require("extend")
         run = RunFolder.read(run_dir)
         config = load_extend_config(config_path)
         overrides = {"budget_usd": budget, "max_prompts": max_prompts, "cell_target": cell_target}
@@ -82,6 +81,7 @@ def classify(
     COHERE_BASE_URL) or an OpenAI-compatible server. Killed, it resumes from its call journal without paying
     twice; it stops cleanly at the budget. Writes llm_classification.parquet (id, llm_category, llm_dimension,
     llm_confidence, llm_rationale, llm_model): the review's suggestions."""
+    needs("extend")
     from curation.llms.journal import Journal
     from curation.pipelines.classify.config import ClassifyConfig, load_classify_config
     from curation.pipelines.classify.requests import classification_requests
@@ -95,7 +95,6 @@ def classify(
     )
 
     try:
-        require("extend")
         run = RunFolder.read(run_dir)
         config = load_classify_config(config_path)
         if budget is not None:

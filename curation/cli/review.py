@@ -8,10 +8,9 @@ from typing import Annotated
 
 import typer
 
-from curation.cli.common import RunDir, app, console, fail
+from curation.cli.common import RunDir, app, console, fail, needs
 from curation.config import saved_config
 from curation.errors import CurationError
-from curation.extras import require
 
 review_app = typer.Typer(help="Human review in Argilla: serve a local server, push rows, pull decisions.",
                          no_args_is_help=True)
@@ -30,11 +29,11 @@ def review_serve(
 ) -> None:
     """Start Argilla on 127.0.0.1 (argilla-server, SQLite, redis-server, the SQL search engine) with an owner and an
     annotator account, until Ctrl-C. The accounts' keys are in <home>/accounts.env (readable by you only)."""
+    needs("review")
     from curation.review.server import LocalArgilla, ReviewServerError
 
     server = LocalArgilla(home.resolve(), port=port)
     try:
-        require("review")
         server.start()
         console.print(f"Argilla is up at {server.api_url} (workspace curation). Users: owner, annotator; "
                       f"passwords and API keys in {home / 'accounts.env'}. Ctrl-C stops it.")
@@ -66,10 +65,9 @@ def review_push(
     update: Annotated[bool, typer.Option("--update", help="Re-send records already pushed (they are updated, not duplicated).")] = False,
 ) -> None:
     """Send the accepted rows (those that passed the gate) to an Argilla dataset; resumes an interrupted push."""
-    from curation.review.push import connect, push
-
+    needs("review")
     try:
-        require("review")
+        from curation.review.push import connect, push
         client = connect(api_url, api_key)
         result = push(run_dir, client, _review_name(run_dir, dataset), workspace, overlap, seed, batch_size, update, console)
     except CurationError as error:
@@ -88,11 +86,10 @@ def review_pull(
     workspace: Workspace = "curation",
 ) -> None:
     """Read submitted responses, resolve annotators by majority, apply the decisions: RUN_DIR/reviewed/."""
-    from curation.review.pull import pull
-    from curation.review.push import connect
-
+    needs("review")
     try:
-        require("review")
+        from curation.review.pull import pull
+        from curation.review.push import connect
         result = pull(run_dir, connect(api_url, api_key), _review_name(run_dir, dataset), workspace)
     except CurationError as error:
         raise fail(error) from None

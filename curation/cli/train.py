@@ -10,9 +10,8 @@ import typer
 from rich.console import Group
 from rich.table import Table
 
-from curation.cli.common import app, console, fail
+from curation.cli.common import app, console, fail, needs
 from curation.errors import CurationError
-from curation.extras import require
 from curation.train.config import load_preset, preset_names, with_overrides
 from curation.train.data import cut_warning
 
@@ -54,8 +53,8 @@ def train_command(
     """Train with DPO (trl) on the train split, a LoRA adapter by default, and evaluate preference accuracy and
     reward margins on the test split before and after; codecarbon measures the emissions. Writes the adapter
     (or model), tokenizer, training.json, evaluation.json, emissions.json and the model card (README.md)."""
+    needs("train")
     try:
-        require("train")
         config = with_overrides(
             load_preset(preset), model=model, lora=lora, max_steps=max_steps, num_train_epochs=epochs,
             learning_rate=learning_rate, beta=beta, max_length=max_length, per_device_train_batch_size=batch_size,

@@ -38,7 +38,7 @@ from curation.stage import (
     StageResult,
     add_stats,
 )
-from curation.writers import write_published, write_table
+from curation.writers import sink_table, write_published, write_table
 
 
 @dataclass
@@ -90,6 +90,7 @@ def run_pipeline(records: pl.DataFrame | Callable[[], pl.DataFrame], pipeline: P
             frame = result.kept
             progress.advance(task)
     removed = pl.concat(removed_parts, how="diagonal_relaxed") if removed_parts else pl.DataFrame(schema=REMOVED_COLUMNS)
+    removed_parts.clear()  # relaxed to one schema, the parts are copies: free them before the ledger is built
     removed = follow_duplicate_chains(removed)
     ledger_rows = ledger.rows(frame, removed)
     ledger.check(sources, ledger_rows)
@@ -193,7 +194,7 @@ def _write_outputs(result: RunResult, config: RunConfig, metadata: list[str], fo
                               config.output.formats, metadata)
     write_table(result.accepted, folder / "accepted.parquet")
     for status, file in ((Status.QUARANTINED, "quarantine.parquet"), (Status.DUPLICATE, "duplicates.parquet")):
-        rows = result.removed.filter(pl.col("status") == status.value) if result.removed.height else result.removed
-        write_table(rows, folder / file)
+        # Streamed from the removed rows: a million-row run never holds a filtered copy of them as well
+        sink_table(result.removed.lazy().filter(pl.col("status") == status.value), folder / file)
     write_table(result.ledger_rows, folder / "ledger.parquet")
     return outputs

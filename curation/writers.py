@@ -80,6 +80,11 @@ def write_table(frame: pl.DataFrame, path: Path) -> None:
     frame.write_parquet(path, row_group_size=ROW_GROUP_ROWS)
 
 
+def sink_table(rows: pl.LazyFrame, path: Path) -> None:
+    """A query's rows to parquet, streamed in row groups: the result is never held whole in memory."""
+    rows.sink_parquet(path, row_group_size=ROW_GROUP_ROWS)
+
+
 def write_dataset(frame: pl.DataFrame | pl.LazyFrame, folder: Path, formats: list[str]) -> dict[str, int]:
     """Write one dataset, a split per value of `split`: parquet/<split>.parquet and arrow/ (save_to_disk).
 

@@ -277,3 +277,29 @@ def resolve_clusters(stage: Stage, frame: pl.DataFrame, cluster_ids: pl.Series, 
     stats = {reason: members.height, f"{reason}_clusters": clustered.get_column("_cluster").n_unique(),
              POSSIBLE: possible.height if possible is not None else 0}
     return StageResult(kept, removed, stats)
+
+
+def lazy_possible_duplicates(pairs: pl.DataFrame, founder: pl.Series, rank: pl.Series,
+                             possible: Callable[[pl.DataFrame], pl.Series]) -> pl.DataFrame:
+    """What `possible_duplicates` gives on the pairs that `possible` accepts, asking it about few
+    pairs: each flagged row (the less complete of two clusters' kept rows) needs only its best possible
+    pair, so its pairs are judged best first, in rounds of 1, 2, 4... until one passes."""
+    ends = pairs.with_columns(fa=founder.gather(pairs.get_column("a")).cast(pl.Int64),
+                              fb=founder.gather(pairs.get_column("b")).cast(pl.Int64)).filter(pl.col("fa") != pl.col("fb"))
+    ends = ends.with_columns(ra=rank.gather(ends.get_column("fa")), rb=rank.gather(ends.get_column("fb")))
+    later = pl.col("ra") > pl.col("rb")
+    candidates = (ends.with_columns(flagged=pl.when(later).then("fa").otherwise("fb"),
+                                    other_rank=pl.when(later).then("rb").otherwise("ra"))
+                  .sort("flagged", "similarity", "other_rank", descending=[False, True, False])
+                  .with_columns(position=pl.int_range(pl.len()).over("flagged")))
+    found, judged, depth = [], 0, 1
+    while candidates.height:
+        batch = candidates.filter(pl.col("position") < judged + depth)
+        passed = batch.filter(possible(batch))
+        found.append(passed)
+        judged, depth = judged + depth, depth * 2
+        candidates = candidates.filter((pl.col("position") >= judged)
+                                       & ~pl.col("flagged").is_in(passed.get_column("flagged").unique().implode()))
+    if not found:
+        return pl.DataFrame(schema={ROW: pl.Int64, "other": pl.Int64})
+    return possible_duplicates(pl.concat(found).select("a", "b", "similarity"), founder, rank)

@@ -7,13 +7,12 @@ only distinct texts are embedded and only units are searched."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 
-from curation.clusters import ROW, possible_duplicates
+from curation.clusters import ROW
 
 CHUNK_CELLS = 1 << 24  # similarities computed at once: 64 MB of float32
 
@@ -92,29 +91,3 @@ def cosine(vectors: np.ndarray, pairs: pl.DataFrame, vector_of: np.ndarray | Non
         a, b = vector_of[a], vector_of[b]
     similarity = np.einsum("ij,ij->i", vectors[a], vectors[b]) if len(a) else np.zeros(0, dtype=np.float32)
     return pairs.with_columns(similarity=pl.Series(np.clip(similarity, -1.0, 1.0).astype(np.float64)).round(4))
-
-
-def lazy_possible_duplicates(pairs: pl.DataFrame, founder: pl.Series, rank: pl.Series,
-                             possible: Callable[[pl.DataFrame], pl.Series]) -> pl.DataFrame:
-    """What clusters.possible_duplicates gives on the pairs that `possible` accepts, asking it about few
-    pairs: each flagged row (the less complete of two clusters' kept rows) needs only its best possible
-    pair, so its pairs are judged best first, in rounds of 1, 2, 4... until one passes."""
-    ends = pairs.with_columns(fa=founder.gather(pairs.get_column("a")).cast(pl.Int64),
-                              fb=founder.gather(pairs.get_column("b")).cast(pl.Int64)).filter(pl.col("fa") != pl.col("fb"))
-    ends = ends.with_columns(ra=rank.gather(ends.get_column("fa")), rb=rank.gather(ends.get_column("fb")))
-    later = pl.col("ra") > pl.col("rb")
-    candidates = (ends.with_columns(flagged=pl.when(later).then("fa").otherwise("fb"),
-                                    other_rank=pl.when(later).then("rb").otherwise("ra"))
-                  .sort("flagged", "similarity", "other_rank", descending=[False, True, False])
-                  .with_columns(position=pl.int_range(pl.len()).over("flagged")))
-    found, judged, depth = [], 0, 1
-    while candidates.height:
-        batch = candidates.filter(pl.col("position") < judged + depth)
-        passed = batch.filter(possible(batch))
-        found.append(passed)
-        judged, depth = judged + depth, depth * 2
-        candidates = candidates.filter((pl.col("position") >= judged)
-                                       & ~pl.col("flagged").is_in(passed.get_column("flagged").unique().implode()))
-    if not found:
-        return pl.DataFrame(schema={ROW: pl.Int64, "other": pl.Int64})
-    return possible_duplicates(pl.concat(found).select("a", "b", "similarity"), founder, rank)

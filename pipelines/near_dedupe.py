@@ -16,6 +16,7 @@ from curation.clusters import (
     content_words,
     differs_in_meaning,
     greedy_clusters,
+    lazy_possible_duplicates,
     resolve_clusters,
     scope_keys,
     template_guard,
@@ -23,7 +24,6 @@ from curation.clusters import (
 )
 from curation.near_duplicates import ALL_PAIRS_MAX_BUCKET, Shingles, bucket_pairs, buckets, jaccard
 from curation.schema import TEXT_FIELDS
-from curation.semantic_duplicates import lazy_possible_duplicates
 from curation.stage import Stage, StageResult
 from curation.text import comparison_key, fold_accents
 

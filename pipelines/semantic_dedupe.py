@@ -15,13 +15,14 @@ from curation.clusters import (
     content_words,
     differs_in_meaning,
     greedy_clusters,
+    lazy_possible_duplicates,
     resolve_clusters,
     scope_keys,
     template_guard,
     with_possible_duplicates,
 )
 from curation.embeddings import EmbeddingCache
-from curation.semantic_duplicates import Units, cosine, lazy_possible_duplicates, similar_pairs
+from curation.semantic_duplicates import Units, cosine, similar_pairs
 from curation.stage import Stage, StageResult
 
 

@@ -6,9 +6,9 @@ import polars as pl
 import pytest
 
 from curation import semantic_duplicates
-from curation.clusters import greedy_clusters, possible_duplicates
+from curation.clusters import greedy_clusters, lazy_possible_duplicates, possible_duplicates
 from curation.pipelines.semantic_dedupe import SemanticDedupe
-from curation.semantic_duplicates import Units, lazy_possible_duplicates, similar_pairs
+from curation.semantic_duplicates import Units, similar_pairs
 from curation.testing import frame_of, pair
 
 

@@ -90,10 +90,12 @@ def push(run_dir: Path, client, name: str, workspace: str = WORKSPACE, overlap: 
 
 
 def _beside(run_dir: Path) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
-    """The run's dropped duplicates (a possible duplicate may point to one) and the LLM classifier's
-    verdicts (`curation classify`), when the run folder has them."""
-    return tuple(pl.read_parquet(run_dir / name) if (run_dir / name).is_file() else None
-                 for name in ("duplicates.parquet", LLM_CLASSIFICATION))
+    """The texts of the run's dropped duplicates (a possible duplicate may point to one) and the LLM
+    classifier's verdicts (`curation classify`), when the run folder has them. Only the columns used are
+    read: a large run drops hundreds of thousands of duplicates."""
+    wanted = {"duplicates.parquet": ["id", "system_prompt", "prompt"], LLM_CLASSIFICATION: None}
+    return tuple(pl.read_parquet(run_dir / name, columns=columns) if (run_dir / name).is_file() else None
+                 for name, columns in wanted.items())
 
 
 def _log(dataset, rows: list[dict], result: PushResult) -> list[str]:

@@ -127,6 +127,8 @@ class RunConfig(Settings):
     gate: GateConfig = GateConfig()
     dedupe: DedupeConfig = DedupeConfig()
     split: SplitConfig = SplitConfig()
+    decisions: str | None = Field(None, description="The steward's decisions (a YAML or CSV file kept in git, by row id): "
+                                  "applied after the automatic stages; `curation decide` and `curation review pull` add to it.")
     _source: Path | None = PrivateAttr(None)  # the YAML file the settings came from
 
     @field_validator("name")
@@ -152,7 +154,7 @@ class RunConfig(Settings):
         must hold none of them."""
         named = [self._source, *(source.path for source in self.inputs()), *self.gate.packs,
                  self.tagging.varieties_lexicon, self.tagging.register_lexicon, self.tagging.dimensions_lexicon,
-                 self.dedupe.semantic.cache_dir]
+                 self.dedupe.semantic.cache_dir, self.decisions]
         return [Path(path) for path in named if path is not None and os.path.exists(path)]
 
 
@@ -194,6 +196,8 @@ def _resolve_paths(config: RunConfig, base: Path) -> RunConfig:
     config.gate.packs = [str(base / pack) if (base / pack).is_file() else pack for pack in config.gate.packs]
     if config.output.dir is not None:
         config.output.dir = str(base / config.output.dir)
+    if config.decisions is not None:  # it need not exist yet: the first decision makes it
+        config.decisions = str(base / config.decisions)
     if config.dedupe.semantic.cache_dir is not None:
         config.dedupe.semantic.cache_dir = str(base / config.dedupe.semantic.cache_dir)
     return config

@@ -10,10 +10,12 @@ from dataclasses import asdict, dataclass, field
 
 import polars as pl
 
+from curation.decisions import APPLIED
 from curation.errors import CurationError
 from curation.schema import Status
 
-ROW_COLUMNS = ["source", "id", "status", "stage", "reasons", "warnings", "duplicate_of", "duplicate_of_source", "split"]
+ROW_COLUMNS = ["source", "id", "status", "stage", "reasons", "warnings", "duplicate_of", "duplicate_of_source", "split",
+               "decisions"]
 
 
 class LedgerError(CurationError):
@@ -28,6 +30,7 @@ class StageEntry:
     removed: int
     seconds: float
     stats: dict[str, int] = field(default_factory=dict)
+    returned: int = 0  # rows an earlier stage removed that this one put back (the steward's decisions)
 
 
 @dataclass
@@ -35,9 +38,10 @@ class Ledger:
     input_rows: int
     stages: list[StageEntry] = field(default_factory=list)
 
-    def record(self, stage: str, rows_in: int, rows_out: int, removed: int, seconds: float, stats: dict[str, int]) -> None:
+    def record(self, stage: str, rows_in: int, rows_out: int, removed: int, seconds: float, stats: dict[str, int],
+               returned: int = 0) -> None:
         counts = {key: int(value) for key, value in stats.items()}
-        self.stages.append(StageEntry(stage, rows_in, rows_out, removed, round(seconds, 4), counts))
+        self.stages.append(StageEntry(stage, rows_in, rows_out, removed, round(seconds, 4), counts, returned))
 
     def rows(self, accepted: pl.DataFrame, removed: pl.DataFrame) -> pl.DataFrame:
         """One row per input row: its final status, reasons, warnings, duplicate pointer and split."""
@@ -51,10 +55,11 @@ class Ledger:
             return pl.DataFrame(schema={name: pl.String for name in ROW_COLUMNS})
         rows = pl.concat([part.select(pl.col(c) for c in ROW_COLUMNS if c in part.columns) for part in parts],
                          how="diagonal_relaxed")
-        for name, dtype in (("warnings", pl.List(pl.String)), ("split", pl.String)):
+        for name, dtype in (("warnings", pl.List(pl.String)), ("split", pl.String), ("decisions", APPLIED)):
             if name not in rows.columns:
                 rows = rows.with_columns(pl.lit(None, dtype=dtype).alias(name))
-        return rows.select(ROW_COLUMNS).with_columns(pl.col("warnings").fill_null([])).sort("source")
+        return rows.select(ROW_COLUMNS).with_columns(pl.col("warnings").fill_null([]),
+                                                     pl.col("decisions").fill_null(pl.lit([], dtype=APPLIED))).sort("source")
 
     def check(self, input_sources: pl.Series, rows: pl.DataFrame) -> None:
         """Raise LedgerError unless every input row ends in exactly one place, for a reason."""
@@ -74,7 +79,7 @@ class Ledger:
         dangling = rows.filter((pl.col("status") == Status.DUPLICATE.value) & ~pl.col("duplicate_of").is_in(accepted_ids.implode()))
         if dangling.height:
             problems.append(f"duplicates of rows that were not accepted: {dangling.get_column('source').to_list()[:5]}")
-        removed_by_stages = sum(entry.removed for entry in self.stages)
+        removed_by_stages = sum(entry.removed - entry.returned for entry in self.stages)
         if removed_by_stages + accepted_ids.len() != self.input_rows:
             problems.append(f"stages removed {removed_by_stages} and accepted {accepted_ids.len()} of {self.input_rows}")
         if problems:

@@ -23,6 +23,7 @@ from curation.output_folder import (
     work_folder,
 )
 from curation.pipelines import column_makers, default_pipeline
+from curation.pipelines.apply_decisions import ApplyDecisions
 from curation.pipelines.columns import protect_metadata, published_metadata
 from curation.readers import read_inputs
 from curation.reports.duplicate_clusters import duplicate_clusters
@@ -82,9 +83,14 @@ def run_pipeline(records: pl.DataFrame | Callable[[], pl.DataFrame], pipeline: P
         for stage in stages[len(streamed):]:
             progress.update(task, description=stage.name)
             started = time.perf_counter()
+            returned = 0
+            if isinstance(stage, ApplyDecisions) and removed_parts:  # a person's decision may put a removed row back
+                back, left = stage.take_back(pl.concat(removed_parts, how="diagonal_relaxed"))
+                removed_parts[:] = [left]
+                frame, returned = pl.concat([frame, back], how="diagonal_relaxed"), back.height
             result = stage(frame)
             ledger.record(stage.name, frame.height, result.kept.height, result.removed.height,
-                          time.perf_counter() - started, result.stats)
+                          time.perf_counter() - started, result.stats, returned)
             if result.removed.height:
                 removed_parts.append(result.removed)
             frame = result.kept

@@ -5,9 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from curation.config import RunConfig
+from curation.decisions import read_decisions
+from curation.errors import ConfigError
+from curation.pipelines.apply_decisions import ApplyDecisions
 from curation.pipelines.dimension_tag import DimensionTag
 from curation.pipelines.exact_dedupe import ExactDedupe
 from curation.pipelines.filter import Filter
+from curation.pipelines.image_pipeline import image_rules, image_stages, text_filters
 from curation.pipelines.language_tag import LanguageTag
 from curation.pipelines.near_dedupe import NearDedupe
 from curation.pipelines.normalise import Normalise
@@ -27,8 +31,8 @@ BUILDERS: dict[str, Callable[[RunConfig], Stage]] = {
     VarietyTag.name: lambda c: VarietyTag(c.tagging.varieties_lexicon),
     RegisterTag.name: lambda c: RegisterTag(c.tagging.register_lexicon),
     DimensionTag.name: lambda c: DimensionTag(c.tagging.dimensions_lexicon),
-    Filter.name: lambda c: Filter(default_rules(c.filters, tagged=c.tagging.enabled, varieties_lexicon=c.tagging.varieties_lexicon)
-                                  + [rule for pack in load_packs(c.gate.packs) for rule in pack.rules()]),
+    Filter.name: lambda c: Filter(default_rules(text_filters(c), tagged=c.tagging.enabled, varieties_lexicon=c.tagging.varieties_lexicon)
+                                  + image_rules(c) + [rule for pack in load_packs(c.gate.packs) for rule in pack.rules()]),
     ExactDedupe.name: lambda c: ExactDedupe(by_prompt=c.dedupe.exact.by_prompt, scope=c.dedupe.scope,
                                             persona=c.dedupe.persona,
                                             generic_system_prompts=c.dedupe.generic_system_prompts),
@@ -41,10 +45,11 @@ BUILDERS: dict[str, Callable[[RunConfig], Stage]] = {
                                                   persona=c.dedupe.persona,
                                                   generic_system_prompts=c.dedupe.generic_system_prompts,
                                                   guard=c.dedupe.guard, borderline=c.dedupe.borderline),
+    ApplyDecisions.name: lambda c: ApplyDecisions(read_decisions(_decisions_file(c))),
     Split.name: lambda c: Split(test_fraction=c.split.test_fraction, seed=c.split.seed),
 }
 STAGES = {stage.name: stage for stage in (Normalise, LanguageTag, VarietyTag, RegisterTag, DimensionTag, Filter,
-                                          ExactDedupe, NearDedupe, SemanticDedupe, Split)}
+                                          ExactDedupe, NearDedupe, SemanticDedupe, ApplyDecisions, Split)}
 TAGGING = {LanguageTag.name, VarietyTag.name, RegisterTag.name, DimensionTag.name}
 
 
@@ -55,7 +60,15 @@ def enabled(name: str, config: RunConfig) -> bool:
         return config.dedupe.near.enabled
     if name == SemanticDedupe.name:
         return config.dedupe.semantic.enabled
+    if name == ApplyDecisions.name:
+        return config.decisions is not None
     return True
+
+
+def _decisions_file(config: RunConfig) -> str:
+    if config.decisions is None:
+        raise ConfigError("apply_decisions needs the decisions file: set `decisions: decisions.yaml` in the config")
+    return config.decisions
 
 
 def build_stage(name: str, config: RunConfig) -> Stage:
@@ -63,8 +76,11 @@ def build_stage(name: str, config: RunConfig) -> Stage:
 
 
 def default_pipeline(config: RunConfig) -> Pipeline:
-    """normalise >> tags >> filter >> exact, near and semantic dedupe >> split (disabled stages left out)."""
-    first, *rest = [build_stage(name, config) for name in BUILDERS if enabled(name, config)]
+    """normalise >> tags >> filter >> exact, near and semantic dedupe >> the steward's decisions >> split (disabled
+    names = [name for name in BUILDERS if enabled(name, config)]
+    if config.images is not None:
+        names = names[:names.index(Filter.name) + 1]
+    first, *rest = [build_stage(name, config) for name in names] + (image_stages(config) if config.images else [])
     pipeline = Pipeline([first])
     for stage in rest:
         pipeline = pipeline >> stage

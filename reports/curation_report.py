@@ -21,6 +21,7 @@ from curation.reports.gate import gate_table, gate_verdict
 from curation.reports.generation_cost import generation_cost
 from curation.reports.markdown import markdown_code, markdown_table, markdown_text
 from curation.reports.next_steps import STEP_ROWS, Step, next_steps
+from curation.reports.run_diff import HOW_TO_READ, ROWS_SHOWN, RunDiff, diff_runs
 from curation.reports.similarity import tfidf_similarity
 from curation.run_folder import RunFolder
 from curation.text import char_length, raw_text
@@ -89,8 +90,9 @@ class Report:
 
 
 def build_report(run: RunFolder, target: str = "uniform", cell_target: int | None = None,
-                 evaluation: dict | None = None, out_dir: Path | None = None) -> Report:
-    """The report of a run; `out_dir` is where it goes (default: the run folder), for its links to the run's files."""
+                 evaluation: dict | None = None, out_dir: Path | None = None, previous: RunFolder | None = None) -> Report:
+    """The report of a run; `out_dir` is where it goes (default: the run folder), for its links to the run's files;
+    with a previous run, what changed since it."""
     accepted = run.accepted
     pairs = accepted.filter(pl.col("chosen").is_not_null() & pl.col("rejected").is_not_null())
     scored = pairs.select("country").with_columns(tfidf_similarity(pairs))
@@ -107,8 +109,9 @@ def build_report(run: RunFolder, target: str = "uniform", cell_target: int | Non
     audited = audit(accepted, target, cell_target)
     charts = _charts(run, accepted, scored) | {"audit_countries": audit_figure(audited)}
     steps = next_steps(run, audited, out_dir or run.path)
-    return Report(_html(run, tables, audited, charts, steps, evaluation), _markdown(run, tables, audited, steps, evaluation),
-                  audited, {AUDIT_FIGURE: charts["audit_countries"]})
+    changes = diff_runs(previous, run, new_audit=audit_json(audited)) if previous is not None else None
+    return Report(_html(run, tables, audited, charts, steps, evaluation, changes),
+                  _markdown(run, tables, audited, steps, evaluation, changes), audited, {AUDIT_FIGURE: charts["audit_countries"]})
 
 
 def _charts(run: RunFolder, accepted: pl.DataFrame, scored: pl.DataFrame) -> dict[str, bytes]:
@@ -148,7 +151,7 @@ def _review_tables(review: dict | None) -> dict[str, pl.DataFrame] | None:
 
 
 def _html(run: RunFolder, tables: dict[str, pl.DataFrame], audited: dict, charts: dict[str, bytes], steps: list[Step],
-          evaluation: dict | None) -> str:
+          evaluation: dict | None, changes: RunDiff | None = None) -> str:
     summary = run.summary
     return html_report.render(
         dataset=summary["dataset"], input_rows=summary["input_rows"],
@@ -159,6 +162,8 @@ def _html(run: RunFolder, tables: dict[str, pl.DataFrame], audited: dict, charts
         review=run.review, review_tables=_review_tables(run.review),
         clusters=html_report.clusters_view(run.clusters), duplicates=0 if run.clusters is None else run.clusters.height,
         evaluation=None if evaluation is None else {"headline": headline(evaluation), "tables": evaluation_tables(evaluation)},
+        changes=None if changes is None else {"since": str(changes.old), "headline": changes.headline(), "notes": changes.notes,
+                                              "how_to_read": HOW_TO_READ, "tables": changes.tables(), "max_rows": ROWS_SHOWN},
         audit={"headline": audited["headline"], "tables": audited["tables"], "missing": missing_sentence(audited),
                "figure": figures.data_uri(charts["audit_countries"])},
     )
@@ -181,12 +186,14 @@ def _steps_markdown(steps: list[Step]) -> list[str]:
     return lines
 
 
-def _markdown(run: RunFolder, tables: dict[str, pl.DataFrame], audited: dict, steps: list[Step], evaluation: dict | None = None) -> str:
+def _markdown(run: RunFolder, tables: dict[str, pl.DataFrame], audited: dict, steps: list[Step], evaluation: dict | None = None,
+              changes: RunDiff | None = None) -> str:
     summary = run.summary
     lines = [
         f"# Curation report: {markdown_text(summary['dataset'])}", "",
         f"{summary['input_rows']:,} input rows: " + ", ".join(f"{k} {v:,}" for k, v in summary["status"].items()) + ".", "",
         *_steps_markdown(steps),
+        *([changes.markdown(level=2)] if changes is not None else []),
         "## Funnel per stage", "", markdown_table(tables["funnel"]), "",
         "## The gate", "", markdown_text(gate_verdict(run.validation)), "", markdown_table(gate_table(run.validation)), "",
         "## Rules", "", markdown_table(tables["rules"]), "",
@@ -204,12 +211,13 @@ def _markdown(run: RunFolder, tables: dict[str, pl.DataFrame], audited: dict, st
     return "\n".join(lines) + "\n"
 
 
-def write_report(run: RunFolder, out_dir: Path | None = None, target: str = "uniform",
-                 cell_target: int | None = None, evaluation: dict | None = None) -> tuple[Report, dict[str, Path]]:
+def write_report(run: RunFolder, out_dir: Path | None = None, target: str = "uniform", cell_target: int | None = None,
+                 evaluation: dict | None = None, previous: RunFolder | None = None) -> tuple[Report, dict[str, Path]]:
     """report.html, report.md, bias_audit.json and bias_audit.md in `out_dir` (default: the run folder); with an
-    evaluation against the gold set (reports/evaluation.py), its section in the report."""
+    evaluation against the gold set (reports/evaluation.py), its section in the report; with a previous run, what
+    changed since it (reports/run_diff.py)."""
     out_dir = out_dir or run.path
-    report = build_report(run, target, cell_target, evaluation, out_dir)
+    report = build_report(run, target, cell_target, evaluation, out_dir, previous)
     out_dir.mkdir(parents=True, exist_ok=True)
     texts = {"report.html": report.html, "report.md": report.markdown,
              "bias_audit.json": json.dumps(audit_json(report.audited), indent=2, ensure_ascii=False, default=str),

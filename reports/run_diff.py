@@ -30,6 +30,7 @@ EXCERPT_CHARS = 80
 ROWS_SHOWN = 200  # in the Markdown and the HTML; the JSON holds every row
 KEY = ["id", "occurrence"]
 ABSENT = "–"
+HOW_TO_READ = "Rows are matched by content id; tags count the accepted rows."
 
 
 @dataclass
@@ -46,9 +47,9 @@ class RunDiff:
 
     def tables(self) -> dict[str, pl.DataFrame]:
         """The tables a reader sees, by title, in order (the Markdown and the HTML show the same)."""
-        audit_titles = {"headline": "Audit headline", "countries": "Accepted rows per country",
-                        "cells": "Accepted rows per country × dimension cell (confident dimension)",
-                        "gaps": "Gap list (rows needed per cell)"}
+        audit_titles = {"headline": "Audit headline", "countries": "Accepted rows per country (those that changed)",
+                        "cells": "Accepted rows per country × dimension cell, confident dimension (those that changed)",
+                        "gaps": "Gap list: rows needed per country × dimension cell (those that changed)"}
         return {"Rows per status": self.status, "Where the rows went": self.moves,
                 "Settings that differ (config.yaml)": self.config, "Rule and tag counts that changed": self.counts,
                 **{audit_titles[name]: table for name, table in self.audit.items()},
@@ -77,11 +78,15 @@ class RunDiff:
         """The diff as Markdown, its title at heading `level` (2 inside the report)."""
         heading = "#" * level
         lines = [f"{heading} What changed since {markdown_text(self.old)}", "",
-                 markdown_text(f"{self.headline()} Rows are matched by content id; tags count the accepted rows."), ""]
+                 markdown_text(f"{self.headline()} {HOW_TO_READ}"), ""]
         lines += [f"- **{markdown_text(note)}**" for note in self.notes] + ([""] if self.notes else [])
         for title, table in self.tables().items():
             lines += [f"{heading}# {markdown_text(title)}", "", markdown_table(table, ROWS_SHOWN), ""]
         return "\n".join(lines) + "\n"
+
+    def as_text(self, form: str) -> str:
+        """The diff as `md` or `json` text."""
+        return self.markdown() if form == "md" else json.dumps(self.as_json(), indent=2, ensure_ascii=False, default=str) + "\n"
 
 
 def diff_runs(old: RunFolder, new: RunFolder, old_audit: dict | None = None, new_audit: dict | None = None) -> RunDiff:
@@ -106,11 +111,10 @@ def diff_runs(old: RunFolder, new: RunFolder, old_audit: dict | None = None, new
 
 
 def write_diff(diff: RunDiff, folder: Path, formats: tuple[str, ...] = ("md", "json")) -> list[Path]:
-    """diff.md and diff.json in `folder`."""
-    texts = {"md": diff.markdown(), "json": json.dumps(diff.as_json(), indent=2, ensure_ascii=False, default=str)}
-    paths = [folder / f"diff.{name}" for name in formats]
-    for name, path in zip(formats, paths):
-        path.write_text(texts[name], encoding="utf-8")
+    """diff.md and diff.json (or one of them) in `folder`."""
+    paths = [folder / f"diff.{form}" for form in formats]
+    for form, path in zip(formats, paths):
+        path.write_text(diff.as_text(form), encoding="utf-8")
     return paths
 
 
@@ -138,10 +142,12 @@ def _changed_rows(old: pl.DataFrame, new: pl.DataFrame, old_prompts: pl.DataFram
         new.select(*KEY, *(pl.col(name).alias(f"{name}_new") for name in values)), on=KEY, how="full", coalesce=True)
     changed = pl.concat_list(pl.when(pl.col(f"{name}_old").ne_missing(pl.col(f"{name}_new"))).then(pl.lit(name))
                              for name in CHANGE_FIELDS).list.drop_nulls()
+    in_both = pl.col("source_old").is_not_null() & pl.col("source_new").is_not_null()
     change = (pl.when(pl.col("source_old").is_null()).then(pl.lit("added"))
               .when(pl.col("source_new").is_null()).then(pl.lit("removed"))
               .when(changed.list.len() > 0).then(pl.lit("changed")))
-    rows = joined.with_columns(change=change, changed=changed).filter(pl.col("change").is_not_null())
+    rows = (joined.with_columns(change=change, changed=pl.when(in_both).then(changed).otherwise(pl.lit([], dtype=pl.List(pl.String))))
+            .filter(pl.col("change").is_not_null()))
     prompts = (rows.select(*KEY, "source_new").join(new_prompts, left_on="source_new", right_on="source")
                .select(*KEY, "prompt"))
     prompts = pl.concat([prompts, rows.join(prompts, on=KEY, how="anti").select(*KEY, "source_old")
@@ -155,13 +161,14 @@ def _changed_rows(old: pl.DataFrame, new: pl.DataFrame, old_prompts: pl.DataFram
 
 
 def _old_to_new(name: str) -> pl.Expr:
-    """`old → new` where the field changed (or the row is in one run only), else its value."""
+    """`old → new` where the field changed; else its value (the old one for a removed row)."""
     def text(side: str) -> pl.Expr:
         value = pl.col(f"{name}_{side}")
         if name == "reasons":
             value = value.list.join(", ")
         return pl.when(value.is_null() | (value == "")).then(pl.lit(ABSENT)).otherwise(value)
     return (pl.when(pl.col("changed").list.contains(name)).then(pl.concat_str(text("old"), pl.lit(" → "), text("new")))
+            .when(pl.col("change") == "removed").then(text("old"))
             .otherwise(text("new")).alias(name))
 
 

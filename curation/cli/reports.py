@@ -1,7 +1,8 @@
-"""The reporting commands: `curation report`, `evaluate` and `card`."""
+"""The reporting commands: `curation report`, `evaluate`, `card` and `diff`."""
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -13,10 +14,11 @@ from rich.text import Text
 
 from curation.cli.common import EXIT_GATE_FAILED, RunDir, app, console, fail
 from curation.errors import CurationError
-from curation.output_folder import claim_folder
+from curation.output_folder import atomic_directory, claim_folder
 from curation.reports.bias_audit import audit
 from curation.reports.curation_report import write_report
 from curation.reports.dataset_card import KINDS, write_card
+from curation.reports.run_diff import diff_runs, write_diff
 from curation.run_folder import RunFolder
 
 Target = Annotated[str, typer.Option("--target", help="Country target of the audit: uniform, spanish_speakers or a YAML file.")]
@@ -30,6 +32,8 @@ def report(
     cell_target: Annotated[int | None, typer.Option("--cell-target", help="Rows wanted per country x dimension cell.")] = None,
     gold: Annotated[Path | None, typer.Option("--gold", help="A gold set (folder or JSONL file): adds the evaluation against it "
                                               "(evaluation.json, evaluation.md and a section of the report).")] = None,
+    previous: Annotated[Path | None, typer.Option("--previous", help="An earlier run folder: adds \"What changed since\" it "
+                                                  "to the report (as `curation diff PREVIOUS RUN_DIR`).")] = None,
 ) -> None:
     """The curation report (report.html, self-contained; report.md), the bias-balance audit (bias_audit.json,
     bias_audit.md) and the dataset cards of the run's published datasets."""
@@ -37,10 +41,11 @@ def report(
 
     try:
         run = RunFolder.read(run_dir)
+        earlier = RunFolder.read(previous) if previous else None
         if out is not None:
-            claim_folder(out, [run_dir, *([gold] if gold else [])])
+            claim_folder(out, [run_dir, *([gold] if gold else []), *([previous] if previous else [])])
         evaluation = evaluate_run(run_dir, gold) if gold else None
-        written, paths = write_report(run, out, target, cell_target, evaluation)
+        written, paths = write_report(run, out, target, cell_target, evaluation, earlier)
         if evaluation is not None:
             paths |= write_evaluation(evaluation, out or run_dir)
         cards = [_card(run, written.audited, kind, None, "apache-2.0", out) for kind in KINDS if run.published(kind)]
@@ -123,3 +128,38 @@ def _card(run: RunFolder, audited: dict, kind: str, repo_id: str | None, license
         console.print(f"[red]naming convention:[/] {problem}")
         raise typer.Exit(EXIT_GATE_FAILED)
     return path
+
+
+class DiffFormat(str, Enum):
+    md = "md"
+    json = "json"
+
+
+@app.command()
+def diff(
+    run_a: Annotated[Path, typer.Argument(metavar="RUN_A", help="The earlier run folder.")],
+    run_b: Annotated[Path, typer.Argument(metavar="RUN_B", help="The later run folder.")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write diff.md and diff.json into this folder "
+                                             "(default: print the diff).")] = None,
+    output_format: Annotated[DiffFormat | None, typer.Option("--format", help="md or json: what to print, or with --out "
+                                                             "the one file to write (default: Markdown; both files with --out).")] = None,
+) -> None:
+    """What changed between two runs: the rows whose status, reasons, duplicate target or split changed (matched
+    by content id; rows in one run only are listed as added or removed, and a different input is flagged), the
+    rule and tag counts, the settings and the audit (with bias_audit.json, from `curation report`)."""
+    try:
+        changes = diff_runs(RunFolder.read(run_a), RunFolder.read(run_b))
+        if out is not None:
+            formats = (output_format.value,) if output_format else ("md", "json")
+            with atomic_directory(out, [run_a, run_b]) as folder:
+                written = [out / path.name for path in write_diff(changes, folder, formats)]
+    except CurationError as error:
+        raise fail(error) from None
+    console.print(Text(changes.headline()), highlight=False)
+    for note in changes.notes:
+        console.print(Text(note, style="yellow"), highlight=False)
+    if out is None:
+        typer.echo(changes.as_text(output_format.value if output_format else "md"), nl=False)
+        return
+    for path in written:
+        console.print(f"wrote {path}")

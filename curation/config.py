@@ -11,6 +11,7 @@ from typing import Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from curation.errors import ConfigError
+from curation.images.probe import MAX_PIXELS
 from curation.safe_yaml import read_yaml
 
 Severity = Literal["block", "warn"]
@@ -117,6 +118,21 @@ class GateConfig(Settings):
     strict: bool = Field(False, description="A failed dataset expectation fails the run (exit 1); `curation run --strict` too.")
 
 
+class ImagesConfig(Settings):
+    """An image run: each row names an image; the run checks the images and publishes <name>_images_dpo/_kto."""
+    column: str | None = Field(None, description="The image column (file paths, bytes or a Hugging Face Image); "
+                               "default the first of image, images, image_path, file_name, imagen.")
+    folder: str | None = Field(None, description="Where relative image paths start; default the input file's folder.")
+    min_side: int = Field(64, ge=1, description="Pixels of the shorter side under which an image is too small.")
+    max_aspect_ratio: float = Field(4.0, ge=1, description="Longer side over shorter side above which an image is a "
+                                    "strip or a banner, not a scene.")
+    max_pixels: int = Field(MAX_PIXELS, ge=1, description="More pixels than this is a decompression bomb: refused "
+                            "before it is decoded (Pillow's own limit by default).")
+    near: bool = Field(True, description="Near-duplicate images by perceptual hash (pHash).")
+    near_max_distance: int = Field(6, ge=0, le=32, description="Bits of the 64-bit pHash in which two near-duplicate "
+                                   "images may differ (a resized or re-compressed copy differs in 0-4).")
+
+
 class RunConfig(Settings):
     name: str = Field(description="Base name of the published datasets: <name>_dpo, <name>_kto, <name>_prompts.")
     input: InputConfig | list[InputConfig] = Field(description="One input, or several read as one dataset (seed + generated).")
@@ -127,6 +143,7 @@ class RunConfig(Settings):
     gate: GateConfig = GateConfig()
     dedupe: DedupeConfig = DedupeConfig()
     split: SplitConfig = SplitConfig()
+    images: ImagesConfig | None = Field(None, description="Set (even empty, `images: {}`) for image + caption data.")
     decisions: str | None = Field(None, description="The steward's decisions (a YAML or CSV file kept in git, by row id): "
                                   "applied after the automatic stages; `curation decide` and `curation review pull` add to it.")
     _source: Path | None = PrivateAttr(None)  # the YAML file the settings came from
@@ -154,7 +171,7 @@ class RunConfig(Settings):
         must hold none of them."""
         named = [self._source, *(source.path for source in self.inputs()), *self.gate.packs,
                  self.tagging.varieties_lexicon, self.tagging.register_lexicon, self.tagging.dimensions_lexicon,
-                 self.dedupe.semantic.cache_dir, self.decisions]
+                 self.dedupe.semantic.cache_dir, self.decisions, self.images and self.images.folder]
         return [Path(path) for path in named if path is not None and os.path.exists(path)]
 
 
@@ -200,6 +217,8 @@ def _resolve_paths(config: RunConfig, base: Path) -> RunConfig:
         config.decisions = str(base / config.decisions)
     if config.dedupe.semantic.cache_dir is not None:
         config.dedupe.semantic.cache_dir = str(base / config.dedupe.semantic.cache_dir)
+    if config.images is not None and config.images.folder is not None:
+        config.images.folder = str(base / config.images.folder)
     return config
 
 

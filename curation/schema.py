@@ -7,6 +7,8 @@ from enum import StrEnum
 
 import polars as pl
 
+from curation.images.probe import FACT_COLUMNS
+
 
 class Preference(StrEnum):
     CHOSEN_BETTER = "chosen-better"
@@ -37,6 +39,10 @@ CANONICAL: dict[str, pl.DataType] = {
     "country": pl.String(),
 }
 
+# The image of a row of the `_images_` datasets (curation.readers.images): its bytes when the input held them,
+# else its file; then what curation.images.probe measured. They follow the canonical columns.
+IMAGE_COLUMNS: dict[str, pl.DataType] = {"image_bytes": pl.Binary(), "image_path": pl.String(), **FACT_COLUMNS}
+
 _ID_FIELDS = ("system_prompt", "prompt", "chosen", "rejected", "preference", "country")
 _UNIT_SEPARATOR, _NULL_MARK = "\x1f", "\x00"
 _ID_BATCH_ROWS = 50_000
@@ -47,14 +53,16 @@ def record_ids(frame: pl.DataFrame) -> pl.Series:
 
     The content is lightly normalised first (NFC, line ends, outer spaces; empty means absent), so a
     CSV's empty cell and a JSONL's "" or a CRLF copy of the file give the same id. blake2b rather
-    than polars' hash, whose values may change between polars versions.
+    than polars' hash, whose values may change between polars versions. An image record's id covers its
+    image's content hash too: one caption pair on two images is two records.
     """
-    light = [pl.col(name).str.normalize("NFC").str.replace_all("\r\n?", "\n").str.strip_chars() for name in _ID_FIELDS]
+    fields = (*_ID_FIELDS, "image_sha256") if "image_sha256" in frame.columns else _ID_FIELDS
+    light = [pl.col(name).str.normalize("NFC").str.replace_all("\r\n?", "\n").str.strip_chars() for name in fields]
     ids: list[str] = []
     # Slices, so neither the normalised copies nor the Python strings of a million-row input exist all at once.
     for part in frame.iter_slices(_ID_BATCH_ROWS):
-        normalised = part.select(light).select(pl.when(pl.col(name) != "").then(pl.col(name)).alias(name) for name in _ID_FIELDS)
-        columns = [normalised.get_column(name).to_list() for name in _ID_FIELDS]
+        normalised = part.select(light).select(pl.when(pl.col(name) != "").then(pl.col(name)).alias(name) for name in fields)
+        columns = [normalised.get_column(name).to_list() for name in fields]
         ids.extend(
             hashlib.blake2b(
                 _UNIT_SEPARATOR.join(_NULL_MARK if value is None else value for value in values).encode(),
@@ -71,13 +79,13 @@ def conform(frame: pl.DataFrame) -> pl.DataFrame:
     frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(name) for name in missing)
     frame = frame.with_columns(pl.col(name).cast(dtype) for name, dtype in CANONICAL.items() if name != "id")
     frame = frame.with_columns(record_ids(frame))
-    metadata = [name for name in frame.columns if name not in CANONICAL]
-    return frame.select(*CANONICAL, *metadata)
+    images = [name for name in IMAGE_COLUMNS if name in frame.columns]
+    return frame.select(*CANONICAL, *images, *metadata_columns(frame))
 
 
 def metadata_columns(frame: pl.DataFrame) -> list[str]:
     """Persona and other metadata columns a reader kept, in their input order."""
-    return [name for name in frame.columns if name not in CANONICAL]
+    return [name for name in frame.columns if name not in CANONICAL and name not in IMAGE_COLUMNS]
 
 
 def seeded_coin(seed: int, key: str) -> bool:

@@ -77,6 +77,8 @@ def build_stage(name: str, config: RunConfig) -> Stage:
 
 def default_pipeline(config: RunConfig) -> Pipeline:
     """normalise >> tags >> filter >> exact, near and semantic dedupe >> the steward's decisions >> split (disabled
+    stages left out). An image run (config.images) dedupes and splits by image instead
+    (curation.pipelines.image_pipeline)."""
     names = [name for name in BUILDERS if enabled(name, config)]
     if config.images is not None:
         names = names[:names.index(Filter.name) + 1]

@@ -26,18 +26,22 @@ class Split(Stage):
     def __init__(self, test_fraction: float = 0.1, seed: int = 42):
         self.test_fraction, self.seed = test_fraction, seed
 
+    def group_key(self) -> pl.Expr:
+        """Rows of one group land in one split: here the rows of one prompt."""
+        return exact_key("prompt")
+
     def process(self, frame: pl.DataFrame) -> StageResult:
         frame = frame.drop("split", strict=False)
         # Strata: country and vote, so the test split of each country holds clear pairs for DPO too.
         # A group whose rows differ is stratified under its first row.
-        groups = frame.group_by(exact_key("prompt").alias("_group"), maintain_order=True).agg(
+        groups = frame.group_by(self.group_key().alias("_group"), maintain_order=True).agg(
             pl.concat_str([pl.col("country").fill_null("-"), pl.col("preference").fill_null("-")], separator="/").first().alias("_stratum"))
         groups = groups.with_columns(_draw=pl.Series(_draw(self.seed, groups.get_column("_group").to_list()), dtype=pl.Float64))
         # Within each country, the groups with the lowest draws make up the test share.
         rank = pl.col("_draw").rank("ordinal").over("_stratum")
         test_groups = (pl.len().over("_stratum") * self.test_fraction).round().cast(pl.Int64)
         groups = groups.with_columns(split=pl.when(rank <= test_groups).then(pl.lit("test")).otherwise(pl.lit("train")))
-        split = frame.with_columns(_group=exact_key("prompt")).join(
+        split = frame.with_columns(_group=self.group_key()).join(
             groups.select("_group", "split"), on="_group", how="left", maintain_order="left"
         ).drop("_group")
         counts = split.get_column("split").value_counts()

@@ -18,8 +18,10 @@ def name_problem(name: str, kind: str) -> str:
     required = REQUIRED_WORD[kind]
     if required not in stems:
         return f"a {kind} dataset's name must contain {required!r} (e.g. {name}_{required})"
+    # A multimodal dataset names `image` besides its kind (utensilios_ecuador_images_kto), and an image
+    # dataset may name its prompts.
     others = sorted(word for other, word in REQUIRED_WORD.items()
-                    if other != kind and word in stems and not (kind == "images" and word == "prompt"))
+                    if other not in (kind, "images") and word in stems and not (kind == "images" and word == "prompt"))
     if others:
         return f"a {kind} dataset's name also names {others}, which mark another kind of dataset"
     return ""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import polars as pl
 
-from curation.config import InputConfig, RunConfig
+from curation.config import ImagesConfig, InputConfig, RunConfig
 from curation.errors import ConfigError, InputError
-from curation.readers import arena, pairwise, prompt_upload, trl
+from curation.readers import arena, images, pairwise, prompt_upload, trl
 from curation.readers.files import load_raw
 from curation.schema import conform
 
@@ -36,9 +36,13 @@ def _standard_names(frame: pl.DataFrame, mapping: dict[str, str], label: str) ->
     return frame.rename({old: new for old, new in folded.items() if old != new})
 
 
-def read_records(config: InputConfig) -> pl.DataFrame:
-    """Read the configured input as canonical records (see curation.schema)."""
+def read_records(config: InputConfig, image_settings: ImagesConfig | None = None) -> pl.DataFrame:
+    """Read the configured input as canonical records (see curation.schema); with `image_settings`, each row's
+    image too (curation.readers.images)."""
     raw = _standard_names(load_raw(config.path, config.split), config.columns, config.path)
+    image_column = images.image_column(raw, image_settings, config.path)
+    if image_column is not None:
+        raw = images.take_images(raw, image_column, images.images_folder(config.path, image_settings), image_settings)
     if config.format == "auto":
         columns = set(raw.columns)
         shape = next((module for module in SHAPES.values() if module.matches(columns)), None)
@@ -55,7 +59,7 @@ def read_records(config: InputConfig) -> pl.DataFrame:
 
 def read_inputs(config: RunConfig) -> pl.DataFrame:
     """Every configured input as one frame of canonical records (metadata columns may differ by input)."""
-    parts = [read_records(source) for source in config.inputs()]
+    parts = [read_records(source, config.images) for source in config.inputs()]
     records = pl.concat(parts, how="diagonal_relaxed") if len(parts) > 1 else parts[0]
     if len(parts) > 1 and records.get_column("source").is_duplicated().any():
         raise ConfigError("two inputs have the same file name; their rows would share source labels. Rename one.")

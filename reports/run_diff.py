@@ -30,6 +30,7 @@ EXCERPT_CHARS = 80
 ROWS_SHOWN = 200  # in the Markdown and the HTML; the JSON holds every row
 KEY = ["id", "occurrence"]
 ABSENT = "–"
+IGNORED_SETTINGS = {"output.dir"}  # where a run was written says nothing about its rows
 HOW_TO_READ = "Rows are matched by content id; tags count the accepted rows."
 
 
@@ -95,7 +96,7 @@ def diff_runs(old: RunFolder, new: RunFolder, old_audit: dict | None = None, new
     old_rows, new_rows = _ledger(old), _ledger(new)
     rows = _changed_rows(old_rows, new_rows, _prompts(old), _prompts(new))
     config = _config_changes(old.path, new.path)
-    notes = _input_notes(rows, config)
+    notes = _input_notes(old_rows, new_rows, rows)
     old_audit, new_audit = old_audit or _read_audit(old.path), new_audit or _read_audit(new.path)
     notes += [f"no {AUDIT_FILE} in {run.path}: run `curation report {run.path}` for the audit deltas"
               for run, audited in ((old, old_audit), (new, new_audit)) if audited is None]
@@ -229,7 +230,8 @@ def _config_changes(old: Path, new: Path) -> pl.DataFrame:
     """The settings of the two runs' config.yaml that differ, as `section.key` with JSON values."""
     old_settings, new_settings = _settings(old), _settings(new)
     rows = [{"setting": name, "old": old_settings.get(name, ABSENT), "new": new_settings.get(name, ABSENT)}
-            for name in sorted(old_settings.keys() | new_settings.keys()) if old_settings.get(name) != new_settings.get(name)]
+            for name in sorted((old_settings.keys() | new_settings.keys()) - IGNORED_SETTINGS)
+            if old_settings.get(name) != new_settings.get(name)]
     return pl.DataFrame(rows, schema={"setting": pl.String, "old": pl.String, "new": pl.String})
 
 
@@ -246,9 +248,16 @@ def _flatten(value: object, prefix: str = "") -> dict[str, str]:
     return {prefix.removesuffix("."): json.dumps(value, ensure_ascii=False)}
 
 
-def _input_notes(rows: pl.DataFrame, config: pl.DataFrame) -> list[str]:
-    inputs = config.filter(pl.col("setting").str.starts_with("input"))
-    notes = [f"the runs read different input: {setting} {old} → {new}" for setting, old, new in inputs.iter_rows()]
+def _input_files(rows: pl.DataFrame) -> list[str]:
+    """The input files by the names the rows' source labels give them (`name:row`)."""
+    return rows.select(pl.col("source").str.replace(r":\d+$", "").unique().sort()).to_series().to_list()
+
+
+def _input_notes(old_rows: pl.DataFrame, new_rows: pl.DataFrame, rows: pl.DataFrame) -> list[str]:
+    """A different input is allowed, but said first: by file name (a path written another way is the same file), and
+    by rows (the same name with other content)."""
+    old_files, new_files = _input_files(old_rows), _input_files(new_rows)
+    notes = [f"the runs read different input files: {', '.join(old_files)} → {', '.join(new_files)}"] if old_files != new_files else []
     added, removed = (rows.filter(pl.col("change") == kind).height for kind in ("added", "removed"))
     if added or removed:
         notes.append(f"the input changed: {added:,} rows only in the new run, {removed:,} only in the old one")

@@ -148,7 +148,8 @@ def test_a_changed_input_is_flagged_and_its_rows_listed_as_added_or_removed(runs
     expected = expected_changes(runs["old"], runs["other"])
     assert listed_changes(diff) == expected
     assert Counter(change for change, _ in expected.values()) >= Counter(added=1, removed=4)
-    assert any(note.startswith("the runs read different input: input.path") for note in diff["notes"])
+    assert "the runs read different input files: arena_demo.jsonl → changed.jsonl" in diff["notes"]
+    assert {row["setting"] for row in diff["config"]} == {"input.path"}
     assert "the input changed: 1 rows only in the new run, 4 only in the old one" in diff["notes"]
     assert "the input changed" in printed.stderr  # the flags are shown, not only written
     removed = {row["id"]: row for row in diff["rows"] if row["change"] == "removed"}

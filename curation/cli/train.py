@@ -62,7 +62,13 @@ def train_command(
             load_in_4bit=load_in_4bit, country=country, base_model=base_model, dataset_id=dataset_id,
             license=license_id, seed=seed)
         from curation.train.trainer import train
+        from curation.train.vlm import is_image_dataset, train_vlm
 
+        if is_image_dataset(data):  # images with two captions: a vision-language model (curation.train.vlm)
+            training = train_vlm(data, config, out, None if quiet else console)
+            console.print(f"DPO (vision-language): {training['steps']} steps in {training['train_runtime_s']:.1f} s; "
+                          f"written to {out} (evaluation.json, model card: README.md)")
+            return
         result = train(data, config, out, None if quiet else console)
     except CurationError as error:
         raise fail(error) from None

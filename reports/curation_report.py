@@ -19,6 +19,7 @@ from curation.reports.bias_audit import audit, audit_figure, audit_json, audit_m
 from curation.reports.evaluation import evaluation_tables, headline
 from curation.reports.gate import gate_table, gate_verdict
 from curation.reports.generation_cost import generation_cost
+from curation.reports.image_grid import render_images
 from curation.reports.markdown import markdown_code, markdown_table, markdown_text
 from curation.reports.next_steps import STEP_ROWS, Step, next_steps
 from curation.reports.run_diff import HOW_TO_READ, ROWS_SHOWN, RunDiff, diff_runs
@@ -161,6 +162,7 @@ def _html(run: RunFolder, tables: dict[str, pl.DataFrame], audited: dict, charts
         gx_version=(run.validation or {}).get("great_expectations", "not run"),
         review=run.review, review_tables=_review_tables(run.review),
         clusters=html_report.clusters_view(run.clusters), duplicates=0 if run.clusters is None else run.clusters.height,
+        images=render_images(run),
         evaluation=None if evaluation is None else {"headline": headline(evaluation), "tables": evaluation_tables(evaluation)},
         changes=None if changes is None else {"since": str(changes.old), "headline": changes.headline(), "notes": changes.notes,
                                               "how_to_read": HOW_TO_READ, "tables": changes.tables(), "max_rows": ROWS_SHOWN},

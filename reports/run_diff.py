@@ -20,6 +20,7 @@ from curation.reports.markdown import markdown_table, markdown_text
 from curation.rules.expectations import country_dimension_counts
 from curation.run_folder import RunFolder
 from curation.safe_yaml import read_yaml
+from curation.schema import Status
 
 CHANGE_FIELDS = ("status", "reasons", "duplicate_of", "split")  # a row whose field changed is listed
 TAG_COLUMNS = ("prompt_lang", "prompt_variety", "prompt_register", "dimension")  # counted on the accepted rows
@@ -181,25 +182,30 @@ def _moves(rows: pl.DataFrame) -> pl.DataFrame:
 
 
 def _status_counts(old: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
+    """Every status, in the ledger's order (accepted, quarantined, duplicate), with its rows in each run."""
+    statuses = pl.DataFrame({"status": [status.value for status in Status]})
     def counts(rows: pl.DataFrame) -> pl.DataFrame:
-        return rows.group_by("status").agg(count=pl.len())
-    return _delta(counts(old), counts(new), ["status"], keep_unchanged=True)
+        return statuses.join(rows.group_by("status").agg(count=pl.len()), on="status", how="left")
+    return statuses.join(_delta(counts(old), counts(new), ["status"], keep_unchanged=True), on="status", how="left")
 
 
 # ---------------------------------------------------------------- counts
 
 def _rule_and_tag_counts(old: RunFolder, new: RunFolder, old_rows: pl.DataFrame, new_rows: pl.DataFrame) -> pl.DataFrame:
-    """Per quarantine reason and warning (every row), per flag, and per tag value of the accepted rows, the counts that changed."""
+    """Per quarantine reason, warning and flag (every row), per steward's decision applied (by action), and per tag
+    value of the accepted rows: the counts that changed."""
     def counts(run: RunFolder, rows: pl.DataFrame) -> pl.DataFrame:
         listed = [rows.select(pl.col(column).explode().drop_nulls().alias("name")).group_by("name").agg(count=pl.len())
                   .select(pl.lit(kind).alias("kind"), "name", "count") for kind, column in (("reason", "reasons"), ("warning", "warnings"))]
+        decided = (rows.select(pl.col("decisions").explode().struct.field("action").drop_nulls().alias("name"))
+                   .group_by("name").agg(count=pl.len()).select(pl.lit("decision").alias("kind"), "name", "count"))
         every_row = [frame for frame in (run.accepted, run.quarantined, run.duplicates) if "possible_duplicate_of" in frame.columns]
         flagged = [pl.concat([frame.select("possible_duplicate_of") for frame in every_row])
                    .select(pl.lit("flag").alias("kind"), pl.lit("possible_duplicate").alias("name"),
                            pl.col("possible_duplicate_of").is_not_null().sum().cast(pl.UInt32).alias("count"))] if every_row else []
         tags = [run.accepted.group_by(pl.col(column).cast(pl.String).fill_null("undetermined").alias("name")).agg(count=pl.len())
                 .select(pl.lit(column).alias("kind"), "name", "count") for column in TAG_COLUMNS if column in run.accepted.columns]
-        return pl.concat([*listed, *flagged, *tags])
+        return pl.concat([*listed, decided, *flagged, *tags])
     return _delta(counts(old, old_rows), counts(new, new_rows), ["kind", "name"])
 
 

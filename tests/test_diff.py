@@ -1,6 +1,6 @@
 """`curation diff RUN_A RUN_B` and `curation report --previous`: two real runs of the demo (the second with a
-longer minimum answer and no exact dedupe by prompt) and a third on a changed input, checked against the
-ledgers read here on their own, row by row."""
+longer minimum answer, no exact dedupe by prompt and two steward's decisions) and a third on a changed input,
+checked against the ledgers read here on their own, row by row."""
 
 import json
 import re
@@ -15,6 +15,7 @@ import yaml
 from typer.testing import CliRunner
 
 from curation.cli import app
+from curation.decisions import append_decisions, decision
 
 FIELDS = ("status", "reasons", "duplicate_of", "split")
 NEW_ROW = {"country": "Chile", "system_prompt": "", "preference": "chosen-better",
@@ -39,9 +40,21 @@ def run_with(base: Path, folder: Path, name: str, change) -> Path:
     return folder / name
 
 
-def stricter(config: dict) -> None:
-    config["filters"]["min_response_chars"] = 60
-    config["dedupe"]["exact"]["by_prompt"] = False
+def stricter(decisions: Path):
+    def change(config: dict) -> None:
+        config["filters"]["min_response_chars"] = 60
+        config["dedupe"]["exact"]["by_prompt"] = False
+        config["decisions"] = str(decisions)
+    return change
+
+
+def decide(old: Path, path: Path) -> None:
+    """A steward takes an accepted row out and says a duplicate is not one."""
+    accepted = pl.read_parquet(old / "accepted.parquet").row(0, named=True)
+    copy = pl.read_parquet(old / "duplicates.parquet").row(0, named=True)
+    append_decisions(path, pl.DataFrame([
+        decision(accepted["id"], "quarantine", "review_off_topic", who="ana", source="cli"),
+        decision(copy["id"], "not_duplicate_of", copy["duplicate_of"], who="ana", source="cli")]))
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +62,8 @@ def runs(demo_run, tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("diff")
     old = folder / "old"
     shutil.copytree(demo_run[0], old)  # the session's demo run stays as other tests expect it
-    new = run_with(old, folder, "new", stricter)
+    decide(old, folder / "decisions.yaml")
+    new = run_with(old, folder, "new", stricter(folder / "decisions.yaml"))
     # The changed input: four records gone, one new, and the rest in reverse order (every line number moves).
     lines = resources.files("curation.demo").joinpath("arena_demo.jsonl").read_text(encoding="utf-8").splitlines()
     changed_input = folder / "changed.jsonl"
@@ -96,14 +110,15 @@ def test_the_rows_that_moved_are_exactly_those_the_ledgers_show(runs):
     expected = expected_changes(runs["old"], runs["new"])
     assert listed_changes(diff) == expected
     moved = Counter(fields for _, fields in expected.values())
-    assert any("status" in fields for fields in moved) and any(fields == ("reasons",) for fields in moved), moved
+    assert {("status", "reasons", "split"), ("reasons",), ("status", "reasons", "duplicate_of", "split")} <= set(moved), moved
     old, new = ledger_by_id(runs["old"]), ledger_by_id(runs["new"])
     for row in diff["rows"]:
         assert (row["status_old"], row["status_new"]) == (old[row["id"]]["status"], new[row["id"]]["status"])
         assert (row["reasons_old"], row["reasons_new"]) == (old[row["id"]]["reasons"], new[row["id"]]["reasons"])
     assert diff["notes"] == []  # same input, both audited
     assert {row["setting"]: (row["old"], row["new"]) for row in diff["config"]} == {
-        "filters.min_response_chars": ("15", "60"), "dedupe.exact.by_prompt": ("true", "false")}
+        "filters.min_response_chars": ("15", "60"), "dedupe.exact.by_prompt": ("true", "false"),
+        "decisions": ("null", json.dumps(str(runs["diff"].parent / "decisions.yaml")))}
 
 
 def test_counts_and_audit_deltas_match_the_runs(runs):
@@ -114,6 +129,9 @@ def test_counts_and_audit_deltas_match_the_runs(runs):
         assert {name: counts for (listed, name), counts in deltas.items() if listed == kind} == {
             name: (old[name], new[name]) for name in old.keys() | new.keys() if old[name] != new[name]}
     assert deltas[("reason", "exact_duplicate_prompt")][1] == 0
+    decided = Counter(entry["action"] for row in ledger_by_id(runs["new"]).values() for entry in row["decisions"])
+    assert {name: counts for (kind, name), counts in deltas.items() if kind == "decision"} == {
+        action: (0, count) for action, count in decided.items()} == {"quarantine": (0, 1), "not_duplicate_of": (0, 1)}
     summaries = [json.loads((runs[side] / "ledger.json").read_text(encoding="utf-8"))["status"] for side in ("old", "new")]
     assert {row["status"]: (row["old"], row["new"]) for row in diff["status"]} == {
         status: (summaries[0][status], summaries[1][status]) for status in summaries[0]}

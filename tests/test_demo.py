@@ -53,7 +53,7 @@ def test_the_demo_writes_datasets_a_summary_and_a_balanced_ledger(demo_run):
     assert sum(summary["status"].values()) == summary["input_rows"] == 180
     assert summary["status"]["duplicate"] == 3
     for kind in ("dpo", "kto", "prompts"):
-        loaded = datasets.load_from_disk(str(out / f"demo_arena_{kind}" / "arrow"))
+        loaded = datasets.load_from_disk(str(out / f"demo_arena_{kind}"))
         assert set(loaded) == {"train", "test"}
     assert "demo_arena" in result.stderr and "pii_email" in result.stderr
     assert "## Reasons, with examples" in (out / "summary.md").read_text()

@@ -272,7 +272,7 @@ def test_dataset_card_metadata_is_valid_for_the_hub(run_dir):
     card = DatasetCard(text)
     data = card.data.to_dict()
     assert data["license"] == "apache-2.0" and "es" in data["language"] and "dpo" in data["tags"]
-    assert data["size_categories"] == ["n<1K"] and data["configs"][0]["data_files"][0]["path"].startswith("parquet/")
+    assert data["size_categories"] == ["n<1K"] and data["configs"][0]["data_files"][0]["path"] == "data/train-*"
     for section in ("## Motivation and impact", "## Generation and processing pipeline", "## Tests done",
                     "## Bias-balance audit", "## Limitations", "## Licence", "| polars |", "| great-expectations |"):
         assert section in card.text

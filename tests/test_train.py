@@ -22,6 +22,7 @@ from curation.train.evaluate import AnswerLogProbs, answer_log_probs, preference
 from curation.train.model import load_tokenizer, smollm2_gguf
 from curation.train.tiny import build_tiny_model
 from curation.train.trainer import train
+from curation.writers import split_file
 
 MAX_LENGTH = 128
 DPO_DATASET = "demo_arena_dpo"
@@ -208,7 +209,7 @@ def standard_splits(run_folder, folder):
     """The demo's DPO splits in trl's standard format (strings), as `output.dpo_format: standard` writes them."""
     folder.mkdir()
     for split in ("train", "test"):
-        conversational = pl.read_parquet(run_folder / DPO_DATASET / "parquet" / f"{split}.parquet")
+        conversational = pl.read_parquet(run_folder / DPO_DATASET / split_file(split))
         conversational.select(
             prompt=pl.col("prompt").list.last().struct.field("content"),
             chosen=pl.col("chosen").list.first().struct.field("content"),
@@ -233,14 +234,14 @@ def test_standard_data_needs_no_chat_template_conversational_data_does(run_folde
 def dataset_folder(run_folder, folder, train: pl.DataFrame | None = None):
     """A DPO dataset folder with the demo's test split and the given train split (the demo's by default)."""
     folder.mkdir()
-    source = run_folder / DPO_DATASET / "parquet"
-    (train if train is not None else pl.read_parquet(source / "train.parquet")).write_parquet(folder / "train.parquet")
-    pl.read_parquet(source / "test.parquet").write_parquet(folder / "test.parquet")
+    source = run_folder / DPO_DATASET
+    (train if train is not None else pl.read_parquet(source / split_file("train"))).write_parquet(folder / "train.parquet")
+    pl.read_parquet(source / split_file("test")).write_parquet(folder / "test.parquet")
     return folder
 
 
 def test_an_empty_split_exits_2_naming_the_file(run_folder, tiny, tmp_path):
-    empty = pl.read_parquet(run_folder / DPO_DATASET / "parquet" / "train.parquet").head(0)
+    empty = pl.read_parquet(run_folder / DPO_DATASET / split_file("train")).head(0)
     data = dataset_folder(run_folder, tmp_path / "data", empty)
     result = curation_train(data, "--model", tiny, "--preset", "cpu-tiny", "--out", tmp_path / "out")
     assert result.exit_code == 2
@@ -250,7 +251,7 @@ def test_an_empty_split_exits_2_naming_the_file(run_folder, tiny, tmp_path):
 
 
 def test_bad_data_is_refused_with_the_file_row_and_column(run_folder, tiny, tmp_path):
-    train_split = pl.read_parquet(run_folder / DPO_DATASET / "parquet" / "train.parquet")
+    train_split = pl.read_parquet(run_folder / DPO_DATASET / split_file("train"))
     holed = train_split.with_columns(chosen=pl.when(pl.int_range(pl.len()) == 2).then(None).otherwise("chosen"))
     with pytest.raises(InputError) as error:
         load_splits(dataset_folder(run_folder, tmp_path / "holed", holed))
@@ -267,7 +268,7 @@ def test_bad_data_is_refused_with_the_file_row_and_column(run_folder, tiny, tmp_
         load_splits(only_train)
     with pytest.raises(InputError, match="raise max_length") as error:
         train(run_folder, tiny_config(tiny, max_length=8), tmp_path / "short")
-    assert error.value.file.endswith("train.parquet")
+    assert error.value.file.endswith(split_file("train"))
 
 
 def test_bad_settings_are_refused_before_training(run_folder, tiny, tmp_path):

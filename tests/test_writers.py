@@ -28,7 +28,7 @@ def run_on_rows(tmp_path):
 
 
 def load(folder, kind, split="train"):
-    return datasets.load_from_disk(str(folder / f"mini_{kind}" / "arrow"))[split]
+    return datasets.load_from_disk(str(folder / f"mini_{kind}"))[split]
 
 
 def test_conversational_dpo_holds_only_clear_pairs_with_system_messages(run_on_rows):
@@ -53,7 +53,7 @@ def test_kto_labels_follow_the_vote(run_on_rows):
 
 def test_standard_dpo_and_prompts_and_parquet_files(run_on_rows):
     folder = run_on_rows(output={"dpo_format": "standard"}).output_dir
-    dpo = pl.read_parquet(folder / "mini_dpo" / "parquet" / "train.parquet")
+    dpo = pl.read_parquet(folder / "mini_dpo" / "data" / "train-00000-of-00001.parquet")
     assert dpo.select("prompt", "chosen", "rejected").row(0) == (ROWS[0]["prompt"], ROWS[0]["chosen"], ROWS[0]["rejected"])
     prompts = load(folder, "prompts")
     assert prompts.num_rows == 3 and "chosen" not in prompts.column_names

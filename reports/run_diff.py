@@ -14,6 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
+from curation.errors import CurationError
 from curation.ledger import Ledger
 from curation.reports.bias_audit import confident_dimension
 from curation.reports.markdown import markdown_table, markdown_text
@@ -273,8 +274,17 @@ def _input_notes(old_rows: pl.DataFrame, new_rows: pl.DataFrame, rows: pl.DataFr
 # ---------------------------------------------------------------- audit
 
 def _read_audit(run: Path) -> dict | None:
+    """The run's bias_audit.json, if `curation report` wrote one; a CurationError naming it when it is not one."""
     path = run / AUDIT_FILE
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    if not path.is_file():
+        return None
+    try:
+        audited = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CurationError(f"{path}: not readable as JSON ({error}): run `curation report {run}` again") from None
+    if not (isinstance(audited, dict) and isinstance(audited.get("headline"), dict) and isinstance(audited.get("tables"), dict)):
+        raise CurationError(f"{path}: not an audit (no `headline` and `tables`): run `curation report {run}` again")
+    return audited
 
 
 def _headline_delta(old: dict, new: dict) -> pl.DataFrame:

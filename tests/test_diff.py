@@ -196,3 +196,8 @@ def test_help_and_bad_input(runs, tmp_path):
     refused = runner.invoke(app, ["diff", str(runs["old"]), str(tmp_path), "--out", str(out)])
     assert refused.exit_code == 2 and "is not a run folder" in refused.stderr and not out.exists()
     assert runner.invoke(app, ["report", str(runs["new"]), "--previous", str(tmp_path)]).exit_code == 2
+    broken = tmp_path / "broken"
+    shutil.copytree(runs["old"], broken)
+    (broken / "bias_audit.json").write_text('{"headline": ', encoding="utf-8")  # cut short
+    refused = runner.invoke(app, ["diff", str(broken), str(runs["new"])])
+    assert refused.exit_code == 2 and f"{broken / 'bias_audit.json'}: not readable as JSON" in refused.stderr

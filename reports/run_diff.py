@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from curation.errors import CurationError
-from curation.ledger import Ledger
+from curation.ledger import ROW_COLUMNS, Ledger
 from curation.reports.bias_audit import confident_dimension
 from curation.reports.markdown import markdown_table, markdown_text
 from curation.rules.expectations import country_dimension_counts
@@ -125,17 +125,20 @@ def write_diff(diff: RunDiff, folder: Path, formats: tuple[str, ...] = ("md", "j
 
 def _ledger(run: RunFolder) -> pl.DataFrame:
     """The run's ledger rows (as ledger.parquet holds them), each with its occurrence among the rows of the same id."""
-    removed = pl.concat([run.quarantined, run.duplicates], how="diagonal_relaxed")
-    rows = Ledger(0).rows(run.accepted, removed)  # sorted by source: occurrences follow the input's order
+    def narrow(frame: pl.DataFrame) -> pl.DataFrame:  # the ledger's columns only: the rows are wide
+        return frame.select(name for name in ROW_COLUMNS if name in frame.columns)
+    removed = pl.concat([narrow(run.quarantined), narrow(run.duplicates)], how="diagonal_relaxed")
+    rows = Ledger(0).rows(narrow(run.accepted), removed)  # sorted by source: occurrences follow the input's order
     return rows.with_columns(pl.col("reasons").list.sort(), occurrence=pl.int_range(pl.len()).over("id"))
 
 
 def _prompts(run: RunFolder) -> pl.DataFrame:
-    prompt = pl.col("prompt").fill_null("").str.replace_all(r"\s+", " ").str.strip_chars()
-    excerpt = (pl.when(prompt.str.len_chars() > EXCERPT_CHARS)
-               .then(prompt.str.slice(0, EXCERPT_CHARS - 1) + "…").otherwise(prompt))
-    return pl.concat([frame.select("source", excerpt.alias("prompt"))
-                      for frame in (run.accepted, run.quarantined, run.duplicates)])
+    return pl.concat([frame.select("source", "prompt") for frame in (run.accepted, run.quarantined, run.duplicates)])
+
+
+def _excerpt(column: str) -> pl.Expr:
+    text = pl.col(column).fill_null("").str.replace_all(r"\s+", " ").str.strip_chars()
+    return pl.when(text.str.len_chars() > EXCERPT_CHARS).then(text.str.slice(0, EXCERPT_CHARS - 1) + "…").otherwise(text)
 
 
 def _changed_rows(old: pl.DataFrame, new: pl.DataFrame, old_prompts: pl.DataFrame, new_prompts: pl.DataFrame) -> pl.DataFrame:
@@ -156,7 +159,7 @@ def _changed_rows(old: pl.DataFrame, new: pl.DataFrame, old_prompts: pl.DataFram
     prompts = pl.concat([prompts, rows.join(prompts, on=KEY, how="anti").select(*KEY, "source_old")
                          .join(old_prompts, left_on="source_old", right_on="source").select(*KEY, "prompt")])
     order = pl.col("change").replace_strict({"changed": 0, "added": 1, "removed": 2}, return_dtype=pl.Int8)
-    return (rows.join(prompts, on=KEY, how="left")
+    return (rows.join(prompts.with_columns(_excerpt("prompt")), on=KEY, how="left")  # excerpts of the changed rows only
             .sort(order, pl.coalesce("source_new", "source_old"))
             .select(*KEY, "change", "changed", "source_old", "source_new",
                     *(f"{name}_{side}" for name in [*CHANGE_FIELDS, "duplicate_of_source"] for side in ("old", "new")),

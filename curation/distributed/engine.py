@@ -1,0 +1,187 @@
+"""`curation run --engine ray`: the run of curation.run, step by step on a Ray cluster.
+
+Each step's output (kept rows, removed rows, counts) is written as sharded parquet in the run's work folder,
+so the next step reads it back lazily and a retried task replaces only its own output; the outputs are then
+built beside the final folder and moved into place whole (atomic_directory), as the local engine does.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import polars as pl
+from rich.console import Console
+from rich.progress import Progress
+
+from curation.config import RunConfig
+from curation.errors import ConfigError
+from curation.extras import require
+from curation.distributed import ledger as distributed
+from curation.distributed.cluster import connected
+from curation.distributed.compare import PARTITION, needs_rekeying, rekeyed, stage_on_partition, with_partition
+from curation.distributed.envelope import COUNTS, KEPT, PART, POSITION, REMOVED, STATS, Template, conform, rows_of
+from curation.distributed.io import read_inputs_on_ray, read_shards, unwrapped, write_shards
+from curation.distributed.row_local import leading_row_local, row_local_batch
+from curation.ledger import Ledger
+from curation.output_folder import atomic_directory, work_folder
+from curation.pipelines import column_makers
+from curation.pipelines.columns import published_metadata
+from curation.run import RunResult, _progress, prepare, write_reports
+from curation.schema import Status
+from curation.stage import BATCH_ROWS, Pipeline, Stage
+from curation.writers import write_published
+
+# Hash partitions of a shuffle per CPU of the cluster: enough to spread the work, few enough that each
+# partition's stage call is worth its start.
+PARTITIONS_PER_CPU = 2
+
+
+def run_on_ray(config: RunConfig, output_dir: Path | None = None, console: Console | None = None) -> RunResult:
+    """The configured run on Ray (config.address, else a small local instance): every row ends where the
+    local engine puts it. Bad input raises InputError before anything is written."""
+    require("ray")
+    import ray
+
+    started = time.perf_counter()
+    if config.images is not None or config.decisions is not None:
+        raise ConfigError("the ray engine runs text preference data without decisions; run images and decisions "
+                          "with the local engine (engine: local)")
+    final, pipeline = prepare(config, output_dir, console)
+    with connected(config.address), work_folder(final.parent if final.parent.is_dir() else None) as work:
+        partitions = max(2, PARTITIONS_PER_CPU * int(ray.cluster_resources().get("CPU", 1)))
+        try:
+            with _progress(console) as progress:
+                steps = _run_steps(config, list(pipeline), Path(work), partitions, progress)
+            return _finish(config, steps, final, partitions, started)
+        except ray.exceptions.RayTaskError as error:
+            raise unwrapped(error) from None
+
+
+class Steps:
+    """What the steps left in the work folder: each step's envelope shards and template, and the ledger."""
+
+    def __init__(self, work: Path, ledger: Ledger, inputs: list[str]):
+        self.work, self.ledger, self.inputs = work, ledger, inputs
+        self.folders: list[Path] = []
+        self.templates: list[Template] = []
+        self.shuffle_bytes: dict[str, int] = {}
+
+    def add(self, name: str, dataset, template: Template, stages: list[Stage]) -> None:
+        """Run a step (writing its shards) and record its stages' counts, summed over its batches."""
+        folder = self.work / f"{len(self.folders):02d}-{name}"
+        dataset.write_parquet(str(folder))
+        self.folders.append(folder)
+        self.templates.append(template)
+        counts = [json.loads(text) for text in pl.scan_parquet(folder / "*.parquet").filter(pl.col(PART) == STATS)
+                  .select(COUNTS).collect().get_column(COUNTS)]
+        for stage in stages:
+            entries = [entry["stages"][stage.name] for entry in counts]
+            stats: dict[str, int] = {}
+            for entry in entries:
+                for key, value in entry["stats"].items():
+                    stats[key] = stats.get(key, 0) + value
+            self.ledger.record(stage.name, *(sum(entry[key] for entry in entries) for key in ("rows_in", "rows_out", "removed", "seconds")),
+                               stats)
+        if shuffled := sum(entry.get("shuffle_bytes", 0) for entry in counts):
+            self.shuffle_bytes[name] = shuffled
+
+    def rows(self, step: int, part: str):
+        """One part (kept or removed) of a step's output, as a Ray dataset."""
+        import ray
+
+        schema = self.templates[step].kept if part == KEPT else self.templates[step].removed
+        return ray.data.read_parquet(str(self.folders[step])).map_batches(
+            _part_rows, batch_format="pyarrow", fn_kwargs={"part": part, "schema": schema})
+
+    def removed(self):
+        """Every step's removed rows, with the columns of them all."""
+        schema = pl.concat([pl.DataFrame(schema=template.removed) for template in self.templates], how="diagonal_relaxed").schema
+        parts = [self.rows(step, REMOVED).map_batches(_conformed, batch_format="pyarrow", fn_kwargs={"schema": schema})
+                 for step in range(len(self.folders))]
+        return parts[0].union(*parts[1:]), schema
+
+
+def _part_rows(batch, part: str, schema: pl.Schema):
+    return rows_of(part, pl.from_arrow(batch), schema).to_arrow()
+
+
+def _conformed(batch, schema: pl.Schema):
+    return conform(pl.from_arrow(batch), schema).to_arrow()
+
+
+def _run_steps(config: RunConfig, stages: list[Stage], work: Path, partitions: int, progress: Progress) -> Steps:
+    """The row-local stages as one map_batches step, then each stage that compares rows on its partitions."""
+    import ray
+
+    task = progress.add_task("read", total=len(stages) + 1)
+    (work / "input").mkdir()
+    files, input_rows, schema = read_inputs_on_ray(config, work / "input")
+    Pipeline(stages).check([name for name in schema.names() if name != POSITION], column_makers())
+    progress.advance(task)
+    steps = Steps(work, Ledger(input_rows=input_rows), files)
+    streamed = leading_row_local(stages)
+    rows_schema = schema
+    if streamed:
+        progress.update(task, description=streamed[0].name)
+        template = Template.of(streamed, schema)
+        dataset = ray.data.read_parquet(files).map_batches(
+            row_local_batch, batch_format="pyarrow", batch_size=BATCH_ROWS,
+            fn_kwargs={"config": config, "schema": schema, "template": template})
+        steps.add("row_local", dataset, template, streamed)
+        rows_schema = template.kept
+        progress.advance(task, len(streamed))
+    for stage in stages[len(streamed):]:
+        progress.update(task, description=stage.name)
+        template = Template.of([stage], rows_schema)
+        kept = steps.rows(len(steps.folders) - 1, KEPT) if steps.folders else ray.data.read_parquet(files)
+        arguments = {"config": config, "name": stage.name}
+        keyed = kept.map_batches(with_partition, batch_format="pyarrow", fn_kwargs=arguments | {"partitions": partitions})
+        if needs_rekeying(stage):
+            keyed = keyed.groupby(PARTITION, num_partitions=partitions).map_groups(
+                rekeyed, batch_format="pyarrow", fn_kwargs=arguments | {"partitions": partitions})
+        dataset = keyed.groupby(PARTITION, num_partitions=partitions).map_groups(
+            stage_on_partition, batch_format="pyarrow", fn_kwargs=arguments | {"schema": rows_schema, "template": template})
+        steps.add(stage.name, dataset, template, [stage])
+        rows_schema = template.kept
+        progress.advance(task)
+    return steps
+
+
+def _finish(config: RunConfig, steps: Steps, final: Path, partitions: int, started: float) -> RunResult:
+    """Duplicate chains followed, the ledger built and checked, every output written as shards."""
+    import ray
+
+    removed, removed_schema = steps.removed()
+    ends = distributed.chain_ends(removed, partitions)
+    removed = removed.map_batches(distributed.redirected, batch_format="pyarrow", fn_kwargs={"ends": ends})
+    accepted = steps.rows(len(steps.folders) - 1, KEPT)
+    ledger_folder = steps.work / "ledger"
+    accepted.map_batches(distributed.ledger_rows, batch_format="pyarrow", fn_kwargs={"accepted": True}).union(
+        removed.map_batches(distributed.ledger_rows, batch_format="pyarrow", fn_kwargs={"accepted": False})
+    ).write_parquet(str(ledger_folder))
+    rows = ray.data.read_parquet(str(ledger_folder))
+    distributed.check(steps.ledger, rows, ray.data.read_parquet(steps.inputs, columns=["source"]), partitions)
+    summary = distributed.summary(steps.ledger, rows)
+    summary["engine"] = {"name": "ray", "partitions": partitions, "shuffle_bytes": steps.shuffle_bytes}
+    accepted_schema = steps.templates[-1].kept
+    accepted_schema = pl.Schema({name: dtype for name, dtype in accepted_schema.items() if name != POSITION})
+    removed_schema = pl.Schema({name: dtype for name, dtype in removed_schema.items() if name != POSITION})
+    with atomic_directory(final, config.read_paths()) as folder:
+        published = accepted.map_batches(_conformed, batch_format="pyarrow", fn_kwargs={"schema": accepted_schema})
+        write_shards(published, folder / "accepted.parquet", accepted_schema)
+        for status, name in ((Status.QUARANTINED, "quarantine.parquet"), (Status.DUPLICATE, "duplicates.parquet")):
+            write_shards(distributed.where(removed, pl.col("status") == status.value, removed_schema.names()),
+                         folder / name, removed_schema)
+        shutil.copytree(ledger_folder, folder / "ledger.parquet")
+        result = RunResult(read_shards(folder / "accepted.parquet"),
+                           pl.concat([read_shards(folder / name) for name in ("quarantine.parquet", "duplicates.parquet")]),
+                           read_shards(folder / "ledger.parquet"), summary, final)
+        # Streamed from the accepted shards by polars (never held whole): the published layout is the writers'.
+        summary["outputs"] = write_published(pl.scan_parquet(folder / "accepted.parquet" / "*.parquet"), config.name, folder,
+                                             config.output.dpo_format == "conversational", config.output.formats,
+                                             published_metadata(result.accepted.clear()))
+        write_reports(result, config, folder, started)
+    return result

@@ -37,7 +37,9 @@ class RunFolder:
             raise CurationError(f"{path} is not a run folder: it lacks {missing} (make one with `curation run`)")
         validation = path / "validation.json"
         clusters = path / "duplicate_clusters.parquet"
-        review = path / "reviewed" / "review.json"
+        # A run's pulled review, or (in the reviewed run folder `review pull` writes) its own
+        review = next((file for file in (path / "reviewed" / "review.json", path / "review.json") if file.is_file()),
+                      path / "review.json")
         pushed = path / REVIEW_MANIFEST
         return cls(path, pl.read_parquet(path / "accepted.parquet"), pl.read_parquet(path / "quarantine.parquet"),
                    pl.read_parquet(path / "duplicates.parquet"), json.loads((path / "ledger.json").read_text(encoding="utf-8")),
@@ -49,6 +51,11 @@ class RunFolder:
     def published(self, kind: str) -> bool:
         """Whether the run wrote its <name>_<kind> dataset (dpo, kto, prompts)."""
         return any(name.endswith(f"_{kind}") for name in self.summary.get("outputs", {}))
+
+    def human_reviewed(self) -> dict[str, int]:
+        """Rows a person decided about (the decisions file, applied by the run), accepted and quarantined."""
+        return {name: frame.filter(pl.col("decisions").list.len() > 0).height if "decisions" in frame.columns else 0
+                for name, frame in (("accepted", self.accepted), ("quarantined", self.quarantined))}
 
     def as_read(self) -> pl.DataFrame:
         """Every input row (accepted, quarantined or duplicate) with the columns they share."""

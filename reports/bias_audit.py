@@ -199,7 +199,9 @@ def audit(accepted: pl.DataFrame, target: str = "uniform", cell_target: int | No
     headline.update(rows=accepted.height, countries=represented.height, missing_countries=missing.height,
                     region=region()[1], cell_target=cell_target,
                     rows_needed=int(gap_list.get_column("needed").sum()) if gap_list.height else 0,
-                    chosen_longer=_overall_chosen_longer(accepted))
+                    chosen_longer=_overall_chosen_longer(accepted),
+                    # Rows a person decided about (curation decide, review pull): their labels overrule the tags
+                    human_reviewed=accepted.filter(pl.col("decisions").list.len() > 0).height if "decisions" in accepted.columns else 0)
     return {"headline": headline, "tables": tables, "coverage": country_coverage(accepted, target)}
 
 
@@ -252,7 +254,9 @@ def audit_markdown(result: dict[str, object], figure: str | None = None) -> str:
     the file name of `audit_figure`'s PNG beside the Markdown, linked after the missing countries."""
     head = result["headline"]
     opening = (f"Accepted rows: {head['rows']} from {head['countries']} countries. {target_markdown(head)}. "
-               f"Imbalance index (total variation distance to the target, 0 = balanced): **{head['imbalance_index']}**.")
+               f"Imbalance index (total variation distance to the target, 0 = balanced): **{head['imbalance_index']}**."
+               + (f" Rows a person reviewed: **{head['human_reviewed']}** (their category and dimension overrule the "
+                  "automatic tags)." if head.get("human_reviewed") else ""))
     lines = [opening, "", markdown_text(missing_sentence(result)), ""]
     titles = {
         "representation": "Representation by country",

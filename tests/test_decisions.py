@@ -112,6 +112,10 @@ def test_every_decision_applies_and_the_ledger_still_balances(first_run):
     assert ledger.height == accepted.height + quarantined.height + duplicates.height
     assert ledger.filter(pl.col("decisions").list.len() > 0).height == 9
     assert ledger.filter(pl.col("id") == out).get_column("status").item() == "quarantined"
+    from curation.reports.bias_audit import audit, audit_markdown
+
+    audited = audit(after.accepted)
+    assert audited["headline"]["human_reviewed"] == 7 and "Rows a person reviewed: **7**" in audit_markdown(audited)
     # A run from the raw export again applies every decision the same way.
     again = run(config, before.parent / "again")
     assert again.ledger_rows.drop("decisions").equals(after.ledger_rows.drop("decisions"))
@@ -162,3 +166,14 @@ def test_decide_refuses_what_it_cannot_record(first_run, tmp_path, arguments, me
     done = CliRunner().invoke(app, ["decide", str(before), *(part.format(id=row_id, file=decisions_file) for part in arguments)])
     assert done.exit_code == 2 and message in " ".join(done.output.split()), done.output
     assert not decisions_file.exists()
+
+
+def test_a_dataset_folder_inside_a_run_finds_its_run_and_a_bad_folder_gets_the_right_hint(first_run, tmp_path):
+    from curation.errors import InputError
+    from curation.train.data import load_splits
+
+    _, before, _ = first_run
+    assert load_splits(before / "demo_arena_dpo").run_folder == before  # so the model card finds the run's audit
+    with pytest.raises(InputError, match="neither a run folder") as error:
+        load_splits(tmp_path)
+    assert "test_fraction" not in str(error.value)

@@ -357,7 +357,7 @@ def test_the_judge_becomes_argilla_suggestions():
     row = {"id": "g1", "system_prompt": "Eres taxista en Lima.", "prompt": "¿Qué le digo a un pasajero?", "chosen": "Buenas, causa.",
            "rejected": "Hola.", "preference": "chosen-better", "country": "PE", "source": "generated.parquet#1",
            "judge_model": "command-a-03-2025", "judge_rationale": "A suena limeña."}
-    [record] = [to_record(r) for r in review_rows(pl.DataFrame([row]), seed=0).iter_rows(named=True)]
+    [record] = [to_record(r, show_suggestions=True) for r in review_rows(pl.DataFrame([row]), seed=0).iter_rows(named=True)]
     suggestions = {suggestion.question_name: suggestion for suggestion in record.suggestions}
     assert suggestions["vote"].agent == "LLM judge command-a-03-2025" and suggestions["vote"].type == "model"
     assert "A suena limeña." in suggestions["comment"].value

@@ -12,11 +12,14 @@ from typer.testing import CliRunner
 
 from curation.cli import app
 from curation.config import RunConfig
+from curation.decisions import read_decisions
 from curation.review.agreement import fleiss_kappa
+from curation.review.annotate import answer, my_records
 from curation.review.pull import decide, pull
 from curation.review.push import MANIFEST, connect, push
-from curation.review.server import SERVER_VENV, LocalArgilla, ReviewServerError, free_port
+from curation.review.server import SERVER_VENV, LocalArgilla, ReviewServerError, free_port, read_environment
 from curation.run import run
+from curation.run_folder import RunFolder
 
 pytestmark = pytest.mark.skipif(not (SERVER_VENV / "bin" / "python").is_file() or shutil.which("redis-server") is None,
                                 reason="the Argilla stack is not installed (`make test` installs it: make argilla)")
@@ -35,7 +38,7 @@ def demo_run(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("review_run")
     with resources.as_file(resources.files("curation.demo").joinpath("arena_demo.jsonl")) as demo:
         config = RunConfig(name="review_demo", input={"path": str(demo), "format": "arena"},
-                           dedupe={"semantic": {"enabled": False}})
+                           dedupe={"semantic": {"enabled": False}}, decisions=str(folder / "decisions.yaml"))
         return run(config, folder / "out").output_dir
 
 
@@ -44,17 +47,15 @@ def owner(server):
 
 
 def annotate(server, dataset_name: str, answers: dict[str, dict], status: str = "submitted") -> None:
-    """Answer as the annotator, through the endpoints the Argilla UI uses (annotators may not list records
-    through the owner's endpoints), with the SDK's authenticated HTTP client."""
+    """Answer as the annotator, as curation.review.annotate documents it (the endpoints the Argilla UI uses)."""
     annotator = connect(server.api_url, server.accounts["annotator"].api_key)
-    http = annotator.api.http_client
-    dataset = annotator.datasets(name=dataset_name, workspace="curation")
-    found = http.post(f"/api/v1/me/datasets/{dataset.id}/records/search", params={"limit": 1000}, json={}).json()
-    by_external = {item["record"]["external_id"]: item["record"]["id"] for item in found["items"]}
+    by_external = {record["external_id"]: record["id"] for record in my_records(annotator, dataset_name)}
     for external_id, values in answers.items():
-        answer = http.post(f"/api/v1/records/{by_external[external_id]}/responses",
-                           json={"values": {question: {"value": value} for question, value in values.items()}, "status": status})
-        assert answer.status_code == 201, answer.text
+        answer(annotator, by_external[external_id], values, status)
+
+
+def curate(config, out):
+    return run(config, out).output_dir
 
 
 def test_push_creates_the_dataset_and_is_idempotent(argilla, demo_run):
@@ -70,11 +71,15 @@ def test_push_creates_the_dataset_and_is_idempotent(argilla, demo_run):
     dataset = client.datasets(name="idempotent", workspace="curation")
     records = list(dataset.records(with_suggestions=True))
     assert len(records) == pairs
-    assert {field.name for field in dataset.settings.fields} == {"system_prompt", "prompt", "response_a", "response_b", "possible_duplicate"}
+    assert {field.name for field in dataset.settings.fields} == {"context", "system_prompt", "prompt", "response_a", "response_b",
+                                                                 "possible_duplicate"}
     assert {question.name for question in dataset.settings.questions} == {"vote", "category", "corrected_response", "comment"}
+    assert dataset.settings.guidelines.startswith("Lee la pregunta")  # Spanish data, Spanish guidelines
     record = records[0]
     assert {"country", "source", "a_is_chosen"} <= set(record.metadata)
-    assert any(suggestion.question_name == "vote" for suggestion in record.suggestions)
+    assert record.fields["context"].startswith(f"País: ") and f"({record.metadata['country']})" in record.fields["context"]
+    # Blind: no vote is pre-selected, and no judge's verdict shows
+    assert not any(suggestion.question_name == "vote" for record in records for suggestion in record.suggestions)
     # The A/B order is recorded, and it is not always the same side.
     shown = pl.read_parquet(demo_run / MANIFEST).filter(pl.col("dataset") == "idempotent")
     assert shown.height == pairs and 0 < shown.get_column("a_is_chosen").sum() < pairs
@@ -97,8 +102,12 @@ def test_round_trip_applies_the_annotators_decisions(argilla, demo_run):
                     "corrected_response": "Una respuesta mejor, corregida por una persona de allí."},
     })
     annotate(argilla, "roundtrip", {drafted: {"vote": "both_bad", "category": "trivial"}}, status="draft")
-    result = pull(demo_run, client, "roundtrip")
+    result = pull(demo_run, client, "roundtrip", curate=curate)
     assert result.reviewed == 5  # the draft does not count
+    assert pull(demo_run, client, "roundtrip", curate=curate).added == 0  # pulled again: nothing new to record
+    table = read_decisions(demo_run.parent / "decisions.yaml")
+    assert set(table.get_column("source")) == {"argilla"} and set(table.get_column("who")) == {"annotator"}
+    assert set(table.filter(pl.col("id") == swap).get_column("action")) == {"swap", "category"}
     reviewed = pl.read_parquet(result.output_dir / "accepted.parquet")
     before = accepted.filter(pl.col("id") == swap).row(0, named=True)
     after = reviewed.filter(pl.col("id") == swap).row(0, named=True)
@@ -107,24 +116,28 @@ def test_round_trip_applies_the_annotators_decisions(argilla, demo_run):
     fixed = reviewed.filter(pl.col("id") == corrected).row(0, named=True)
     original = accepted.filter(pl.col("id") == corrected).row(0, named=True)
     assert fixed["chosen"].startswith("Una respuesta mejor") and fixed["chosen_before_review"] == original["chosen"]
-    assert "corrected in Argilla" in fixed["review_provenance"]
-    quarantined = pl.read_parquet(result.output_dir / "quarantine.parquet")
+    assert fixed["review_provenance"].startswith("chosen corrected by annotator (argilla, ")  # a username, not a UUID
+    quarantined = pl.read_parquet(result.output_dir / "quarantine.parquet").filter(pl.col("stage") == "apply_decisions")
     assert dict(quarantined.select("id", "reasons").iter_rows()) == {both_bad: ["review_both_bad"], trivial: ["review_trivial"]}
     assert drafted in reviewed.get_column("id").to_list()
     ledger = dict(pl.read_parquet(result.output_dir / "review_ledger.parquet").select("id", "decision").iter_rows())
     assert ledger == {swap: "swapped", both_good: "both_good_to_kto", both_bad: "quarantined", trivial: "quarantined",
                       corrected: "confirmed"}
-    dpo = pl.read_parquet(next((result.output_dir / "review_demo_dpo" / "parquet").glob("train.parquet")))
+    dpo = pl.read_parquet(next((result.output_dir / "review_demo_dpo").rglob("train*.parquet")))
     assert both_good not in dpo.get_column("id").to_list()
-    kto = pl.concat([pl.read_parquet(f) for f in (result.output_dir / "review_demo_kto" / "parquet").glob("*.parquet")])
+    kto = pl.concat([pl.read_parquet(f) for f in (result.output_dir / "review_demo_kto").rglob("*.parquet")])
     assert kto.filter(pl.col("id") == both_good).get_column("label").to_list() == [True, True]
     assert json.loads((result.output_dir / "review.json").read_text())["reviewed"] == 5
     from curation.reports.curation_report import write_report
-    from curation.run_folder import RunFolder
 
     report, _ = write_report(RunFolder.read(demo_run))
     html = report.html
     assert "5 records reviewed" in html and "Fleiss" in html
+    # The reviewed result is a run folder of its own: the ledger balances, and the report reads it
+    folder = RunFolder.read(result.output_dir)
+    assert folder.summary["input_rows"] == RunFolder.read(demo_run).summary["input_rows"]
+    assert folder.human_reviewed() == {"accepted": 3, "quarantined": 2}
+    write_report(folder)
 
 
 def test_a_rejected_record_is_reported_and_the_others_go_through(argilla, demo_run, tmp_path):
@@ -211,16 +224,20 @@ def test_serve_command_starts_and_stops_the_stack(tmp_path):
             printed.append(line)
             if "Argilla is up" in line:
                 break
-        keys = dict(line.split("=", 1) for line in (tmp_path / "accounts.env").read_text().splitlines())
-        me = httpx.get(f"http://127.0.0.1:{port}/api/v1/me", headers={"X-Argilla-Api-Key": keys["annotator_api_key"]})
+        keys = {role: read_environment(tmp_path / name) for role, name in (("owner", "accounts.env"), ("annotator", "annotator.env"))}
+        me = httpx.get(f"http://127.0.0.1:{port}/api/v1/me", headers={"X-Argilla-Api-Key": keys["annotator"]["ARGILLA_API_KEY"]})
         assert me.status_code == 200 and me.json()["role"] == "annotator"
-        assert oct((tmp_path / "accounts.env").stat().st_mode & 0o777) == "0o600"
+        # `source accounts.env` sets what the SDK and `curation review` read, for the owner
+        sourced = subprocess.run(["bash", "-c", f"source {tmp_path / 'accounts.env'} && echo $ARGILLA_API_URL $ARGILLA_API_KEY"],
+                                 capture_output=True, text=True, check=True).stdout.split()
+        assert sourced == [f"http://127.0.0.1:{port}", keys["owner"]["ARGILLA_API_KEY"]]
+        assert {oct((tmp_path / name).stat().st_mode & 0o777) for name in ("accounts.env", "annotator.env")} == {"0o600"}
     finally:
         serve.send_signal(signal.SIGINT)
         rest, _ = serve.communicate(timeout=60)
     output = "".join(printed) + rest
     assert serve.returncode == 0
-    assert "Argilla is up" in output and keys["owner_api_key"] not in output
+    assert "Argilla is up" in output and keys["owner"]["ARGILLA_API_KEY"] not in output
 
 
 def test_the_sql_search_engine_answers_the_sdks_queries(argilla, demo_run):
@@ -268,3 +285,67 @@ def test_a_possible_duplicate_travels_side_by_side_and_the_classifiers_suggest_t
     assert (category[fourth].value, category[fourth].agent) == ("bias_trap", "LLM classifier command-r7b-12-2024")
     comment = next(s for s in records[fourth].suggestions if s.question_name == "comment")
     assert "invita a generalizar" in comment.value
+
+
+def test_blind_by_default_and_the_guidelines_follow_the_datas_language():
+    from curation.review.dataset import review_language, review_rows, settings, to_record
+
+    row = {"id": "r1", "system_prompt": None, "prompt": "¿Qué se come en Nochebuena?", "chosen": "Bacalao.", "rejected": "Pavo.",
+           "preference": "chosen-better", "country": "PT", "source": "x:1", "prompt_lang": "pt", "edad": "60", "genero": "mujer"}
+    [shown] = review_rows(pl.DataFrame([row]), seed=0).iter_rows(named=True)
+    assert not [s for s in to_record(shown).suggestions if s.question_name == "vote"]
+    assert [s.agent for s in to_record(shown, show_suggestions=True).suggestions if s.question_name == "vote"] == ["arena vote"]
+    assert to_record(shown).fields["context"] == "País: Portugal (PT)\nedad: 60 · genero: mujer"
+    assert review_language(review_rows(pl.DataFrame([row]), seed=0)) == "pt"
+    assert settings(language="pt").guidelines.startswith("Leia a pergunta")
+
+
+def test_an_annotator_cannot_list_records_with_the_sdk_but_can_through_annotate(argilla, demo_run):
+    """argilla 2.8: `dataset.records` asks the owner's endpoint and the server answers 403 to an annotator."""
+    push(demo_run, owner(argilla), "annotator_view")
+    annotator = connect(argilla.api_url, argilla.accounts["annotator"].api_key)
+    with pytest.raises(Exception, match="403|ermission|orbidden"):
+        list(annotator.datasets(name="annotator_view", workspace="curation").records)
+    pending = my_records(annotator, "annotator_view")
+    assert len(pending) == pl.read_parquet(demo_run / MANIFEST).filter(pl.col("dataset") == "annotator_view").height
+    answer(annotator, pending[0]["id"], {"vote": "a", "category": "knowledge"})
+    assert len(my_records(annotator, "annotator_view")) == len(pending) - 1
+
+
+def test_the_whole_loop_keeps_every_human_decision(argilla, tmp_path):
+    """push, annotate as the annotator, pull, extend (the Cohere emulator), curate the extended run from the
+    raw export again: every decision still applies, and the ledger balances."""
+    from curation.llms.cohere_emulator import CohereEmulator
+
+    with resources.as_file(resources.files("curation.demo").joinpath("arena_demo.jsonl")) as demo:
+        config = RunConfig(name="loop", input={"path": str(demo), "format": "arena"}, dedupe={"semantic": {"enabled": False}},
+                           decisions=str(tmp_path / "decisions.yaml"))
+        seed = run(config, tmp_path / "seed").output_dir
+    client = owner(argilla)
+    push(seed, client, "loop")
+    shown = dict(pl.read_parquet(seed / MANIFEST).select("id", "a_is_chosen").iter_rows())
+    ids = pl.read_parquet(seed / "accepted.parquet").filter(pl.col("preference") == "chosen-better").get_column("id").to_list()
+    swap, stereotype = ids[:2]
+    annotate(argilla, "loop", {swap: {"vote": "b" if shown[swap] else "a", "category": "preference"},
+                               stereotype: {"vote": "a" if shown[stereotype] else "b", "category": "stereotype"}})
+    pull(seed, client, "loop", curate=curate)
+    kept_back = pl.read_parquet(seed / "quarantine.parquet").get_column("id")[0]
+    done = CliRunner().invoke(app, ["decide", str(seed), kept_back, "--keep", "--why", "el filtro se equivoca", "--who", "ana"])
+    assert done.exit_code == 0, done.output
+    with pytest.MonkeyPatch.context() as patch, CohereEmulator() as emulator:
+        patch.setenv("COHERE_API_KEY", "sk-test")
+        extended = CliRunner().invoke(app, ["extend", str(seed / "reviewed"), "--out", str(tmp_path / "extension"),
+                                            "--max-prompts", "4", "--budget", "5"], env={"COHERE_BASE_URL": emulator.base_url})
+    assert extended.exit_code == 0, extended.output
+    curated = CliRunner().invoke(app, ["run", str(tmp_path / "extension" / "run.yaml")])
+    assert curated.exit_code == 0, curated.output  # the run proves its ledger balances, or fails
+    again = RunFolder.read(tmp_path / "extension" / "curated")
+    accepted = {row["id"]: row for row in again.accepted.iter_rows(named=True)}
+    before = {row["id"]: row for row in pl.read_parquet(seed / "accepted.parquet").iter_rows(named=True)}
+    assert (accepted[swap]["chosen"], accepted[swap]["category"]) == (before[swap]["rejected"], "preference")
+    assert again.quarantined.filter(pl.col("id") == stereotype).get_column("reasons").to_list() == [["review_stereotype"]]
+    assert [d["who"] for d in accepted[kept_back]["decisions"]] == ["ana"]
+    assert again.human_reviewed() == {"accepted": 2, "quarantined": 1}
+    ledger = pl.read_parquet(tmp_path / "extension" / "curated" / "ledger.parquet")
+    generated = pl.read_parquet(tmp_path / "extension" / "generated.parquet").height
+    assert ledger.height == again.summary["input_rows"] == RunFolder.read(seed).summary["input_rows"] + generated

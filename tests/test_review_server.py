@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from curation.cli import app
-from curation.review.server import PIDFILE, SERVER_VENV, LocalArgilla, claim_home, free_port
+from curation.review.server import ACCOUNT_FILES, PIDFILE, SERVER_VENV, LocalArgilla, claim_home, free_port, read_environment
 
 pytestmark = pytest.mark.skipif(not (SERVER_VENV / "bin" / "python").is_file() or shutil.which("redis-server") is None,
                                 reason="the Argilla stack is not installed (`make test` installs it: make argilla)")
@@ -71,7 +71,7 @@ def served(tmp_path_factory):
 
 def test_a_fresh_home_and_everything_in_it_are_private(served):
     _, home, _, _ = served
-    assert {"argilla.db", "accounts.env", "server.log", PIDFILE} <= {path.name for path in home.iterdir()}
+    assert {"argilla.db", "accounts.env", "annotator.env", "server.log", PIDFILE} <= {path.name for path in home.iterdir()}
     opened = {str(path): oct(path.stat().st_mode & 0o777) for path in [home, *home.rglob("*")] if path.stat().st_mode & 0o077}
     assert opened == {}
 
@@ -79,11 +79,11 @@ def test_a_fresh_home_and_everything_in_it_are_private(served):
 def test_no_password_or_key_is_on_a_command_line(served):
     _, home, port, seen = served
     assert any("users create" in line for line in seen)  # the watcher saw the accounts being made
-    keys = dict(line.split("=", 1) for line in (home / "accounts.env").read_text().splitlines())
-    secrets = [value for name, value in keys.items() if name.endswith(("_password", "_api_key"))]
-    assert len(secrets) == 4 and not [line for line in seen for secret in secrets if secret in line]
+    keys = {role: read_environment(home / name) for role, name in ACCOUNT_FILES.items()}
+    secrets = [values[name] for values in keys.values() for name in ("ARGILLA_PASSWORD", "ARGILLA_API_KEY")]
+    assert len(set(secrets)) == 4 and not [line for line in seen for secret in secrets if secret in line]
     for role in ("owner", "annotator"):  # the accounts were made with them all the same
-        me = httpx.get(f"http://127.0.0.1:{port}/api/v1/me", headers={"X-Argilla-Api-Key": keys[f"{role}_api_key"]})
+        me = httpx.get(f"http://127.0.0.1:{port}/api/v1/me", headers={"X-Argilla-Api-Key": keys[role]["ARGILLA_API_KEY"]})
         assert me.status_code == 200 and me.json()["role"] == role
 
 

@@ -11,6 +11,7 @@ import typer
 from curation.cli.common import RunDir, app, console, fail, needs
 from curation.config import saved_config
 from curation.errors import CurationError
+from curation.run import run
 
 review_app = typer.Typer(help="Human review in Argilla: serve a local server, push rows, pull decisions.",
                          no_args_is_help=True)
@@ -28,15 +29,17 @@ def review_serve(
     port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1.")] = 6900,
 ) -> None:
     """Start Argilla on 127.0.0.1 (argilla-server, SQLite, redis-server, the SQL search engine) with an owner and an
-    annotator account, until Ctrl-C. The accounts' keys are in <home>/accounts.env (readable by you only)."""
+    annotator account, until Ctrl-C. `source <home>/accounts.env` exports the owner's ARGILLA_API_URL and
+    ARGILLA_API_KEY; <home>/annotator.env the annotator's (both readable by you only)."""
     needs("review")
     from curation.review.server import LocalArgilla, ReviewServerError
 
     server = LocalArgilla(home.resolve(), port=port)
     try:
         server.start()
-        console.print(f"Argilla is up at {server.api_url} (workspace curation). Users: owner, annotator; "
-                      f"passwords and API keys in {home / 'accounts.env'}. Ctrl-C stops it.")
+        console.print(f"Argilla is up at {server.api_url} (workspace curation). Users: owner, annotator. "
+                      f"`source {home / 'accounts.env'}` sets ARGILLA_API_URL and ARGILLA_API_KEY for the owner "
+                      f"({home / 'annotator.env'}: the annotator's). Ctrl-C stops it.")
         while server.alive():
             time.sleep(1)
         raise ReviewServerError(f"the Argilla server (argilla-server or its redis-server) died; see {home / 'server.log'}")
@@ -63,13 +66,18 @@ def review_push(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the A/B order.")] = 0,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 500,
     update: Annotated[bool, typer.Option("--update", help="Re-send records already pushed (they are updated, not duplicated).")] = False,
+    show_suggestions: Annotated[bool, typer.Option("--show-suggestions", help="Pre-select the arena's vote (or the LLM "
+                                                   "judge's) and show the judge's rationale: faster, but it anchors "
+                                                   "the reviewer (blind by default).")] = False,
 ) -> None:
-    """Send the accepted rows (those that passed the gate) to an Argilla dataset; resumes an interrupted push."""
+    """Send the accepted rows (those that passed the gate) to an Argilla dataset, blind (no vote pre-selected),
+    in Spanish (Portuguese for Portuguese data); resumes an interrupted push."""
     needs("review")
     try:
         from curation.review.push import connect, push
         client = connect(api_url, api_key)
-        result = push(run_dir, client, _review_name(run_dir, dataset), workspace, overlap, seed, batch_size, update, console)
+        result = push(run_dir, client, _review_name(run_dir, dataset), workspace, overlap, seed, batch_size, update, console,
+                      show_suggestions)
     except CurationError as error:
         raise fail(error) from None
     console.print(f"{result.dataset}: {result.pushed} pushed, {result.skipped} already there, {len(result.rejected)} rejected")
@@ -84,13 +92,18 @@ def review_pull(
     api_key: ApiKey = "",
     dataset: DatasetName = None,
     workspace: Workspace = "curation",
+    decisions: Annotated[Path | None, typer.Option("--decisions", help="The decisions file to add to (default: the one "
+                                                                        "the run's config names).")] = None,
 ) -> None:
-    """Read submitted responses, resolve annotators by majority, apply the decisions: RUN_DIR/reviewed/."""
+    """Read submitted responses, resolve annotators by majority, add them to the decisions file, and curate the
+    run again with every decision into RUN_DIR/reviewed/ (a run folder: report, card, train and evaluate take it)."""
     needs("review")
     try:
         from curation.review.pull import pull
         from curation.review.push import connect
-        result = pull(run_dir, connect(api_url, api_key), _review_name(run_dir, dataset), workspace)
+        result = pull(run_dir, connect(api_url, api_key), _review_name(run_dir, dataset), workspace, decisions,
+                      curate=lambda config, out: run(config, out, console))
     except CurationError as error:
         raise fail(error) from None
-    console.print(f"{result.reviewed} records reviewed; agreement {result.agreement}; written to {result.output_dir}")
+    console.print(f"{result.reviewed} records reviewed ({result.added} new decisions in {result.decisions_file}); "
+                  f"agreement {result.agreement}; curated again into {result.output_dir}")

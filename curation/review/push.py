@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from curation.errors import CurationError
-from curation.review.dataset import review_rows, settings, to_record
+from curation.review.dataset import review_language, review_rows, settings, to_record
 from curation.review.server import WORKSPACE, ReviewServerError
 from curation.run_folder import LLM_CLASSIFICATION, REVIEW_MANIFEST
 
@@ -49,14 +49,14 @@ def _reason(error: Exception) -> str:
     return f"{type(error).__name__}: {str(error).splitlines()[0][:300] if str(error) else ''}"
 
 
-def review_dataset(client, name: str, workspace: str = WORKSPACE, overlap: int = 1):
+def review_dataset(client, name: str, workspace: str = WORKSPACE, overlap: int = 1, language: str = "es"):
     import argilla as rg
 
     with warnings.catch_warnings():  # "not found" is the expected answer on a first push
         warnings.simplefilter("ignore", UserWarning)
         dataset = client.datasets(name=name, workspace=workspace)
     if dataset is None:
-        dataset = rg.Dataset(name=name, workspace=workspace, settings=settings(overlap), client=client).create()
+        dataset = rg.Dataset(name=name, workspace=workspace, settings=settings(overlap, language), client=client).create()
     return dataset
 
 
@@ -65,7 +65,9 @@ def _connection_lost(error: Exception) -> bool:
 
 
 def push(run_dir: Path, client, name: str, workspace: str = WORKSPACE, overlap: int = 1, seed: int = 0,
-         batch_size: int = 500, update: bool = False, console: Console | None = None) -> PushResult:
+         batch_size: int = 500, update: bool = False, console: Console | None = None,
+         show_suggestions: bool = False) -> PushResult:
+    """Blind by default: the vote and the judge's verdict are suggested only with `show_suggestions`."""
     accepted_file = run_dir / "accepted.parquet"
     if not accepted_file.is_file():
         raise CurationError(f"{run_dir} has no accepted.parquet: push a folder `curation run` wrote")
@@ -75,12 +77,14 @@ def push(run_dir: Path, client, name: str, workspace: str = WORKSPACE, overlap: 
         schema={"id": pl.String, "a_is_chosen": pl.Boolean, "dataset": pl.String})
     done = set(manifest.filter(pl.col("dataset") == name).get_column("id").to_list())
     todo = rows if update else rows.filter(~pl.col("id").is_in(list(done)))
-    dataset = review_dataset(client, name, workspace, overlap)
+    language = review_language(rows)
+    dataset = review_dataset(client, name, workspace, overlap, language)
     result = PushResult(name, 0, rows.height - todo.height)
     with Progress(console=console, disable=console is None) as progress:
         task = progress.add_task(f"push {name}", total=todo.height)
         for batch in todo.iter_slices(batch_size):
-            accepted_ids = _log(dataset, batch.to_dicts(), result)
+            records = [to_record(row, show_suggestions, language) for row in batch.iter_rows(named=True)]
+            accepted_ids = _log(dataset, records, result)
             sent = batch.filter(pl.col("id").is_in(accepted_ids)).select("id", "a_is_chosen", dataset=pl.lit(name))
             manifest = pl.concat([manifest.filter(~pl.col("id").is_in(accepted_ids) | (pl.col("dataset") != name)), sent])
             _save(manifest, manifest_file)
@@ -98,19 +102,19 @@ def _beside(run_dir: Path) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
                  for name, columns in wanted.items())
 
 
-def _log(dataset, rows: list[dict], result: PushResult) -> list[str]:
+def _log(dataset, records: list, result: PushResult) -> list[str]:
     """Log a batch; if the server refuses it, log its records one by one so only the bad ones stay out."""
     try:
-        dataset.records.log([to_record(row) for row in rows])
-        return [row["id"] for row in rows]
+        dataset.records.log(records)
+        return [str(record.id) for record in records]
     except Exception as error:
         if _connection_lost(error):
             raise ReviewServerError(f"lost the Argilla server while pushing: {_reason(error)}. Nothing is lost: "
                                     f"{result.pushed} records were pushed; run the same push again to resume") from None
-        if len(rows) == 1:
-            result.rejected.append((rows[0]["id"], _reason(error)))
+        if len(records) == 1:
+            result.rejected.append((str(records[0].id), _reason(error)))
             return []
-        return [row_id for row in rows for row_id in _log(dataset, [row], result)]
+        return [record_id for record in records for record_id in _log(dataset, [record], result)]
 
 
 def _save(manifest: pl.DataFrame, path: Path) -> None:

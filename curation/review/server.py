@@ -15,6 +15,7 @@ import ctypes
 import json
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -35,6 +36,9 @@ SERVER_VENV_NAME = ".argilla-server-venv"
 SERVER_VENV = REPOSITORY / SERVER_VENV_NAME
 WORKSPACE = "curation"
 PIDFILE = "serve.pid"
+ACCOUNT_FILES = {"owner": "accounts.env", "annotator": "annotator.env"}
+ENVIRONMENT = {"url": "ARGILLA_API_URL", "api_key": "ARGILLA_API_KEY", "username": "ARGILLA_USERNAME",
+               "password": "ARGILLA_PASSWORD"}
 PRIVATE = 0o077  # the umask of everything the stack writes: no access for group and others
 PR_SET_PDEATHSIG = 1
 
@@ -117,6 +121,19 @@ def claim_home(home: Path) -> None:
         orphan.terminate()
     for orphan in psutil.wait_procs(orphans, timeout=15)[1]:
         orphan.kill()
+
+
+def account_environment(account: Account, api_url: str) -> str:
+    """An account as shell variables the argilla SDK and `curation review` read: `source` the file."""
+    values = {"url": api_url, "api_key": account.api_key, "username": account.username, "password": account.password}
+    return (f"# Argilla's {account.role} account ({account.username}): `source` this file, then `curation review push` ...\n"
+            + "".join(f"export {ENVIRONMENT[key]}={shlex.quote(value)}\n" for key, value in values.items()))
+
+
+def read_environment(path: Path) -> dict[str, str]:
+    """NAME=value lines of a file written by account_environment (or older versions), without `export`."""
+    lines = [line.removeprefix("export ") for line in path.read_text().splitlines() if "=" in line and not line.startswith("#")]
+    return {name: shlex.split(value)[0] if value else "" for name, value in (line.split("=", 1) for line in lines)}
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -224,21 +241,33 @@ class LocalArgilla:
         _write_private(self.home / PIDFILE, json.dumps(stack))
 
     def _ensure_accounts(self) -> dict[str, Account]:
-        """The owner and an annotator, created once and kept in the home folder (mode 600)."""
-        saved = self.home / "accounts.env"
-        if saved.is_file():
-            fields = dict(line.split("=", 1) for line in saved.read_text().splitlines() if "=" in line)
-            return {role: Account(fields[f"{role}_username"], role, fields[f"{role}_password"], fields[f"{role}_api_key"])
-                    for role in ("owner", "annotator")}
-        accounts = {role: Account(role, role, secrets.token_urlsafe(12), f"{role}.{secrets.token_urlsafe(24)}")
-                    for role in ("owner", "annotator")}
-        for account in accounts.values():
-            self._server("database", "users", "create", "--first-name", account.username.capitalize(),
-                         "--username", account.username, "--role", account.role, "--workspace", WORKSPACE,
-                         hidden={"ARGILLA_LAUNCH_PASSWORD": account.password, "ARGILLA_LAUNCH_API_KEY": account.api_key})
-        _write_private(saved, "".join(f"{role}_{key}={getattr(account, key)}\n" for role, account in accounts.items()
-                                      for key in ("username", "password", "api_key")))
+        """The owner and an annotator, created once; each one's keys in a file to `source` (mode 600):
+        <home>/accounts.env (the owner) and <home>/annotator.env, rewritten with this start's URL."""
+        accounts = self._saved_accounts()
+        if accounts is None:
+            accounts = {role: Account(role, role, secrets.token_urlsafe(12), f"{role}.{secrets.token_urlsafe(24)}")
+                        for role in ("owner", "annotator")}
+            for account in accounts.values():
+                self._server("database", "users", "create", "--first-name", account.username.capitalize(),
+                             "--username", account.username, "--role", account.role, "--workspace", WORKSPACE,
+                             hidden={"ARGILLA_LAUNCH_PASSWORD": account.password, "ARGILLA_LAUNCH_API_KEY": account.api_key})
+        for role, account in accounts.items():
+            _write_private(self.home / ACCOUNT_FILES[role], account_environment(account, self.api_url))
         return accounts
+
+    def _saved_accounts(self) -> dict[str, Account] | None:
+        """The accounts of an earlier start: one file per role, or the single file of older versions."""
+        files = {role: self.home / name for role, name in ACCOUNT_FILES.items()}
+        if all(file.is_file() for file in files.values()):
+            saved = {role: read_environment(file) for role, file in files.items()}
+            if all(ENVIRONMENT["api_key"] in values for values in saved.values()):
+                return {role: Account(values[ENVIRONMENT["username"]], role, values[ENVIRONMENT["password"]],
+                                      values[ENVIRONMENT["api_key"]]) for role, values in saved.items()}
+        older = read_environment(files["owner"]) if files["owner"].is_file() else {}
+        if "owner_api_key" in older:
+            return {role: Account(older[f"{role}_username"], role, older[f"{role}_password"], older[f"{role}_api_key"])
+                    for role in ("owner", "annotator")}
+        return None
 
     def _wait(self, timeout: float) -> None:
         """Until our own argilla-server answers: another one on the port (it may know our keys, if it serves

@@ -212,6 +212,8 @@ def _run_config(seed_run: Path, generated: Path, out_dir: Path) -> str:
         "name": f"{seed.name}_extended",
         "input": [*inputs, InputConfig(path=str(generated.resolve()), format="arena")],
         "output": seed.output.model_copy(update={"dir": str((out_dir / "curated").resolve())}),
+        # The same decisions file as the seed's: every human decision holds in the extended run too.
+        "decisions": str(Path(seed.decisions).resolve()) if seed.decisions else None,
     })
     header = "# The seed run's settings over the seed and the generated rows: curation run <this file>\n"
     return header + yaml.safe_dump(json.loads(config.model_dump_json()), sort_keys=False, allow_unicode=True)

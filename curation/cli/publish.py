@@ -15,7 +15,7 @@ from rich.text import Text
 from curation.cli.common import RunDir, app, console, fail
 from curation.errors import CurationError
 from curation.publish.hub import hub_token, send
-from curation.publish.layout import NOTEBOOKS, RepoPlan, publish_plan
+from curation.publish.layout import NOTEBOOKS, RepoPlan, publish_plan, unpublishable
 
 
 @app.command()
@@ -38,6 +38,8 @@ def publish(
     A re-publish is a new commit on the same repositories."""
     try:
         plans = publish_plan(run_dir, org, None if no_notebooks else notebooks, target)
+        for dataset in unpublishable(run_dir):
+            console.print(Text(f"not published: {dataset} (no dataset card for its kind yet)", style="yellow"))
         if dry_run:
             _print_plans(plans)
             return

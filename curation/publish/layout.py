@@ -48,10 +48,16 @@ class RepoPlan:
         return sum(file.size for file in self.files)
 
 
+def unpublishable(run_dir: Path) -> list[str]:
+    """The run's datasets `curation publish` leaves out, as it has no card for their kind yet (the _images_ ones)."""
+    name = saved_config(run_dir).name
+    return sorted(set(RunFolder.read(run_dir).summary.get("outputs", {})) - {f"{name}_{kind}" for kind in KINDS})
+
+
 def publish_plan(run_dir: Path, org: str, notebooks: Path | None = NOTEBOOKS, target: str = "uniform") -> list[RepoPlan]:
-    """Every published dataset of the run as the repository it becomes under `org`; a CurationError, before
-    anything is sent, when a name breaks the naming convention or is not a valid repository id, or a file is
-    missing."""
+    """Every published dataset of the run (but the unpublishable ones) as the repository it becomes under `org`; a
+    CurationError, before anything is sent, when a name breaks the naming convention or is not a valid repository
+    id, or a file is missing."""
     from huggingface_hub.utils import HFValidationError, validate_repo_id
 
     run = RunFolder.read(run_dir)

@@ -11,6 +11,8 @@ FORWARDED_ENV = ("CURATION_CACHE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "HF_
 # A local instance (no address) stays small: this machine is shared.
 LOCAL_CPUS = 2
 LOCAL_OBJECT_STORE_BYTES = 500_000_000
+# Idle workers are kept a while: each step's tasks then reuse the processes that imported the engine.
+SYSTEM_CONFIG = {"idle_worker_killing_time_threshold_ms": 60_000}
 
 
 @contextmanager
@@ -28,7 +30,7 @@ def connected(address: str | None) -> Iterator[None]:
         ray.init(address=address, runtime_env={"env_vars": env}, log_to_driver=False)
     else:
         ray.init(num_cpus=LOCAL_CPUS, object_store_memory=LOCAL_OBJECT_STORE_BYTES, include_dashboard=False,
-                 runtime_env={"env_vars": env}, log_to_driver=False)
+                 runtime_env={"env_vars": env}, log_to_driver=False, _system_config=SYSTEM_CONFIG)
     try:
         _quiet_data()
         yield

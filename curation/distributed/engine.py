@@ -37,6 +37,7 @@ from curation.writers import write_published
 # Hash partitions of a shuffle per CPU of the cluster: enough to spread the work, few enough that each
 # partition's stage call is worth its start.
 PARTITIONS_PER_CPU = 2
+MIN_PARTITION_ROWS = 2_000
 
 
 def run_on_ray(config: RunConfig, output_dir: Path | None = None, console: Console | None = None) -> RunResult:
@@ -51,10 +52,10 @@ def run_on_ray(config: RunConfig, output_dir: Path | None = None, console: Conso
                           "with the local engine (engine: local)")
     final, pipeline = prepare(config, output_dir, console)
     with connected(config.address), work_folder(final.parent if final.parent.is_dir() else None) as work:
-        partitions = max(2, PARTITIONS_PER_CPU * int(ray.cluster_resources().get("CPU", 1)))
         try:
             with _progress(console) as progress:
-                steps = _run_steps(config, list(pipeline), Path(work), partitions, progress)
+                steps = _run_steps(config, list(pipeline), Path(work), progress)
+            partitions = steps.partitions
             return _finish(config, steps, final, partitions, started)
         except ray.exceptions.RayTaskError as error:
             raise unwrapped(error) from None
@@ -68,6 +69,7 @@ class Steps:
         self.folders: list[Path] = []
         self.templates: list[Template] = []
         self.shuffle_bytes: dict[str, int] = {}
+        self.partitions = 1
 
     def add(self, name: str, dataset, template: Template, stages: list[Stage]) -> None:
         """Run a step (writing its shards) and record its stages' counts, summed over its batches."""
@@ -112,7 +114,15 @@ def _conformed(batch, schema: pl.Schema):
     return conform(pl.from_arrow(batch), schema).to_arrow()
 
 
-def _run_steps(config: RunConfig, stages: list[Stage], work: Path, partitions: int, progress: Progress) -> Steps:
+def _partitions(rows: int) -> int:
+    """Hash partitions of a shuffle: PARTITIONS_PER_CPU per CPU of the cluster, fewer for few rows."""
+    import ray
+
+    cpus = int(ray.cluster_resources().get("CPU", 1))
+    return max(2, min(PARTITIONS_PER_CPU * cpus, rows // MIN_PARTITION_ROWS))
+
+
+def _run_steps(config: RunConfig, stages: list[Stage], work: Path, progress: Progress) -> Steps:
     """The row-local stages as one map_batches step, then each stage that compares rows on its partitions."""
     import ray
 
@@ -122,6 +132,7 @@ def _run_steps(config: RunConfig, stages: list[Stage], work: Path, partitions: i
     Pipeline(stages).check([name for name in schema.names() if name != POSITION], column_makers())
     progress.advance(task)
     steps = Steps(work, Ledger(input_rows=input_rows), files)
+    partitions = steps.partitions = _partitions(input_rows)
     streamed = leading_row_local(stages)
     rows_schema = schema
     if streamed:
@@ -156,22 +167,23 @@ def _finish(config: RunConfig, steps: Steps, final: Path, partitions: int, start
 
     removed, removed_schema = steps.removed()
     ends = distributed.chain_ends(removed, partitions)
-    removed = removed.map_batches(distributed.redirected, batch_format="pyarrow", fn_kwargs={"ends": ends})
+    removed_folder, ledger_folder = steps.work / "removed", steps.work / "ledger"
+    removed.map_batches(distributed.redirected, batch_format="pyarrow", fn_kwargs={"ends": ends}).write_parquet(str(removed_folder))
+    removed = ray.data.read_parquet(str(removed_folder))
     accepted = steps.rows(len(steps.folders) - 1, KEPT)
-    ledger_folder = steps.work / "ledger"
     accepted.map_batches(distributed.ledger_rows, batch_format="pyarrow", fn_kwargs={"accepted": True}).union(
         removed.map_batches(distributed.ledger_rows, batch_format="pyarrow", fn_kwargs={"accepted": False})
     ).write_parquet(str(ledger_folder))
     rows = ray.data.read_parquet(str(ledger_folder))
-    distributed.check(steps.ledger, rows, ray.data.read_parquet(steps.inputs, columns=["source"]), partitions)
     summary = distributed.summary(steps.ledger, rows)
+    distributed.check(steps.ledger, rows, ray.data.read_parquet(steps.inputs, columns=["source"]), partitions,
+                      summary["status"])
     summary["engine"] = {"name": "ray", "partitions": partitions, "shuffle_bytes": steps.shuffle_bytes}
-    accepted_schema = steps.templates[-1].kept
-    accepted_schema = pl.Schema({name: dtype for name, dtype in accepted_schema.items() if name != POSITION})
-    removed_schema = pl.Schema({name: dtype for name, dtype in removed_schema.items() if name != POSITION})
+    accepted_schema = _without_position(steps.templates[-1].kept)
+    removed_schema = _without_position(removed_schema)
     with atomic_directory(final, config.read_paths()) as folder:
-        published = accepted.map_batches(_conformed, batch_format="pyarrow", fn_kwargs={"schema": accepted_schema})
-        write_shards(published, folder / "accepted.parquet", accepted_schema)
+        write_shards(accepted.map_batches(_conformed, batch_format="pyarrow", fn_kwargs={"schema": accepted_schema}),
+                     folder / "accepted.parquet", accepted_schema)
         for status, name in ((Status.QUARANTINED, "quarantine.parquet"), (Status.DUPLICATE, "duplicates.parquet")):
             write_shards(distributed.where(removed, pl.col("status") == status.value, removed_schema.names()),
                          folder / name, removed_schema)
@@ -185,3 +197,7 @@ def _finish(config: RunConfig, steps: Steps, final: Path, partitions: int, start
                                              published_metadata(result.accepted.clear()))
         write_reports(result, config, folder, started)
     return result
+
+
+def _without_position(schema: pl.Schema) -> pl.Schema:
+    return pl.Schema({name: dtype for name, dtype in schema.items() if name != POSITION})

@@ -15,6 +15,8 @@ from curation.schema import Status
 
 POINTERS = ["source", "status", "duplicate_of", "duplicate_of_source"]
 SHOWN = 5  # rows named per problem, as the local check names them
+KEY, SIDE, PARTITION = "_key", "_side", "_partition"
+PARTITION_SEED = 29
 
 
 @cache
@@ -27,18 +29,49 @@ def _frame(batch: pa.Table) -> pl.DataFrame:
     return pl.from_arrow(batch)
 
 
+def _pointer_sides(batch: pa.Table) -> pa.Table:
+    """Each duplicate twice: as itself (keyed by its source) and as a pointer (keyed by its target)."""
+    frame = _frame(batch).filter(pl.col("status") == Status.DUPLICATE.value).select(POINTERS[:1] + POINTERS[2:])
+    return pl.concat([frame.with_columns(pl.col("source").alias(KEY), pl.lit("duplicate").alias(SIDE)),
+                      frame.with_columns(pl.col("duplicate_of_source").alias(KEY), pl.lit("pointer").alias(SIDE))]).to_arrow()
+
+
+def _middles(group: pa.Table) -> pa.Table:
+    frame = _frame(group)
+    pointed = frame.filter(pl.col(SIDE) == "pointer").select(KEY).unique()
+    return frame.filter(pl.col(SIDE) == "duplicate").join(pointed, on=KEY, how="semi").select(POINTERS[:1] + POINTERS[2:]).to_arrow()
+
+
 def chain_ends(removed, partitions: int) -> pl.DataFrame:
-    """The duplicates that are themselves another duplicate's target, each pointing at the accepted row its
-    chain ends in. Few rows (a row kept by one dedupe stage and dropped by a later one), so they come to the
-    driver; a chain is at most as long as there are dedupe stages."""
-    pointers = where(removed, pl.col("status") == Status.DUPLICATE.value, POINTERS)
-    targets = pointers.select_columns(["duplicate_of_source"])
-    middle = pointers.join(targets, "left_semi", partitions, on=("source",), right_on=("duplicate_of_source",))
-    rows = [pl.from_arrow(block) for block in middle.iter_batches(batch_format="pyarrow")]
-    frame = pl.concat(rows) if rows else pl.DataFrame(schema=dict.fromkeys(POINTERS, pl.String))
-    return follow_duplicate_chains(frame.unique("source")).select(
+    """The duplicates that are themselves another duplicate's target (a keyed semi-join on Ray's shuffle),
+    each pointing at the accepted row its chain ends in. Few rows (kept by one dedupe stage, dropped by a
+    later one), so they come to the driver; a chain is at most as long as there are dedupe stages."""
+    middles = co_partitioned(removed.map_batches(_pointer_sides, batch_format="pyarrow"), partitions, _middles)
+    rows = [pl.from_arrow(block) for block in middles.iter_batches(batch_format="pyarrow")]
+    frame = pl.concat(rows) if rows else pl.DataFrame(schema=dict.fromkeys(POINTERS[:1] + POINTERS[2:], pl.String))
+    return follow_duplicate_chains(frame.with_columns(status=pl.lit(Status.DUPLICATE.value))).select(
         pl.col("source").alias("_via"), pl.col("duplicate_of").alias("_final_id"),
         pl.col("duplicate_of_source").alias("_final_source"))
+
+
+def _keyed_partition(batch: pa.Table, partitions: int) -> pa.Table:
+    frame = _frame(batch)
+    return frame.with_columns((pl.col(KEY).hash(seed=PARTITION_SEED) % partitions).alias(PARTITION)).to_arrow()
+
+
+def co_partitioned(dataset, partitions: int, fn):
+    """`fn` on each hash partition of the rows' `_key` (Ray's shuffle): rows of one key meet in one call."""
+    keyed = dataset.map_batches(_keyed_partition, batch_format="pyarrow", fn_kwargs={"partitions": partitions})
+    return keyed.groupby(PARTITION, num_partitions=partitions).map_groups(fn, batch_format="pyarrow")
+
+
+def _where(batch: pa.Table, condition: pl.Expr, columns: list[str]) -> pa.Table:
+    return _frame(batch).filter(condition).select(columns).to_arrow()
+
+
+def where(dataset, condition: pl.Expr, columns: list[str]):
+    """The dataset's rows that meet a polars condition, with these columns."""
+    return dataset.map_batches(_where, batch_format="pyarrow", fn_kwargs={"condition": condition, "columns": columns})
 
 
 def redirected(batch: pa.Table, ends: pl.DataFrame) -> pa.Table:
@@ -79,42 +112,56 @@ def summary(ledger: Ledger, rows) -> dict:
                     "reasons": dict(totals["reasons"].most_common()), "warnings": dict(totals["warnings"].most_common())}
 
 
-def _names(dataset, column: str = "source") -> list[str]:
-    return [row[column] for row in dataset.take(SHOWN)]
+def _check_sides(batch: pa.Table, inputs: bool) -> pa.Table:
+    """Rows keyed for the check: an input row by its source; a ledger row by its source, and by its id if
+    accepted or by its target's id if a duplicate ("s:" and "i:" keep the two kinds of keys apart)."""
+    frame = _frame(batch)
+
+    def side(rows: pl.DataFrame, key: str, kind: str, unexplained: pl.Expr = pl.lit(False)) -> pl.DataFrame:
+        return rows.select((pl.lit(key[0] + ":") + pl.col(key)).alias(KEY), "source", pl.lit(kind).alias(SIDE),
+                           unexplained.alias("unexplained"))
+
+    if inputs:
+        return side(frame, "source", "input").to_arrow()
+    return pl.concat([
+        side(frame, "source", "ledger", (pl.col("status") != Status.ACCEPTED.value) & (pl.col("reasons").list.len() == 0)),
+        side(frame.filter(pl.col("status") == Status.ACCEPTED.value), "id", "accepted"),
+        side(frame.filter(pl.col("status") == Status.DUPLICATE.value).with_columns(pl.col("duplicate_of").alias("id")),
+             "id", "pointer"),
+    ]).to_arrow()
 
 
-def _where(batch: pa.Table, condition: pl.Expr, columns: list[str]) -> pa.Table:
-    return _frame(batch).filter(condition).select(columns).to_arrow()
+def _problems(group: pa.Table) -> pa.Table:
+    """One partition's broken rows: counted twice, lost, removed without a reason, duplicate of no accepted row."""
+    frame = _frame(group)
+    side = {name: frame.filter(pl.col(SIDE) == name) for name in ("input", "ledger", "accepted", "pointer")}
+    found = {
+        "rows counted twice": side["ledger"].filter(pl.len().over(KEY) > 1).unique(KEY),
+        "rows lost": side["input"].join(side["ledger"], on=KEY, how="anti"),
+        "rows removed without a reason": side["ledger"].filter("unexplained"),
+        "duplicates of rows that were not accepted": side["pointer"].join(side["accepted"], on=KEY, how="anti"),
+    }
+    return pl.concat([rows.select(pl.lit(problem).alias("problem"), "source") for problem, rows in found.items()]).to_arrow()
 
 
-def where(dataset, condition: pl.Expr, columns: list[str]):
-    """The dataset's rows that meet a polars condition, with these columns."""
-    return dataset.map_batches(_where, batch_format="pyarrow", fn_kwargs={"condition": condition, "columns": columns})
-
-
-def check(ledger: Ledger, rows, inputs, partitions: int) -> None:
-    """Ledger.check, distributed: every input row ends in exactly one place, for a reason."""
+def check(ledger: Ledger, rows, inputs, partitions: int, statuses: dict[str, int]) -> None:
+    """Ledger.check, distributed: every input row ends in exactly one place, for a reason. The counts come
+    from the summary's; the keyed checks are anti-joins on one shuffle of the sources and ids."""
+    sides = inputs.map_batches(_check_sides, batch_format="pyarrow", fn_kwargs={"inputs": True}).union(
+        rows.map_batches(_check_sides, batch_format="pyarrow", fn_kwargs={"inputs": False}))
+    named: dict[str, list[str]] = {}
+    for block in co_partitioned(sides, partitions, _problems).iter_batches(batch_format="pyarrow"):
+        for problem, source in pl.from_arrow(block).iter_rows():
+            if len(shown := named.setdefault(problem, [])) < SHOWN:
+                shown.append(source)
     problems = []
-    counted = rows.count()
+    counted = sum(statuses.values())
     if counted != ledger.input_rows:
         problems.append(f"{ledger.input_rows} rows in, {counted} in the ledger")
-    repeated = where(rows.groupby("source", num_partitions=partitions).count(), pl.col("count()") > 1, ["source"])
-    if names := _names(repeated):
-        problems.append(f"rows counted twice: {names}")
-    lost = inputs.join(rows.select_columns(["source"]), "left_anti", partitions, on=("source",))
-    if names := _names(lost):
-        problems.append(f"rows lost: {names}")
-    unexplained = where(rows, (pl.col("status") != Status.ACCEPTED.value) & (pl.col("reasons").list.len() == 0), ["source"])
-    if names := _names(unexplained):
-        problems.append(f"rows removed without a reason: {names}")
-    accepted = where(rows, pl.col("status") == Status.ACCEPTED.value, ["id"])
-    duplicates = where(rows, pl.col("status") == Status.DUPLICATE.value, ["source", "duplicate_of"])
-    dangling = duplicates.join(accepted, "left_anti", partitions, on=("duplicate_of",), right_on=("id",))
-    if names := _names(dangling):
-        problems.append(f"duplicates of rows that were not accepted: {names}")
-    accepted_rows = accepted.count()
-    removed_by_stages = sum(entry.removed for entry in ledger.stages)
-    if removed_by_stages + accepted_rows != ledger.input_rows:
-        problems.append(f"stages removed {removed_by_stages} and accepted {accepted_rows} of {ledger.input_rows}")
+    problems += [f"{problem}: {sources}" for problem, sources in named.items()]
+    accepted = statuses.get(Status.ACCEPTED.value, 0)
+    removed_by_stages = sum(entry.removed - getattr(entry, "returned", 0) for entry in ledger.stages)
+    if removed_by_stages + accepted != ledger.input_rows:
+        problems.append(f"stages removed {removed_by_stages} and accepted {accepted} of {ledger.input_rows}")
     if problems:
         raise LedgerError("the ledger does not balance: " + "; ".join(problems))

@@ -32,7 +32,8 @@ class RunFolder:
 
     @classmethod
     def read(cls, path: Path) -> RunFolder:
-        missing = [name for name in RUN_FILES if not (path / name).is_file()]
+        # A table is one parquet file, or (the Ray engine's) a folder of parquet shards polars reads as one.
+        missing = [name for name in RUN_FILES if not (path / name).exists()]
         if missing:
             raise CurationError(f"{path} is not a run folder: it lacks {missing} (make one with `curation run`)")
         validation = path / "validation.json"

@@ -143,6 +143,10 @@ class RunConfig(Settings):
     gate: GateConfig = GateConfig()
     dedupe: DedupeConfig = DedupeConfig()
     split: SplitConfig = SplitConfig()
+    engine: Literal["local", "ray"] = Field("local", description="Where the run runs: local (this process) or ray "
+                                            "(a Ray cluster; the same stages, the same rows in the same places).")
+    address: str | None = Field(None, description="The Ray cluster to join (auto, ray://host:port); default a small "
+                                "Ray started for the run on this machine.")
     images: ImagesConfig | None = Field(None, description="Set (even empty, `images: {}`) for image + caption data.")
     decisions: str | None = Field(None, description="The steward's decisions (a YAML or CSV file kept in git, by row id): "
                                   "applied after the automatic stages; `curation decide` and `curation review pull` add to it.")

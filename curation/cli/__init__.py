@@ -6,7 +6,7 @@ from curation.cli.common import EXIT_BAD_INPUT, EXIT_GATE_FAILED, EXIT_INTERNAL_
 
 # The order of registration is the order of `curation --help`: keep it, and keep isort from sorting it.
 # isort: off
-from curation.cli import curate, reports, train, review, llm  # noqa: F401
+from curation.cli import curate, reports, decide, train, review, llm, publish  # noqa: F401
 # isort: on
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_GATE_FAILED", "EXIT_INTERNAL_ERROR", "app", "main"]

@@ -12,7 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 from curation.cli.common import EXIT_GATE_FAILED, app, console, fail
-from curation.config import RunConfig, demo_config, load_config
+from curation.config import RunConfig, demo_config, load_config, validated
+from curation.demo.images import images_demo_config
 from curation.errors import CurationError
 from curation.output_folder import atomic_directory, check_output_file, check_output_folder
 from curation.pipelines import STAGES, build_stage
@@ -22,8 +23,9 @@ from curation.rules.pack import load_packs
 from curation.run import RunResult, run as run_curation, run_pipeline
 from curation.schema import CANONICAL, Status
 from curation.stage import Pipeline
-from curation.writers import write_table
+from curation.writers import sink_table, write_table
 
+DEMOS = {"arena": demo_config, "images": images_demo_config}
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="YAML config (defaults apply without one).")]
 
 def _config(config_path: Path | None, input_path: str) -> RunConfig:
@@ -36,18 +38,27 @@ def _config(config_path: Path | None, input_path: str) -> RunConfig:
 
 @app.command()
 def run(
-    config_path: Annotated[Path | None, typer.Argument(metavar="CONFIG", help="The run's YAML config.")] = None,
-    demo: Annotated[bool, typer.Option("--demo", help="Run on the embedded demo data: no network, keys or servers.")] = False,
+    config_path: Annotated[Path | None, typer.Argument(metavar="CONFIG", help="The run's YAML config (with --demo: "
+                                                     "which demo, arena or images).")] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Run on the embedded demo data: no network, keys or servers. "
+                                                      "`--demo images`: the drawn image + caption demo.")] = False,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (default: out/<name>).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summary.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when a dataset expectation fails (gate.strict).")] = False,
+    engine: Annotated[str | None, typer.Option("--engine", help="local (default) or ray: the same run on a Ray cluster "
+                                                                "(needs the [ray] extra; config `engine:`).")] = None,
+    address: Annotated[str | None, typer.Option("--address", help="With --engine ray: the cluster to join (auto, "
+                                                                  "ray://HOST:PORT); default a small local Ray.")] = None,
 ) -> None:
     """Run every stage (normalise, tags, filter, exact/near/semantic dedupe, split), write the datasets and the
     ledger, and check the rule packs' dataset expectations (validation.json)."""
-    if demo == (config_path is not None):
+    if not demo and config_path is None:
         raise typer.BadParameter("give a CONFIG file or --demo (one of the two)")
+    if demo and str(config_path or "arena") not in DEMOS:
+        raise typer.BadParameter(f"--demo takes {' or '.join(DEMOS)} (nothing: arena), not a CONFIG file")
     try:
-        config = demo_config() if demo else load_config(config_path)
+        config = DEMOS[str(config_path or "arena")]() if demo else load_config(config_path)
+        config = engine_options(config, engine, address)
         result = run_curation(config, out, None if quiet else console)
     except CurationError as error:
         raise fail(error) from None
@@ -62,6 +73,16 @@ def run(
                       f"(see {result.output_dir / 'validation.json'})")
         if strict or config.gate.strict:
             raise typer.Exit(EXIT_GATE_FAILED)
+
+
+def engine_options(config: RunConfig, engine: str | None, address: str | None) -> RunConfig:
+    """The config with --engine and --address applied (checked as the config's own settings are)."""
+    settings = {key: value for key, value in (("engine", engine), ("address", address)) if value is not None}
+    if not settings:
+        return config
+    updated = validated(RunConfig, config.model_dump() | settings, "--engine/--address")
+    updated._source = config._source
+    return updated
 
 
 def _print_summary(result: RunResult) -> None:
@@ -125,12 +146,12 @@ def _stage_command(stage_name: str):
             result = run_pipeline(frame, Pipeline([build_stage(stage_name, config)]))
             with atomic_directory(out, config.read_paths()) as folder:
                 write_table(result.accepted, folder / "kept.parquet")
-                write_table(result.removed, folder / "removed.parquet")
+                sink_table(result.removed, folder / "removed.parquet")
                 (folder / "stats.json").write_text(json.dumps(result.summary, indent=2, ensure_ascii=False),
                                                    encoding="utf-8")
         except CurationError as error:
             raise fail(error) from None
-        console.print(f"{stage_name}: {frame.height} in, {result.accepted.height} kept, {result.removed.height} removed -> {out}")
+        console.print(f"{stage_name}: {frame.height} in, {result.accepted.height} kept, {frame.height - result.accepted.height} removed -> {out}")
 
     command.__doc__ = f"Run only the {stage_name} stage: {STAGES[stage_name].description}"
     return command

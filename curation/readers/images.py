@@ -14,6 +14,7 @@ import polars as pl
 
 from curation.config import ImagesConfig
 from curation.errors import ConfigError, InputError
+from curation.extras import require
 from curation.images.probe import probe_all
 from curation.readers.common import first_bad, source_file
 
@@ -43,6 +44,7 @@ def take_images(frame: pl.DataFrame, column: str, folder: Path, settings: Images
     """The frame with image_bytes, image_path and the probe's columns in place of `column`; text message
     lists of trl's vision format flattened to text. Bad images get `image_error`; a column that holds no
     kind of image at all is an InputError."""
+    require("images")  # Pillow and imagehash: a missing one is an install command, not a crash
     frame = _single_image(frame, column)
     dtype = frame.schema[column]
     if dtype == pl.String:

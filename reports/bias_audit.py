@@ -21,10 +21,11 @@ from pathlib import Path
 import polars as pl
 
 from curation.countries import local_name
+from curation.decisions import DIMENSIONS
 from curation.errors import ConfigError
 from curation.reports import figures
 from curation.reports.markdown import markdown_code, markdown_table, markdown_text
-from curation.rules.expectations import DIMENSIONS, country_dimension_counts
+from curation.rules.expectations import country_dimension_counts
 from curation.safe_yaml import read_yaml
 from curation.schema import PERSONA_AXES, Preference
 from curation.text import char_length
@@ -67,6 +68,12 @@ def country_name(code: str) -> str:
     return local_name(code) if pycountry.countries.get(alpha_2=code) else code
 
 
+def country_rows(accepted: pl.DataFrame) -> pl.DataFrame:
+    """Accepted rows per country, the most first; ties in country order (group_by's order is not stable)."""
+    return (accepted.group_by(pl.col("country").fill_null("unknown")).agg(rows=pl.len())
+            .sort("rows", "country", descending=[True, False]))
+
+
 def country_coverage(accepted: pl.DataFrame, target: str = "uniform") -> pl.DataFrame:
     """Every country of the region, of the target table (a value above 0) and of the data: its accepted rows,
     its weight in the target (1 each for `uniform`) and the rows it would hold if the accepted rows were shared
@@ -74,7 +81,7 @@ def country_coverage(accepted: pl.DataFrame, target: str = "uniform") -> pl.Data
     countries, _ = region()
     values = {} if target == "uniform" else reference_table(target)[0]
     wanted = [*countries, *sorted(country for country, value in values.items() if value > 0 and country not in countries)]
-    counts = accepted.group_by(pl.col("country").fill_null("unknown")).agg(rows=pl.len()).sort("rows", descending=True)
+    counts = country_rows(accepted)
     table = pl.DataFrame({"country": wanted}).join(counts, on="country", how="full", coalesce=True, maintain_order="left_right")
     names = {country: country_name(country) for country in table.get_column("country")}
     weight = pl.lit(1.0) if target == "uniform" else pl.col("country").replace_strict(values, default=0.0, return_dtype=pl.Float64)
@@ -93,7 +100,7 @@ def missing_countries(accepted: pl.DataFrame, target: str = "uniform") -> pl.Dat
 def representation(accepted: pl.DataFrame, target: str = "uniform") -> tuple[pl.DataFrame, dict]:
     """Rows and share per country beside the target share; the imbalance index is the total variation
     distance between the two (0: as the target; 1: nothing in common)."""
-    counts = accepted.group_by(pl.col("country").fill_null("unknown")).agg(rows=pl.len()).sort("rows", descending=True)
+    counts = country_rows(accepted)
     shares, source = load_target(target, counts.get_column("country").to_list())
     table = counts.with_columns(share=pl.col("rows") / pl.col("rows").sum()).with_columns(
         target_share=pl.col("country").replace_strict(shares, default=0.0, return_dtype=pl.Float64)
@@ -105,8 +112,10 @@ def representation(accepted: pl.DataFrame, target: str = "uniform") -> tuple[pl.
 def shares_by_country(accepted: pl.DataFrame, column: str) -> pl.DataFrame:
     """Per country, the share of rows with each value of `column` (a wide table, one column per value)."""
     counts = accepted.group_by(pl.col("country").fill_null("unknown"), pl.col(column).fill_null("undetermined")).agg(rows=pl.len())
-    return (counts.with_columns(share=(pl.col("rows") / pl.col("rows").sum().over("country")).round(3))
+    wide = (counts.with_columns(share=(pl.col("rows") / pl.col("rows").sum().over("country")).round(3))
             .pivot(on=column, index="country", values="share").fill_null(0.0).sort("country"))
+    # pivot orders its columns as the values come, and group_by's order is not stable
+    return wide.select("country", *sorted(wide.columns[1:]))
 
 
 CHOSEN_LONGER = char_length("chosen") > char_length("rejected")
@@ -136,7 +145,7 @@ def model_wins(accepted: pl.DataFrame) -> pl.DataFrame | None:
     losses = pairs.group_by(pl.col("rejected_model").alias("model")).agg(losses=pl.len())
     return (wins.join(losses, on="model", how="full", coalesce=True).fill_null(0)
             .with_columns(win_rate=(pl.col("wins") / (pl.col("wins") + pl.col("losses"))).round(3))
-            .sort("win_rate", descending=True))
+            .sort("win_rate", "model", descending=[True, False], nulls_last=True))
 
 
 def gaps(accepted: pl.DataFrame, cell_target: int | None = None) -> tuple[pl.DataFrame, int]:

@@ -1,13 +1,17 @@
 """The bias-balance audit names the countries of the region with no rows at all, against the target, with a figure."""
 
 import io
+import json
 from importlib import resources
 
 import polars as pl
 import yaml
 from PIL import Image
 
-from curation.reports.bias_audit import audit, audit_figure, audit_markdown, missing_countries
+from curation.reports.bias_audit import audit, audit_figure, audit_json, audit_markdown, missing_countries
+from curation.reports.curation_report import write_report
+from curation.reports.dataset_card import KINDS, write_card
+from curation.run_folder import RunFolder
 from curation.testing import frame_of, pair
 
 def _rows(**per_country: int) -> pl.DataFrame:
@@ -53,3 +57,34 @@ def test_the_audit_says_which_countries_are_missing_in_words_and_in_a_figure():
 def test_the_audit_states_the_target_it_was_computed_against():
     accepted = _rows(MX=3, ES=1)
     assert "`uniform`" in audit_markdown(audit(accepted)) and "`spanish_speakers`" in audit_markdown(audit(accepted, "spanish_speakers"))
+
+
+def _tied_rows() -> pl.DataFrame:
+    """Three countries with 4 rows each; per country every dimension, register and model once or twice; two models
+    with the same win rate: every table of the audit has ties to break."""
+    dimensions, registers = ("bias_trap", "knowledge", "preference", "dynamics"), ("usted", "tú", "vos", "undetermined")
+    return frame_of(*[pair(prompt=f"{country} {number}", country=country, dimension=dimensions[number],
+                           prompt_register=registers[(number + offset) % 4], chosen_model=f"model-{'ab'[number % 2]}",
+                           rejected_model=f"model-{'ba'[number % 2]}")
+                      for offset, country in enumerate(("PE", "CO", "AR")) for number in range(4)])
+
+
+def test_the_audit_breaks_every_tie_the_same_way():
+    accepted = _tied_rows()
+    texts = {(audit_markdown(result := audit(accepted)), json.dumps(audit_json(result))) for _ in range(5)}
+    assert len(texts) == 1
+    tables = audit(accepted)["tables"]
+    assert tables["representation"].get_column("country").to_list() == ["AR", "CO", "PE"]  # 4 rows each: by code
+    assert tables["register"].columns == ["country", "tú", "undetermined", "usted", "vos"]
+    assert tables["dimensions"].columns == ["country", "bias_trap", "dynamics", "knowledge", "preference"]
+    assert tables["model_wins"].get_column("model").to_list() == ["model-a", "model-b"]  # both win half
+
+
+def test_two_reports_of_a_run_write_the_same_audit_and_cards_byte_for_byte(demo_run, tmp_path):
+    run = RunFolder.read(demo_run[0])
+    written = []
+    for out in (tmp_path / "first", tmp_path / "second"):
+        report, files = write_report(run, out)
+        cards = [write_card(run, report.audited, kind, out_dir=out)[0] for kind in KINDS]
+        written.append([path.read_bytes() for path in (files["bias_audit.md"], files["bias_audit.json"], *cards)])
+    assert written[0] == written[1] and len(written[0]) == 2 + len(KINDS)

@@ -4,14 +4,12 @@ so the single HTML file stays self-contained and safe to open."""
 
 from __future__ import annotations
 
-import base64
-import io
 from importlib import resources
 
 import polars as pl
 from jinja2 import Environment
 
-from curation.images.probe import read_image_file
+from curation.images.thumbnail import thumbnail
 from curation.run_folder import RunFolder
 
 THUMBNAIL = 96  # pixels of the longer side
@@ -20,27 +18,8 @@ GROUPS = 12  # clusters shown
 COLUMNS = ["source", "id", "prompt", "chosen", "image_bytes", "image_path", "image_error", "image_width", "image_height"]
 
 
-def thumbnail(data: bytes | None, path: str | None) -> str | None:
-    """A data: URI of the image shrunk to THUMBNAIL pixels, or None where it cannot be shown."""
-    from PIL import Image
-
-    if data is None and path:
-        data = read_image_file(path)
-    if not isinstance(data, bytes) or not data:
-        return None
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.draft("RGB", (THUMBNAIL, THUMBNAIL))
-            image.thumbnail((THUMBNAIL, THUMBNAIL))
-            out = io.BytesIO()
-            image.convert("RGB").save(out, format="JPEG", quality=80)
-    except Exception:  # noqa: BLE001 (the report shows what it can: a broken image is a cell saying so)
-        return None
-    return "data:image/jpeg;base64," + base64.b64encode(out.getvalue()).decode()
-
-
 def _tiles(rows: pl.DataFrame) -> list[dict]:
-    return [{"uri": thumbnail(row["image_bytes"], row["image_path"]), "source": row["source"],
+    return [{"uri": thumbnail(row["image_bytes"], row["image_path"], THUMBNAIL), "source": row["source"],
              "caption": (row["chosen"] or "")[:120], "size": f"{row['image_width']}x{row['image_height']}"
              if row["image_width"] else "", "error": row["image_error"]} for row in rows.head(PER_GROUP).iter_rows(named=True)]
 

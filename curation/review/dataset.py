@@ -6,7 +6,8 @@ Blind by default: neither the arena's vote nor the LLM judge's verdict (nor its 
 pre-selected, so nothing anchors the reviewer and the random A/B order keeps its point. `show_suggestions`
 turns them on. The prompt's category is suggested (the LLM classifier's verdict when `curation classify`
 ran, else the trivial_prompt rule's category 1, else the prompt classifier's confident category), with the
-rules' warnings in the comment. The country and the persona are shown above the prompt; a row that dedupe
+rules' warnings in the comment. The country and the persona are shown above the prompt (and an image run's
+image, as a re-encoded thumbnail without its EXIF, between them); a row that dedupe
 let through as a possible duplicate shows the other row beside it."""
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ import polars as pl
 
 from curation.countries import local_name
 from curation.decisions import CATEGORIES
+from curation.images.thumbnail import thumbnail
 from curation.rules.pack import VALUE_SETS
 from curation.schema import PERSONA_AXES, seeded_coin
 
 PERSONA = (*PERSONA_AXES, "rol")  # the extension's generated rows add the persona's role
 METADATA = ("country", "language", "variety", "register", "flags", "source", "generator", "possible_duplicate_of")
 UNDETERMINED = "undetermined"
+IMAGE_SOURCE = ("image_bytes", "image_path")  # an image run's rows: where to read the image the record shows
+REVIEW_THUMBNAIL = 512  # pixels of the longer side: enough to judge a caption, small enough to store per record
 LLM_COLUMNS = {"llm_category": pl.String, "llm_confidence": pl.Float64, "llm_rationale": pl.String, "llm_model": pl.String}
 # What the annotator reads, in the data's language: the guidelines, the titles and the labels.
 TEXTS = {
@@ -38,6 +42,8 @@ si no, elige su dimensión predominante. Puedes escribir una respuesta corregida
 duplicado, dilo en el comentario cuando sea la misma pregunta para el mismo país y la misma persona.
 
 A y B salen en orden aleatorio; no se muestra el voto original, para no condicionarte.""",
+        "image": ("Imagen", "Mira la imagen: la mejor respuesta describe lo que se ve y su contexto cultural en ese país, "
+                  "sin inventar lo que la imagen no muestra."),
         "fields": {"context": "País y persona", "system_prompt": "Prompt de sistema (el papel)", "prompt": "Pregunta",
                    "response_a": "Respuesta A", "response_b": "Respuesta B",
                    "possible_duplicate": "Posible duplicado: otra fila con casi la misma pregunta"},
@@ -62,6 +68,8 @@ senão, escolha a sua dimensão predominante. Pode escrever uma resposta corrigi
 duplicado, diga-o no comentário quando for a mesma pergunta para o mesmo país e a mesma persona.
 
 A e B aparecem em ordem aleatória; o voto original não é mostrado, para não o influenciar.""",
+        "image": ("Imagem", "Veja a imagem: a melhor resposta descreve o que se vê e o seu contexto cultural nesse país, "
+                  "sem inventar o que a imagem não mostra."),
         "fields": {"context": "País e persona", "system_prompt": "Prompt de sistema (o papel)", "prompt": "Pergunta",
                    "response_a": "Resposta A", "response_b": "Resposta B",
                    "possible_duplicate": "Possível duplicado: outra linha com quase a mesma pergunta"},
@@ -82,14 +90,18 @@ def review_language(rows: pl.DataFrame) -> str:
     return "pt" if rows.height and (language == "pt").sum() * 2 > rows.height else "es"
 
 
-def settings(overlap: int = 1, language: str = "es"):
+def settings(overlap: int = 1, language: str = "es", images: bool = False):
+    """The dataset's settings; with `images` (an image run) an image field above the prompt, and a line of the
+    guidelines about it."""
     import argilla as rg
 
     text = TEXTS[language]
     fields = text["fields"]
+    image_title, image_guideline = text["image"]
     return rg.Settings(
-        guidelines=text["guidelines"],
+        guidelines=text["guidelines"] + (f"\n\n{image_guideline}" if images else ""),
         fields=[rg.TextField(name="context", title=fields["context"]),
+                *([rg.ImageField(name="image", title=image_title)] if images else []),
                 rg.TextField(name="system_prompt", title=fields["system_prompt"], required=False),
                 rg.TextField(name="prompt", title=fields["prompt"]),
                 rg.TextField(name="response_a", title=fields["response_a"], use_markdown=True),
@@ -136,6 +148,7 @@ def review_rows(accepted: pl.DataFrame, seed: int, others: pl.DataFrame | None =
         register=present("prompt_register"), judge_model=present("judge_model"), judge_rationale=present("judge_rationale"),
         category=present("category"), category_confidence=present("category_confidence", pl.Float64),
         possible_duplicate_of=present("possible_duplicate_of"),
+        *[column for column in IMAGE_SOURCE if column in pairs.columns],
         persona=pl.concat_str([pl.lit(f"{axis}: ") + pl.col(axis).cast(pl.String) for axis in PERSONA if axis in pairs.columns],
                               separator=" · ", ignore_nulls=True) if set(PERSONA) & set(pairs.columns) else pl.lit(None, dtype=pl.String),
     )
@@ -212,4 +225,6 @@ def to_record(row: dict, show_suggestions: bool = False, language: str = "es"):
         fields["system_prompt"] = row["system_prompt"]
     if (other := _possible_duplicate_text(row)) is not None:
         fields["possible_duplicate"] = other
+    if "image_bytes" in row:  # a re-encoded thumbnail: no EXIF (GPS, owner) reaches the server
+        fields["image"] = thumbnail(row["image_bytes"], row["image_path"], REVIEW_THUMBNAIL, quality=85)
     return rg.Record(id=row["id"], fields=fields, metadata=metadata, suggestions=suggestions)

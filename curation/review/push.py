@@ -49,14 +49,15 @@ def _reason(error: Exception) -> str:
     return f"{type(error).__name__}: {str(error).splitlines()[0][:300] if str(error) else ''}"
 
 
-def review_dataset(client, name: str, workspace: str = WORKSPACE, overlap: int = 1, language: str = "es"):
+def review_dataset(client, name: str, workspace: str = WORKSPACE, overlap: int = 1, language: str = "es",
+                   images: bool = False):
     import argilla as rg
 
     with warnings.catch_warnings():  # "not found" is the expected answer on a first push
         warnings.simplefilter("ignore", UserWarning)
         dataset = client.datasets(name=name, workspace=workspace)
     if dataset is None:
-        dataset = rg.Dataset(name=name, workspace=workspace, settings=settings(overlap, language), client=client).create()
+        dataset = rg.Dataset(name=name, workspace=workspace, settings=settings(overlap, language, images), client=client).create()
     return dataset
 
 
@@ -78,7 +79,7 @@ def push(run_dir: Path, client, name: str, workspace: str = WORKSPACE, overlap: 
     done = set(manifest.filter(pl.col("dataset") == name).get_column("id").to_list())
     todo = rows if update else rows.filter(~pl.col("id").is_in(list(done)))
     language = review_language(rows)
-    dataset = review_dataset(client, name, workspace, overlap, language)
+    dataset = review_dataset(client, name, workspace, overlap, language, images="image_bytes" in rows.columns)
     result = PushResult(name, 0, rows.height - todo.height)
     with Progress(console=console, disable=console is None) as progress:
         task = progress.add_task(f"push {name}", total=todo.height)

@@ -52,6 +52,13 @@ class RunResult:
     summary: dict
     output_dir: Path | None = None
 
+    def reason_kinds(self) -> dict[str, str]:
+        """Each reason rows left the flow for -> its kind, told by where its rows ended: duplicate (a dedupe
+        stage) or block (a blocking rule), whatever its name says."""
+        ended = (self.ledger_rows.filter(pl.col("status") != Status.ACCEPTED.value).explode("reasons")
+                 .group_by("reasons").agg(pl.col("status").first()))
+        return {reason: "duplicate" if status == Status.DUPLICATE.value else "block" for reason, status in ended.iter_rows()}
+
 
 def _progress(console: Console | None) -> Progress:
     return Progress(TextColumn("{task.description:<14}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),

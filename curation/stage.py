@@ -9,10 +9,11 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Self
 
 import polars as pl
 
+from curation.config import RunConfig
 from curation.errors import CurationError
 from curation.schema import Status
 
@@ -46,6 +47,16 @@ class Stage(ABC):
     outputs: ClassVar[tuple[str, ...]] = ()
     # True when a row's result depends on that row alone: the stage may then run chunk by chunk.
     row_local: ClassVar[bool] = False
+
+    @classmethod
+    def from_config(cls, config: RunConfig) -> Self:
+        """The stage with the run config's settings (the registry, curation.pipelines.STAGES, builds each so)."""
+        return cls()
+
+    @classmethod
+    def enabled(cls, config: RunConfig) -> bool:
+        """Whether the configured run includes this stage (its own command runs it either way)."""
+        return True
 
     @abstractmethod
     def process(self, frame: pl.DataFrame) -> StageResult: ...

@@ -13,9 +13,13 @@ with it (duplicate_of_quarantined): the row it repeats is no longer in the data.
 
 from __future__ import annotations
 
+from typing import Self
+
 import polars as pl
 
-from curation.decisions import APPLIED, DIMENSIONS, REJECT_CATEGORIES, in_force
+from curation.config import RunConfig
+from curation.decisions import APPLIED, DIMENSIONS, REJECT_CATEGORIES, in_force, read_decisions
+from curation.errors import ConfigError
 from curation.ledger import follow_duplicate_chains
 from curation.schema import Preference, Status
 from curation.stage import REMOVED_COLUMNS, Stage, StageResult
@@ -61,6 +65,16 @@ class ApplyDecisions(Stage):
             _applied=pl.struct(PROVENANCE),
         ).with_columns(pl.col("_applied").cast(APPLIED))
         self.leaving = self.by_id.filter(_reasons().list.len() > 0).get_column("id")
+
+    @classmethod
+    def from_config(cls, config: RunConfig) -> Self:
+        if config.decisions is None:
+            raise ConfigError("apply_decisions needs the decisions file: set `decisions: decisions.yaml` in the config")
+        return cls(read_decisions(config.decisions))
+
+    @classmethod
+    def enabled(cls, config: RunConfig) -> bool:
+        return config.decisions is not None and config.images is None
 
     def take_back(self, removed: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:
         """(the removed rows a decision returns to the flow, the removed rows left); a duplicate of a row a

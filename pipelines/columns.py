@@ -13,7 +13,7 @@ from curation.stage import REMOVED_COLUMNS
 
 def engine_columns() -> set[str]:
     """Every column name the engine adds to a record."""
-    engine = {column for stage in STAGES.values() for column in stage.outputs} | set(REMOVED_COLUMNS) | set(ROW_COLUMNS)
+    engine = {column for stage in STAGES for column in stage.outputs} | set(REMOVED_COLUMNS) | set(ROW_COLUMNS)
     return engine | {"label", "completion", "similarity"} | {f"{field}_raw" for field in TEXT_FIELDS}
 
 

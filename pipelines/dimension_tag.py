@@ -11,8 +11,11 @@ curation/data/dimensions.yaml stay as evidence (`dimension_evidence`, `dimension
 
 from __future__ import annotations
 
+from typing import Self
+
 import polars as pl
 
+from curation.config import RunConfig
 from curation.lexicon import Lexicon, tag
 from curation.prompt_classifier import ROLE, TURNS, PromptClassifier
 from curation.stage import Stage, StageResult
@@ -32,6 +35,14 @@ class DimensionTag(Stage):
     def __init__(self, lexicon_file: str = "dimensions.yaml"):
         self.lexicon = Lexicon.load(lexicon_file)
         self.classifier = PromptClassifier.load()
+
+    @classmethod
+    def from_config(cls, config: RunConfig) -> Self:
+        return cls(config.tagging.dimensions_lexicon)
+
+    @classmethod
+    def enabled(cls, config: RunConfig) -> bool:
+        return config.tagging.enabled
 
     def process(self, frame: pl.DataFrame) -> StageResult:
         frame = tag(frame, "prompt", self.lexicon, None, "dimension")

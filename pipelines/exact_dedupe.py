@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Self
+
 import polars as pl
 
 from curation.clusters import GENERIC_SYSTEM_PROMPTS, ROW, Persona, representatives, with_possible_duplicates
+from curation.config import DedupeConfig, RunConfig
 from curation.schema import TEXT_FIELDS, Status
 from curation.stage import CHUNK_ROWS, Stage, StageResult
 from curation.text import exact_key
@@ -17,6 +20,11 @@ def _hashes(frame: pl.DataFrame, key: pl.Expr) -> pl.Series:
     return pl.concat(parts) if parts else pl.Series(dtype=pl.UInt64)
 
 
+def grouping(dedupe: DedupeConfig) -> dict:
+    """The settings every dedupe stage (text or image) shares: which rows may be duplicates at all."""
+    return {"scope": dedupe.scope, "persona": dedupe.persona, "generic_system_prompts": dedupe.generic_system_prompts}
+
+
 class ExactDedupe(Stage):
     name = "exact_dedupe"
     description = ("Same normalised prompt (or whole pair) in the same country, for the same persona: keep the most "
@@ -27,6 +35,14 @@ class ExactDedupe(Stage):
                  generic_system_prompts: str = GENERIC_SYSTEM_PROMPTS):
         self.by_prompt, self.scope = by_prompt, scope or []
         self.persona = Persona(generic_system_prompts) if persona else None
+
+    @classmethod
+    def from_config(cls, config: RunConfig) -> Self:
+        return cls(by_prompt=config.dedupe.exact.by_prompt, **grouping(config.dedupe))
+
+    @classmethod
+    def enabled(cls, config: RunConfig) -> bool:
+        return config.images is None  # an image run dedupes by image (image_exact_dedupe)
 
     def process(self, frame: pl.DataFrame) -> StageResult:
         frame = with_possible_duplicates(frame)  # the column accepted rows always have (near and semantic fill it)

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Self
+
 import polars as pl
 
+from curation.config import RunConfig
+from curation.pipelines.image_pipeline import image_rules, text_filters
+from curation.rules import default_rules
+from curation.rules.pack import load_packs
 from curation.rules.rule import Rule
 from curation.schema import TEXT_FIELDS, Status
 from curation.stage import Stage, StageResult
@@ -34,6 +40,13 @@ class Filter(Stage):
         self.rules = rules
         # The tags the rules read are inputs too: a filter without the stages that make them fails its check.
         self.inputs = (*Filter.inputs, *dict.fromkeys(column for rule in rules for column in rule.requires))
+
+    @classmethod
+    def from_config(cls, config: RunConfig) -> Self:
+        """The built-in rules with the config's settings, an image run's image rules, and the packs' row rules."""
+        built_in = default_rules(text_filters(config), tagged=config.tagging.enabled,
+                                 varieties_lexicon=config.tagging.varieties_lexicon)
+        return cls(built_in + image_rules(config) + [rule for pack in load_packs(config.gate.packs) for rule in pack.rules()])
 
     def process(self, frame: pl.DataFrame) -> StageResult:
         absent = absent_columns(frame, self.rules)

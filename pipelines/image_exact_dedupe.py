@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Self
+
 import polars as pl
 
 from curation.clusters import (
@@ -12,6 +14,8 @@ from curation.clusters import (
     scope_keys,
     with_possible_duplicates,
 )
+from curation.config import RunConfig
+from curation.pipelines.exact_dedupe import grouping
 from curation.schema import Status
 from curation.stage import Stage, StageResult
 from curation.text import exact_key
@@ -33,6 +37,14 @@ class ImageExactDedupe(Stage):
                  generic_system_prompts: str = GENERIC_SYSTEM_PROMPTS):
         self.scope = scope or []
         self.persona = Persona(generic_system_prompts) if persona else None
+
+    @classmethod
+    def from_config(cls, config: RunConfig) -> Self:
+        return cls(**grouping(config.dedupe))
+
+    @classmethod
+    def enabled(cls, config: RunConfig) -> bool:
+        return config.images is not None
 
     def process(self, frame: pl.DataFrame) -> StageResult:
         frame = with_possible_duplicates(frame)

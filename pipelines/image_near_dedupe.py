@@ -8,6 +8,7 @@ within max_distance bits agree on at least one band, so rows are only compared w
 from __future__ import annotations
 
 import itertools
+from typing import Self
 
 import numpy as np
 import polars as pl
@@ -21,6 +22,8 @@ from curation.clusters import (
     resolve_clusters,
     with_possible_duplicates,
 )
+from curation.config import ImagesConfig, RunConfig
+from curation.pipelines.exact_dedupe import grouping
 from curation.pipelines.image_exact_dedupe import image_scope
 from curation.stage import Stage, StageResult
 
@@ -60,6 +63,14 @@ class ImageNearDedupe(Stage):
                  generic_system_prompts: str = GENERIC_SYSTEM_PROMPTS):
         self.max_distance, self.scope = max_distance, scope or []
         self.persona = Persona(generic_system_prompts) if persona else None
+
+    @classmethod
+    def from_config(cls, config: RunConfig) -> Self:
+        return cls((config.images or ImagesConfig()).near_max_distance, **grouping(config.dedupe))
+
+    @classmethod
+    def enabled(cls, config: RunConfig) -> bool:
+        return config.images is not None and config.images.near
 
     def process(self, frame: pl.DataFrame) -> StageResult:
         if frame.height == 0:

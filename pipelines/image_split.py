@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from curation.config import RunConfig
 from curation.pipelines.split import Split
 
 
@@ -12,6 +13,10 @@ class ImageSplit(Split):
     name = "image_split"
     description = "Seeded train/test split by image (SHA-256), stratified by country and vote."
     inputs = ("prompt", "country", "preference", "image_sha256")
+
+    @classmethod
+    def enabled(cls, config: RunConfig) -> bool:
+        return config.images is not None
 
     def group_key(self) -> pl.Expr:
         return pl.coalesce(pl.col("image_sha256"), pl.col("id"))

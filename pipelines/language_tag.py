@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Self
+
 import polars as pl
 
+from curation.config import RunConfig
 from curation.language import BACKENDS
 from curation.stage import Stage, StageResult
 
@@ -19,6 +22,15 @@ class LanguageTag(Stage):
 
     def __init__(self, backend: str = "fasttext+cld2", max_chars: int = 200, workers: int = 1):
         self.identify, self.max_chars, self.workers = BACKENDS[backend], max_chars, workers
+
+    @classmethod
+    def from_config(cls, config: RunConfig) -> Self:
+        language = config.tagging.language
+        return cls(language.backend, language.max_chars, language.workers)
+
+    @classmethod
+    def enabled(cls, config: RunConfig) -> bool:
+        return config.tagging.enabled
 
     def _opening(self, field: str) -> pl.Expr:
         """The opening of the text on one line: what the identifier reads."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
+from typing import Literal, Self
 
 import numpy as np
 import polars as pl
@@ -22,7 +22,9 @@ from curation.clusters import (
     template_guard,
     with_possible_duplicates,
 )
+from curation.config import RunConfig
 from curation.near_duplicates import ALL_PAIRS_MAX_BUCKET, Shingles, bucket_pairs, buckets, jaccard
+from curation.pipelines.exact_dedupe import grouping
 from curation.schema import TEXT_FIELDS
 from curation.stage import Stage, StageResult
 from curation.text import comparison_key, fold_accents
@@ -46,6 +48,16 @@ class NearDedupe(Stage):
         self.scope = scope or []
         self.persona = Persona(generic_system_prompts) if persona else None
         self.guard, self.borderline = guard, borderline
+
+    @classmethod
+    def from_config(cls, config: RunConfig) -> Self:
+        dedupe, near = config.dedupe, config.dedupe.near
+        return cls(near.target, near.threshold, near.ngram, near.bins, near.band_size, **grouping(dedupe),
+                   guard=dedupe.guard, borderline=dedupe.borderline)
+
+    @classmethod
+    def enabled(cls, config: RunConfig) -> bool:
+        return config.dedupe.near.enabled and config.images is None
 
     def keys(self, frame: pl.DataFrame) -> pl.Series:
         """Accent-, case- and punctuation-free text: 'Qué' and 'que' are the same word here."""

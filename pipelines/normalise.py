@@ -7,8 +7,11 @@ million-row run in memory); `raw_text(field)` gives the original either way.
 
 from __future__ import annotations
 
+from typing import Self
+
 import polars as pl
 
+from curation.config import RunConfig
 from curation.schema import TEXT_FIELDS
 from curation.stage import Stage, StageResult
 from curation.text import HIDDEN, HIDDEN_CHARACTERS, own_copy
@@ -34,6 +37,10 @@ class Normalise(Stage):
 
     def __init__(self, strip_markup: bool = True):
         self.strip_markup = strip_markup
+
+    @classmethod
+    def from_config(cls, config: RunConfig) -> Self:
+        return cls(strip_markup=config.normalise.strip_markup)
 
     def clean(self, column: str, strip_hidden: bool) -> pl.Expr:
         text = pl.col(column).str.replace_all(HIDDEN, "") if strip_hidden else pl.col(column)

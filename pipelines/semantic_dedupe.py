@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 import polars as pl
@@ -21,7 +22,9 @@ from curation.clusters import (
     template_guard,
     with_possible_duplicates,
 )
+from curation.config import RunConfig
 from curation.embeddings import EmbeddingCache
+from curation.pipelines.exact_dedupe import grouping
 from curation.semantic_duplicates import Units, cosine, similar_pairs
 from curation.stage import Stage, StageResult
 
@@ -38,6 +41,16 @@ class SemanticDedupe(Stage):
         self.persona = Persona(generic_system_prompts) if persona else None
         self.guard, self.borderline = guard, borderline
         self.cache = EmbeddingCache(model, Path(cache_dir) if cache_dir else None)
+
+    @classmethod
+    def from_config(cls, config: RunConfig) -> Self:
+        dedupe, semantic = config.dedupe, config.dedupe.semantic
+        return cls(semantic.model, semantic.threshold, semantic.cache_dir, **grouping(dedupe), guard=dedupe.guard,
+                   borderline=dedupe.borderline)
+
+    @classmethod
+    def enabled(cls, config: RunConfig) -> bool:
+        return config.dedupe.semantic.enabled and config.images is None
 
     def process(self, frame: pl.DataFrame) -> StageResult:
         if frame.height == 0:

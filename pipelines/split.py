@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Self
 
 import polars as pl
 
+from curation.config import RunConfig
 from curation.stage import Stage, StageResult
 from curation.text import exact_key
 
@@ -25,6 +27,14 @@ class Split(Stage):
 
     def __init__(self, test_fraction: float = 0.1, seed: int = 42):
         self.test_fraction, self.seed = test_fraction, seed
+
+    @classmethod
+    def from_config(cls, config: RunConfig) -> Self:
+        return cls(test_fraction=config.split.test_fraction, seed=config.split.seed)
+
+    @classmethod
+    def enabled(cls, config: RunConfig) -> bool:
+        return config.images is None  # an image run splits by image (image_split)
 
     def group_key(self) -> pl.Expr:
         """Rows of one group land in one split: here the rows of one prompt."""

@@ -41,7 +41,7 @@ def test_every_command_has_its_own_help(words):
 
 
 def test_the_commands_keep_their_order():
-    stages = [name.replace("_", "-") for name in STAGES]
+    stages = [stage.name.replace("_", "-") for stage in STAGES]
     assert [words for words in COMMANDS if len(words) == 1] == [
         (name,) for name in ["run", "ingest", *stages, "rules", "report", "evaluate", "card", "diff", "decide", "train",
                              "extend", "classify", "publish", "review"]]

@@ -4,8 +4,9 @@ equivalent (system prompt folded, generic system prompts as none, persona column
 import polars as pl
 
 from curation.config import RunConfig
-from curation.pipelines import build_stage
 from curation.pipelines.exact_dedupe import ExactDedupe
+from curation.pipelines.image_exact_dedupe import ImageExactDedupe
+from curation.pipelines.image_near_dedupe import ImageNearDedupe
 from curation.pipelines.near_dedupe import NearDedupe
 from curation.pipelines.semantic_dedupe import SemanticDedupe
 from curation.testing import frame_of, pair
@@ -92,11 +93,10 @@ def test_the_persona_setting_reaches_every_dedupe_stage():
     off = RunConfig(name="x", input={"path": "x"}, dedupe={"persona": False})
     frame = frame_of(pair(prompt=FOOTBALL, system_prompt=VASCO), pair(prompt=FOOTBALL, system_prompt=SEVILLANO),
                      pair(prompt="De que equipo de futbol eres", system_prompt=VASCO))
-    for name in ("exact_dedupe", "near_dedupe"):
-        assert build_stage(name, on).persona is not None and build_stage(name, off).persona is None
-    assert build_stage("semantic_dedupe", on).persona is not None and build_stage("semantic_dedupe", off).persona is None
-    assert build_stage("exact_dedupe", on)(frame).removed.height == 0
-    assert build_stage("exact_dedupe", off)(frame).removed.height == 1
+    for stage in (ExactDedupe, NearDedupe, SemanticDedupe, ImageExactDedupe, ImageNearDedupe):
+        assert stage.from_config(on).persona is not None and stage.from_config(off).persona is None
+    assert ExactDedupe.from_config(on)(frame).removed.height == 0
+    assert ExactDedupe.from_config(off)(frame).removed.height == 1
 
 
 def test_the_persona_key_helper_column_never_leaks():

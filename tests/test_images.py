@@ -20,8 +20,9 @@ from curation.demo.images import PLANTED, SCENES, WITH_GPS, draw
 from curation.errors import ConfigError, InputError
 from curation.images.privacy import strip_private_exif
 from curation.images.probe import EXIF_IFD, GPS_IFD, probe, probe_all
-from curation.pipelines.image_near_dedupe import close_pairs
-from curation.pipelines.image_pipeline import image_stages
+from curation.pipelines.image_exact_dedupe import ImageExactDedupe
+from curation.pipelines.image_near_dedupe import ImageNearDedupe, close_pairs
+from curation.pipelines.image_split import ImageSplit
 from curation.readers import read_records
 from curation.rules.naming import name_problem
 from curation.run import run_pipeline
@@ -174,7 +175,7 @@ def test_duplicates_are_judged_by_image_within_country_and_prompt(tmp_path):
     path = write_folder(tmp_path, rows, {"a.jpg": flag, "copia.jpg": flag, "menor.jpg": smaller, "b.jpg": jpeg("maiz_mexico")})
     records = read_records(InputConfig(path=path), ImagesConfig())
     config = RunConfig(name="t", input={"path": path}, images={}, split={"test_fraction": 0.5})
-    result = run_pipeline(records, Pipeline(image_stages(config)))
+    result = run_pipeline(records, Pipeline([stage.from_config(config) for stage in (ImageExactDedupe, ImageNearDedupe, ImageSplit)]))
     reasons = dict(result.ledger_rows.select("source", pl.col("reasons").list.first()).iter_rows())
     assert [reasons[f"captions.csv:{row}"] for row in range(1, 7)] == [
         None, "image_exact_duplicate", "image_near_duplicate", None, None, None]

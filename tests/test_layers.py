@@ -15,7 +15,7 @@ PACKAGE_DIRS = {"curation": "curation", "rules": "curation.rules", "pipelines": 
                 "reports": "curation.reports", "train": "curation.train"}
 # (prefix, layer, group): the first prefix a module starts with decides; groups on the commands' layer are apart.
 LAYERS = [("curation.cli", 5, "cli"), ("curation.__main__", 5, "cli"),
-          ("curation.run", 4, "run"), ("curation.distributed", 4, "run"), ("curation.publish", 4, "publish"),
+          ("curation.run", 4, "run"), ("curation.steps", 4, "run"), ("curation.distributed", 4, "run"), ("curation.publish", 4, "publish"),
           ("curation.review", 4, "review"), ("curation.train", 4, "train"),
           ("curation.pipelines.extend", 4, "extend"), ("curation.pipelines.classify", 4, "classify"),
           ("curation.reports", 3, "reports"), ("curation.pipelines", 2, "pipelines"), ("curation.rules", 1, "rules"),

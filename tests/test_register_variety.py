@@ -4,8 +4,7 @@ mentions that do not. Texts are written for these tests."""
 import polars as pl
 import pytest
 
-from curation.pipelines.register_tag import RegisterTag
-from curation.pipelines.variety_tag import VarietyTag
+from curation.pipelines.lexicon_tag import RegisterTag, VarietyTag
 from curation.testing import frame_of, pair
 
 NEUTRAL = "La receta lleva harina, agua y sal; se hornea media hora."

@@ -6,8 +6,7 @@ import pytest
 from curation.language import combined_identify, fasttext_identify, langdetect_identify
 from curation.pipelines.dimension_tag import DimensionTag
 from curation.pipelines.language_tag import LanguageTag
-from curation.pipelines.register_tag import RegisterTag
-from curation.pipelines.variety_tag import VarietyTag
+from curation.pipelines.lexicon_tag import RegisterTag, VarietyTag
 from curation.testing import frame_of, pair
 
 SENTENCES = {

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 from typing import Annotated
 
-import polars as pl
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -15,25 +14,15 @@ from curation.cli.common import EXIT_GATE_FAILED, app, console, fail
 from curation.config import RunConfig, demo_config, load_config, validated
 from curation.demo.images import images_demo_config
 from curation.errors import CurationError
-from curation.output_folder import atomic_directory, check_output_file, check_output_folder
-from curation.pipelines import STAGES, build_stage
-from curation.readers import read_records
+from curation.pipelines import STAGES
 from curation.rules import default_rules
 from curation.rules.pack import load_packs
-from curation.run import RunResult, run as run_curation, run_pipeline
-from curation.schema import CANONICAL, Status
-from curation.stage import Pipeline
-from curation.writers import sink_table, write_table
+from curation.run import RunResult, run as run_curation
+from curation.stage import Stage
+from curation.steps import ingest as ingest_records, run_step, step_config
 
 DEMOS = {"arena": demo_config, "images": images_demo_config}
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="YAML config (defaults apply without one).")]
-
-def _config(config_path: Path | None, input_path: str) -> RunConfig:
-    """The config file's settings (or the defaults) applied to this one input."""
-    config = load_config(config_path) if config_path else RunConfig(name="curation", input={"path": input_path})
-    first = config.inputs()[0]
-    config.input = first.model_copy(update={"path": input_path})
-    return config
 
 
 @app.command()
@@ -96,10 +85,7 @@ def _print_summary(result: RunResult) -> None:
     rules = Table(title="rules and duplicates")
     for column in ("reason", "severity", "rows"):
         rules.add_column(column, justify="right" if column == "rows" else "left")
-    # A reason's kind is where its rows ended: quarantined (a blocking rule) or duplicate (a dedupe stage).
-    ended = (result.ledger_rows.filter(pl.col("status") != Status.ACCEPTED.value).explode("reasons")
-             .group_by("reasons").agg(pl.col("status").first()))
-    kinds = {reason: "duplicate" if status == Status.DUPLICATE.value else "block" for reason, status in ended.iter_rows()}
+    kinds = result.reason_kinds()
     for name, count in summary["reasons"].items():
         rules.add_row(name, kinds.get(name, "block"), str(count))
     for name, count in summary["warnings"].items():
@@ -118,63 +104,43 @@ def ingest(
 ) -> None:
     """Read any supported input into canonical records (validates it; bad input exits 2)."""
     try:
-        config = _config(config_path, input_path)
-        check_output_file(out, config.read_paths())
-        records = read_records(config.input)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        partial = out.with_name(f".{out.name}.partial")
-        try:
-            write_table(records, partial)
-            partial.replace(out)
-        finally:
-            partial.unlink(missing_ok=True)
+        rows = ingest_records(step_config(config_path, input_path), out)
     except CurationError as error:
         raise fail(error) from None
-    console.print(f"{records.height} records -> {out}")
+    console.print(f"{rows} records -> {out}")
 
 
-def _stage_command(stage_name: str):
+def _stage_command(stage: type[Stage]):
     def command(
         input_path: Annotated[str, typer.Argument(metavar="INPUT", help="Output of the previous stage (parquet) or any input.")],
         out: Annotated[Path, typer.Option("--out", "-o", help="Folder for kept.parquet, removed.parquet, stats.json.")],
         config_path: ConfigOption = None,
     ) -> None:
         try:
-            config = _config(config_path, input_path)
-            check_output_folder(out, config.read_paths())
-            frame = _stage_input(config)
-            result = run_pipeline(frame, Pipeline([build_stage(stage_name, config)]))
-            with atomic_directory(out, config.read_paths()) as folder:
-                write_table(result.accepted, folder / "kept.parquet")
-                sink_table(result.removed, folder / "removed.parquet")
-                (folder / "stats.json").write_text(json.dumps(result.summary, indent=2, ensure_ascii=False),
-                                                   encoding="utf-8")
+            counts = run_step(stage, step_config(config_path, input_path), out)
         except CurationError as error:
             raise fail(error) from None
-        console.print(f"{stage_name}: {frame.height} in, {result.accepted.height} kept, {frame.height - result.accepted.height} removed -> {out}")
+        console.print(f"{stage.name}: {counts.rows_in} in, {counts.kept} kept, {counts.removed} removed -> {out}")
 
-    command.__doc__ = f"Run only the {stage_name} stage: {STAGES[stage_name].description}"
+    command.__doc__ = f"Run only the {stage.name} stage: {stage.description}"
     return command
 
 
-def _stage_input(config: RunConfig) -> pl.DataFrame:
-    """A previous stage's parquet as it is; anything else through the readers."""
-    path = Path(config.input.path)
-    if path.suffix == ".parquet" and path.is_file() and set(CANONICAL) <= set(pl.read_parquet_schema(path)):
-        return pl.read_parquet(path)
-    return read_records(config.input)
-
-
-for _name in STAGES:
-    app.command(name=_name.replace("_", "-"))(_stage_command(_name))
+for _stage in STAGES:
+    app.command(name=_stage.name.replace("_", "-"))(_stage_command(_stage))
 
 
 @app.command("rules")
 def list_rules(config_path: ConfigOption = None) -> None:
-    """List the filter rules and the rule packs' row rules and dataset expectations."""
+    """List the filter rules (the image rules of image runs too) and the rule packs' row rules and dataset
+    expectations."""
+    from curation.config import ImagesConfig
+    from curation.pipelines.image_pipeline import image_rules, text_filters
+    from curation.rules import image_checks
+
     try:
         config = load_config(config_path) if config_path else None
-        filters = config.filters if config else RunConfig.model_fields["filters"].default
+        filters = text_filters(config) if config else RunConfig.model_fields["filters"].default
         packs = load_packs(config.gate.packs if config else RunConfig.model_fields["gate"].default.packs)
     except CurationError as error:
         raise fail(error) from None
@@ -183,6 +149,8 @@ def list_rules(config_path: ConfigOption = None) -> None:
         table.add_column(column)
     for rule in default_rules(filters):
         table.add_row(rule.name, "built in", rule.severity, rule.reason)
+    for rule in image_rules(config) if config and config.images else image_checks.rules(ImagesConfig()):
+        table.add_row(rule.name, "built in, image runs", rule.severity, rule.reason)
     for pack in packs:
         for rule in pack.rules():
             table.add_row(rule.name, f"pack {pack.name}", rule.severity, rule.reason)

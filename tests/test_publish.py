@@ -142,6 +142,19 @@ def test_a_republish_is_a_new_commit_on_the_same_repository(demo_run, seed_run, 
     assert hub.read(repo_id, "curation/config.yaml") == (seed_run / "config.yaml").read_bytes()
 
 
+def test_a_republish_of_an_unchanged_run_makes_no_commit(demo_run, hub):
+    """The same run published twice: its cards are built again (the audit is deterministic), every file is what the Hub
+    holds, so the second publish makes no empty commit and says so."""
+    run_dir, _ = demo_run
+    assert publish(run_dir, "--org", ORG)[0].exit_code == 0
+    result, stderr = publish(run_dir, "--org", ORG)
+    assert result.exit_code == 0, stderr
+    assert stderr.count("(unchanged: the Hub holds these files already)") == len(KINDS) and "(commit " not in stderr
+    for kind in KINDS:
+        commits = HfApi().list_repo_commits(f"{ORG}/demo_arena_{kind}", repo_type="dataset")
+        assert len(commits) == 2 and commits[0].title.startswith(f"curation publish: demo_arena_{kind} (")
+
+
 def test_the_token_is_sent_but_never_printed_or_written(demo_run, tmp_path):
     """The real command in its own process, configured by environment variables alone (new repositories made private);
     then every byte it printed, and every file under its home, cache and the Hub's storage, is searched for the token."""

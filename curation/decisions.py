@@ -31,10 +31,11 @@ from curation.config import Settings, saved_config, validated
 from curation.errors import ConfigError
 from curation.safe_yaml import read_yaml
 
-# The guide's seven prompt categories: three reject a prompt, four accept it under its dimension.
+# The guide's seven prompt categories: three reject a prompt, four accept it under its cultural dimension. The one
+# definition: the classifier, the review, the gate's country x dimension cells and the audit read these.
 REJECT_CATEGORIES = ("trivial", "stereotype", "no_anchor")
 DIMENSIONS = ("knowledge", "preference", "dynamics", "bias_trap")
-CATEGORIES = (*DIMENSIONS, *REJECT_CATEGORIES)
+CATEGORIES = (*REJECT_CATEGORIES, *DIMENSIONS)
 SOURCES = ("argilla", "cli", "file")
 # Action -> the question it answers about a row: per row and question, the last decision wins.
 ACTIONS = {

@@ -12,11 +12,10 @@ from typing import Any
 
 import polars as pl
 
+from curation.decisions import DIMENSIONS
 from curation.errors import ConfigError
 from curation.rules.naming import name_problem
 from curation.rules.pack import Expectation, Pack, value_set
-
-DIMENSIONS = ("knowledge", "preference", "dynamics", "bias_trap")
 
 
 def country_counts(accepted: pl.DataFrame) -> pl.DataFrame:

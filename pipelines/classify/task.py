@@ -13,11 +13,9 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError
 
+from curation.decisions import CATEGORIES, DIMENSIONS
 from curation.llms.guarded_task import GuardedTask
 from curation.prompt_classifier import UNDETERMINED
-
-CATEGORIES = ("trivial", "stereotype", "no_anchor", "knowledge", "preference", "dynamics", "bias_trap")
-DIMENSIONS = ("knowledge", "preference", "dynamics", "bias_trap")
 
 # No numeric range: Cohere's structured output does not support minimum/maximum; pydantic checks it.
 CLASSIFY_SCHEMA = {

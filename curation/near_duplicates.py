@@ -21,6 +21,9 @@ ALL_PAIRS_MAX_BUCKET = 32
 # Pairs scored at once: each pass expands every pair's shingles (about 20 per text, 8 bytes each).
 PAIRS_PER_PASS = 500_000
 EMPTY_BIN = np.iinfo(np.uint32).max
+# The n-gram hash bits a MinHash signature reads: a key keeps them for up to 2^31 texts, so a text's signature
+# (and its LSH buckets) is the same whether it is hashed with all the rows or with one Ray partition's.
+SIGNATURE_BITS = 32
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
@@ -46,7 +49,8 @@ class Shingles:
     """Each text's distinct hashed word n-grams in CSR form: text t's are keys[start[t]:start[t + 1]],
     ascending. A key is t << bits | the n-gram's hash cut to `bits` bits, so that one sorted int64 array
     answers "has text t this n-gram?" for any pair (see jaccard). With a million texts an n-gram hash
-    keeps 43 bits: two n-grams of a pair are confused about once in 2^38 pairs."""
+    keeps 43 bits: two n-grams of a pair are confused about once in 2^38 pairs. Signatures read only the
+    hash's low SIGNATURE_BITS, which every key keeps, so they do not depend on the number of texts."""
 
     start: np.ndarray  # int64, one more than texts
     keys: np.ndarray  # int64, ascending
@@ -69,6 +73,8 @@ class Shingles:
         grams = _combine_hashes(hashes, following)[keep]
         del following, hashes, ends, position
         bits = 63 - max(len(lengths), 1).bit_length()
+        if bits < SIGNATURE_BITS:
+            raise ValueError(f"{len(lengths)} texts at once: near dedupe hashes at most 2^31 - 1 texts per call")
         text = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)[keep]
         keys = np.sort((text << bits) | (grams & np.uint64((1 << bits) - 1)).astype(np.int64))
         keys = keys[np.concatenate([[True], keys[1:] != keys[:-1]])]  # a repeated n-gram of one text counts once
@@ -85,7 +91,7 @@ class Shingles:
     def signatures(self, bins: int) -> np.ndarray:
         """(texts, bins) uint32: one-permutation MinHash; EMPTY_BIN where no shingle of the text falls."""
         text = self.keys >> self.bits
-        hashes = _mix((self.keys & ((1 << self.bits) - 1)).astype(np.uint64))  # all 64 bits again
+        hashes = _mix((self.keys & ((1 << SIGNATURE_BITS) - 1)).astype(np.uint64))  # all 64 bits again
         signature = np.full((len(self), bins), EMPTY_BIN, dtype=np.uint32)
         np.minimum.at(signature, (text, (hashes % np.uint64(bins)).astype(np.int64)), (hashes >> np.uint64(32)).astype(np.uint32))
         return signature

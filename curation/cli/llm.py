@@ -14,7 +14,7 @@ from rich.table import Table
 from curation.cli.common import RunDir, app, console, fail, needs
 from curation.config import validated
 from curation.errors import CurationError
-from curation.output_folder import check_output_file, check_output_folder
+from curation.output_folder import check_output_file
 from curation.run_folder import RunFolder
 
 
@@ -33,33 +33,19 @@ def extend(
     an OpenAI-compatible server. Killed, it resumes from its call journal without paying twice; it stops
     cleanly at the budget. Then `curation run OUT/run.yaml` curates seed + generated rows together."""
     needs("extend")
-    from curation.llms.journal import Journal
-    from curation.pipelines.extend.config import ExtendConfig, load_extend_config
-    from curation.pipelines.extend.estimate import estimate, gap_cover
-    from curation.pipelines.extend.requests import prompt_requests
-    from curation.pipelines.extend.run import JOURNAL, run_extension, write_outputs
+    from curation.pipelines.extend.plan import plan_extension
 
     try:
-        run = RunFolder.read(run_dir)
-        config = load_extend_config(config_path)
-        overrides = {"budget_usd": budget, "max_prompts": max_prompts, "cell_target": cell_target}
-        config = validated(ExtendConfig, config.model_dump() | {key: value for key, value in overrides.items() if value is not None},
-                           "extend options")
-        requests = prompt_requests(run.accepted, config)
-        out = out or run_dir.with_name(f"{run_dir.name}_extension")
-        check_output_folder(out, [run_dir])
-        if requests.is_empty():
+        plan = plan_extension(run_dir, config_path, out, budget_usd=budget, max_prompts=max_prompts, cell_target=cell_target)
+        if plan.requests.is_empty():
             console.print("no country x dimension cell is below its target: nothing to generate")
             return
-        _print_gap_cover(gap_cover(run.accepted, requests, config))
-        costs = estimate(requests, config)
-        spent = Journal.spent_in(out / JOURNAL) if (out / JOURNAL).is_file() else 0.0
-        _print_estimate(costs, config.budget_usd, spent)
+        _print_gap_cover(plan.gap_cover())
+        _print_estimate(plan.estimate(), plan.config.budget_usd, plan.spent())
         if dry_run:
             return
-        with console.status(f"generating {requests.height} prompts, their answers and verdicts"):
-            extension = run_extension(config, requests, out)
-        paths = write_outputs(extension, out, run_dir)
+        with console.status(f"generating {plan.requests.height} prompts, their answers and verdicts"):
+            extension, paths = plan.carry_out()
     except CurationError as error:
         raise fail(error) from None
     _print_extension(extension.summary, paths)

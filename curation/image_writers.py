@@ -1,6 +1,7 @@
 """The published `_images_` datasets: trl's vision format for DPO and KTO, as parquet (with the `Image` feature
 in its metadata, so `load_dataset` gives PIL images) and `save_to_disk`, named <name>_images_dpo and
-<name>_images_kto. Each image is published with its EXIF GPS block and owner fields removed."""
+<name>_images_kto. Each image is published without its EXIF GPS block and owner fields, and without XMP or IPTC
+blocks that locate it or name its owner."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import polars as pl
 import yaml
 
 from curation.errors import CurationError
-from curation.images.privacy import strip_private_exif
+from curation.images.privacy import strip_private_metadata
 from curation.images.probe import read_image_file
 from curation.schema import Preference
 from curation.writers import CARD_HINT, DATA_FOLDER, hub_metadata, split_file
@@ -73,6 +74,7 @@ class PublishedImages:
     images: int = 0
     with_gps: int = 0
     with_owner: int = 0
+    with_xmp_iptc: int = 0
     rewritten: int = 0
     formats: dict[str, int] = field(default_factory=dict)
 
@@ -80,18 +82,20 @@ class PublishedImages:
 def published_images(accepted: pl.DataFrame) -> tuple[pl.Series, PublishedImages]:
     """Each accepted row's image as the Hub's Image struct ({bytes, path}: the file's name, never the local
     folder): read from its file when the input named one (it must not have changed since the run read it),
-    the GPS block and owner fields removed where it had them."""
+    the GPS block, owner fields, XMP and IPTC removed where it had private ones."""
     record = PublishedImages(images=accepted.height)
     images = []
-    columns = accepted.select("source", "image_bytes", "image_path", "image_sha256", "image_gps", "image_owner")
-    for source, data, path, sha256, gps, owner in columns.iter_rows():
+    columns = accepted.select("source", "image_bytes", "image_path", "image_sha256", "image_gps", "image_owner",
+                              "image_xmp_iptc")
+    for source, data, path, sha256, gps, owner, xmp_iptc in columns.iter_rows():
         if data is None:
             data = read_image_file(path)
             if isinstance(data, str) or hashlib.sha256(data).hexdigest() != sha256:
                 raise CurationError(f"{source}: the image file {path} changed or went away while the run read it")
-        if gps or owner:
-            data = strip_private_exif(data)
-            record.with_gps, record.with_owner, record.rewritten = record.with_gps + gps, record.with_owner + owner, record.rewritten + 1
+        if gps or owner or xmp_iptc:
+            data = strip_private_metadata(data)
+            record.with_gps, record.with_owner = record.with_gps + gps, record.with_owner + owner
+            record.with_xmp_iptc, record.rewritten = record.with_xmp_iptc + xmp_iptc, record.rewritten + 1
         images.append([{"bytes": data, "path": Path(path).name if path else None}])
     formats = accepted.get_column("image_format").value_counts(sort=True)
     record.formats = {name: count for name, count in formats.iter_rows()}
@@ -100,15 +104,18 @@ def published_images(accepted: pl.DataFrame) -> tuple[pl.Series, PublishedImages
 
 def images_summary(accepted: pl.DataFrame, removed: pl.LazyFrame, record: PublishedImages) -> dict:
     """For the ledger, the report and the card: images read and published, their sizes, formats and
-    sources (input files), and how many carried GPS positions or owner fields (stripped from the published)."""
-    every = pl.concat([frame.lazy().select("source", "image_gps", "image_owner") for frame in (accepted, removed)
+    sources (input files), and how many carried GPS positions, owner fields or private XMP or IPTC (stripped from
+    the published)."""
+    every = pl.concat([frame.lazy().select("source", "image_gps", "image_owner", "image_xmp_iptc") for frame in (accepted, removed)
                        if "image_gps" in frame.lazy().collect_schema().names()], how="vertical_relaxed").collect()
     sizes = accepted.select(pl.col("image_width", "image_height"))
     return {
         "images_read": every.height, "images_published": record.images,
         "distinct_images_published": accepted.get_column("image_sha256").n_unique(),
         "read_with_gps": int(every.get_column("image_gps").sum()), "read_with_owner": int(every.get_column("image_owner").sum()),
+        "read_with_xmp_iptc": int(every.get_column("image_xmp_iptc").sum()),
         "published_gps_removed": record.with_gps, "published_owner_removed": record.with_owner,
+        "published_xmp_iptc_removed": record.with_xmp_iptc,
         "published_rewritten": record.rewritten, "formats": record.formats,
         "sources": every.select(pl.col("source").str.replace(r":\d+$", "")).to_series().value_counts(sort=True)
                    .rows(),

@@ -74,7 +74,7 @@ class ApplyDecisions(Stage):
 
     @classmethod
     def enabled(cls, config: RunConfig) -> bool:
-        return config.decisions is not None and config.images is None
+        return config.decisions is not None  # image runs too: between the image dedupe and the split by image
 
     def take_back(self, removed: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:
         """(the removed rows a decision returns to the flow, the removed rows left); a duplicate of a row a

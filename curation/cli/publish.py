@@ -31,7 +31,8 @@ def publish(
     target: Annotated[str, typer.Option("--target", help="Country target of the cards' audit: uniform, "
                                                          "spanish_speakers or a YAML file.")] = "uniform",
 ) -> None:
-    """Upload each published dataset of a run (<name>_dpo, <name>_kto, <name>_prompts) to <org>/<dataset> on the
+    """Upload each published dataset of a run (<name>_dpo, <name>_kto, <name>_prompts; an image run's
+    <name>_images_dpo, <name>_images_kto) to <org>/<dataset> on the
     Hugging Face Hub: data/<split>-*.parquet, the dataset card (README.md, with `configs`), the run's config.yaml
     and ledger.json under curation/, and the notebooks. Names are checked against the convention before anything is
     sent. The token comes from HF_TOKEN or `hf auth login` and is never shown. HF_ENDPOINT points at another Hub.

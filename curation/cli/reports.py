@@ -17,7 +17,7 @@ from curation.errors import CurationError
 from curation.output_folder import atomic_directory, claim_folder
 from curation.reports.bias_audit import audit
 from curation.reports.curation_report import write_report
-from curation.reports.dataset_card import KINDS, write_card
+from curation.reports.dataset_card import KINDS, published_kinds, write_card
 from curation.reports.run_diff import diff_runs, write_diff
 from curation.run_folder import RunFolder
 
@@ -48,7 +48,7 @@ def report(
         written, paths = write_report(run, out, target, cell_target, evaluation, earlier)
         if evaluation is not None:
             paths |= write_evaluation(evaluation, out or run_dir)
-        cards = [_card(run, written.audited, kind, None, "apache-2.0", out) for kind in KINDS if run.published(kind)]
+        cards = [_card(run, written.audited, kind, None, "apache-2.0", out) for kind in published_kinds(run)]
     except CurationError as error:
         raise fail(error) from None
     for path in [*paths.values(), *cards]:
@@ -104,7 +104,8 @@ def _rich_table(title: str, frame: pl.DataFrame) -> Table:
 @app.command()
 def card(
     run_dir: RunDir,
-    kind: Annotated[str, typer.Option("--kind", help="Which published dataset: dpo, kto or prompts.")] = "dpo",
+    kind: Annotated[str, typer.Option("--kind", help="Which published dataset: dpo, kto, prompts, "
+                                                "images_dpo or images_kto.")] = "dpo",
     repo_id: Annotated[str | None, typer.Option("--repo-id", help="Hub name to publish under (checked against the naming convention).")] = None,
     license_id: Annotated[str, typer.Option("--license", help="Licence id for the card's metadata.")] = "apache-2.0",
     target: Target = "uniform",

@@ -1,7 +1,8 @@
 """The image demo: flags and everyday objects of Iberia and Latin America drawn with Pillow, each with a prompt
 and two captions (the chosen one gives the cultural context, the rejected one is generic), and planted
 defects the run must catch: a truncated file, a file that is not an image, an exact and a near duplicate,
-a tiny image, a banner, a photo with GPS and owner EXIF fields, and a caption in the wrong language.
+a tiny image, a banner, a photo with GPS and owner EXIF fields, one with XMP and IPTC place and author, and a
+caption in the wrong language.
 
 Drawn into the cache once per version (deterministic: the same bytes on every machine with the same Pillow),
 so that `curation run --demo images` needs no network and ships no binary files."""
@@ -12,6 +13,7 @@ import io
 import json
 import os
 import shutil
+import struct
 import tempfile
 from importlib import resources
 from pathlib import Path
@@ -19,7 +21,7 @@ from typing import NamedTuple
 
 from curation.config import RunConfig, load_config
 
-VERSION = 2
+VERSION = 3
 PROMPT_ES = "Describe esta imagen y explica su contexto cultural en dos o tres frases."
 PROMPT_PT = "Descreva esta imagem e explique o seu contexto cultural em duas ou três frases."
 # The planted defects: image file -> the reason its row must end with.
@@ -28,6 +30,7 @@ PLANTED = {"bandera_mexico_copia.jpg": "image_exact_duplicate", "bandera_argenti
            "diminuta.jpg": "image_too_small", "pancarta.jpg": "image_extreme_aspect_ratio",
            "empanadas_chile.jpg": "language_mismatch_chosen"}
 WITH_GPS = "maiz_mexico.jpg"  # accepted, published without its GPS position and owner's name
+WITH_XMP_IPTC = "azulejo_portugal.jpg"  # accepted, published without its XMP and IPTC place and author
 
 
 class Scene(NamedTuple):
@@ -141,6 +144,26 @@ def _gps_exif():
     return exif
 
 
+def _xmp() -> bytes:
+    """An XMP packet that names the city and the photographer."""
+    return ('<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+            'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" '
+            'xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+            'photoshop:City="Lisboa"><dc:creator><rdf:Seq><rdf:li>João Silva</rdf:li></rdf:Seq></dc:creator>'
+            '</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>').encode()
+
+
+def with_iptc(jpeg: bytes, fields: dict[int, str]) -> bytes:
+    """The JPEG with an IPTC record (dataset number of record 2 -> text) in a Photoshop APP13 segment after its
+    first segment, where cameras and editors write it."""
+    record = b"".join(b"\x1c\x02" + bytes([number]) + struct.pack(">H", len(text.encode())) + text.encode()
+                      for number, text in fields.items())
+    resource = b"8BIM\x04\x04\x00\x00" + struct.pack(">I", len(record)) + record + b"\x00" * (len(record) % 2)
+    payload = b"Photoshop 3.0\x00" + resource
+    first_end = 4 + struct.unpack(">H", jpeg[4:6])[0]
+    return jpeg[:first_end] + b"\xff\xed" + struct.pack(">H", len(payload) + 2) + payload + jpeg[first_end:]
+
+
 def write_demo(folder: Path) -> Path:
     """Draw the images into `folder` and write captions.jsonl beside them; returns the JSONL file."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -154,7 +177,10 @@ def write_demo(folder: Path) -> Path:
     drawn = {name: draw(shapes) for name, (_, shapes, _, _) in SCENES.items()}
     for name, (country, _, chosen, rejected) in SCENES.items():
         exif = {"exif": _gps_exif().tobytes()} if f"{name}.jpg" == WITH_GPS else {}
-        add(f"{name}.jpg", _jpeg(drawn[name], **exif), country, chosen, rejected)
+        data = _jpeg(drawn[name], **exif)
+        if f"{name}.jpg" == WITH_XMP_IPTC:
+            data = with_iptc(_jpeg(drawn[name], xmp=_xmp()), {80: "João Silva", 90: "Lisboa"})
+        add(f"{name}.jpg", data, country, chosen, rejected)
     # Planted defects, in the order the README lists them.
     _, _, chosen, rejected = SCENES["bandera_mexico"]
     add("bandera_mexico_copia.jpg", (folder / "bandera_mexico.jpg").read_bytes(), "México", chosen,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import warnings
 from dataclasses import asdict, dataclass
 
@@ -25,6 +26,14 @@ EXIF_IFD = 0x8769
 # LensSerialNumber (Exif IFD).
 OWNER_TAGS = {0x013B}
 OWNER_EXIF_TAGS = {0xA430, 0xA431, 0xA435}
+# XMP properties (by their usual prefixes) and IPTC IIM datasets (record 2) that place the photo or name its owner:
+# by-line and its title, city, sub-location, province, country code and name, copyright notice, contact.
+PRIVATE_XMP = re.compile(rb"\b(?:exif:GPS\w+|photoshop:(?:City|State|Country)|Iptc4xmpCore:(?:Location|CountryCode|"
+                         rb"CreatorContactInfo)|Iptc4xmpExt:Location\w*|dc:creator|xmpRights:Owner|aux:(?:SerialNumber|"
+                         rb"LensSerialNumber|OwnerName)|exifEX:(?:CameraOwnerName|BodySerialNumber|LensSerialNumber)|"
+                         rb"tiff:Artist|photoshop:Credit)\b")
+PRIVATE_IPTC = {80, 85, 90, 92, 95, 100, 101, 116, 118}
+TIFF_XMP, TIFF_IPTC, TIFF_PHOTOSHOP = 700, 33723, 34377  # where a TIFF keeps XMP and IPTC
 
 FACT_COLUMNS: dict[str, pl.DataType] = {
     "image_sha256": pl.String(),
@@ -35,6 +44,7 @@ FACT_COLUMNS: dict[str, pl.DataType] = {
     "image_phash": pl.UInt64(),
     "image_gps": pl.Boolean(),
     "image_owner": pl.Boolean(),
+    "image_xmp_iptc": pl.Boolean(),
 }
 
 
@@ -48,6 +58,7 @@ class ImageFacts:
     image_phash: int | None = None
     image_gps: bool = False
     image_owner: bool = False
+    image_xmp_iptc: bool = False  # XMP or IPTC fields that locate the photo or name its owner
 
 
 def probe(data: bytes | None, max_pixels: int = MAX_PIXELS) -> ImageFacts:
@@ -97,9 +108,21 @@ def _decode(image, facts: ImageFacts) -> None:
         exif = image.getexif()
         facts.image_gps = bool(exif.get_ifd(GPS_IFD))
         facts.image_owner = bool(OWNER_TAGS & set(exif)) or bool(OWNER_EXIF_TAGS & set(exif.get_ifd(EXIF_IFD)))
+        facts.image_xmp_iptc = private_xmp_iptc(image)
     except Exception as error:  # noqa: BLE001 (truncated data raises OSError; broken EXIF or pixel data other kinds)
         facts.image_error = f"not decodable: {error}"
         facts.image_phash = None
+
+
+def private_xmp_iptc(image) -> bool:
+    """Whether the image's XMP packet or IPTC record carries a location or an owner (PRIVATE_XMP, PRIVATE_IPTC)."""
+    from PIL import IptcImagePlugin
+
+    tags = getattr(image, "tag_v2", {})
+    xmp = image.info.get("xmp") or image.info.get("XML:com.adobe.xmp") or tags.get(TIFF_XMP) or b""
+    iptc = IptcImagePlugin.getiptcinfo(image) or {}
+    return bool(PRIVATE_XMP.search(xmp.encode() if isinstance(xmp, str) else bytes(xmp))) or any(
+        record == 2 and dataset in PRIVATE_IPTC for record, dataset in iptc)
 
 
 def read_image_file(path: str) -> bytes | str:

@@ -15,7 +15,7 @@ from pathlib import Path
 from curation.config import saved_config
 from curation.errors import CurationError
 from curation.reports.bias_audit import audit
-from curation.reports.dataset_card import KINDS, dataset_card
+from curation.reports.dataset_card import KINDS, dataset_card, dataset_name, published_kinds
 from curation.rules.naming import name_problem
 from curation.run_folder import RunFolder
 from curation.writers import DATA_FOLDER
@@ -49,9 +49,9 @@ class RepoPlan:
 
 
 def unpublishable(run_dir: Path) -> list[str]:
-    """The run's datasets `curation publish` leaves out, as it has no card for their kind yet (the _images_ ones)."""
+    """The run's datasets `curation publish` leaves out, as it has no card for their kind."""
     name = saved_config(run_dir).name
-    return sorted(set(RunFolder.read(run_dir).summary.get("outputs", {})) - {f"{name}_{kind}" for kind in KINDS})
+    return sorted(set(RunFolder.read(run_dir).summary.get("outputs", {})) - {dataset_name(name, kind) for kind in KINDS})
 
 
 def publish_plan(run_dir: Path, org: str, notebooks: Path | None = NOTEBOOKS, target: str = "uniform") -> list[RepoPlan]:
@@ -63,7 +63,7 @@ def publish_plan(run_dir: Path, org: str, notebooks: Path | None = NOTEBOOKS, ta
     run = RunFolder.read(run_dir)
     name = saved_config(run_dir).name
     outputs = run.summary.get("outputs", {})
-    kinds = {f"{name}_{kind}": kind for kind in KINDS if f"{name}_{kind}" in outputs}
+    kinds = {dataset_name(name, kind): kind for kind in published_kinds(run)}
     if not kinds:
         raise CurationError(f"{run_dir} published no dataset (its outputs: {sorted(outputs)}): nothing to publish")
     problems = []
@@ -75,7 +75,7 @@ def publish_plan(run_dir: Path, org: str, notebooks: Path | None = NOTEBOOKS, ta
             problems.append(f"{repo_id}: not a valid Hub repository id ({error})")
         problems += [f"{repo_id}: {problem}" for problem in [name_problem(repo_id, kind)] if problem]
     if problems:
-        raise CurationError("nothing was sent; the naming convention (prompts / dpo / kto / image) refuses: "
+        raise CurationError("nothing was sent; the naming convention (prompts / dpo / kto / images_dpo / images_kto) refuses: "
                             + "; ".join(problems))
     shared = [*_run_files(run_dir), *_notebook_files(notebooks)]
     audited = audit(run.accepted, target)

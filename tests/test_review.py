@@ -85,7 +85,7 @@ def test_push_creates_the_dataset_and_is_idempotent(argilla, demo_run):
     assert shown.height == pairs and 0 < shown.get_column("a_is_chosen").sum() < pairs
 
 
-def test_round_trip_applies_the_annotators_decisions(argilla, demo_run):
+def test_round_trip_applies_the_annotators_decisions(argilla, demo_run, tmp_path):
     client = owner(argilla)
     push(demo_run, client, "roundtrip")
     shown = dict(pl.read_parquet(demo_run / MANIFEST).filter(pl.col("dataset") == "roundtrip").select("id", "a_is_chosen").iter_rows())
@@ -138,6 +138,33 @@ def test_round_trip_applies_the_annotators_decisions(argilla, demo_run):
     assert folder.summary["input_rows"] == RunFolder.read(demo_run).summary["input_rows"]
     assert folder.human_reviewed() == {"accepted": 3, "quarantined": 2}
     write_report(folder)
+    every_command_takes_it_as_a_run(result.output_dir, tmp_path)
+
+
+def every_command_takes_it_as_a_run(reviewed: Path, tmp_path: Path) -> None:
+    """`curation report`, `card`, `evaluate` and `train` on <run>/reviewed, as on any run folder: the report and the
+    cards count the rows a person reviewed, and the model card carries the reviewed run's audit."""
+    from curation.train.tiny import build_tiny_model
+
+    def curation(*arguments):
+        done = CliRunner().invoke(app, [*map(str, arguments)])
+        assert done.exit_code == 0, (arguments, done.output, done.exception)
+        return done
+
+    reviewed_rows = "Rows a person reviewed: **3**"
+    curation("report", reviewed, "--out", tmp_path / "report")
+    assert reviewed_rows in (tmp_path / "report" / "bias_audit.md").read_text(encoding="utf-8")
+    curation("card", reviewed, "--kind", "kto")
+    assert reviewed_rows in (reviewed / "review_demo_kto" / "README.md").read_text(encoding="utf-8")
+    # A gold label for the demo's first row: the evaluation finds the row in the reviewed run's ledger
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(json.dumps({"row": 1, "category": "knowledge", "dimension": "knowledge"}) + "\n", encoding="utf-8")
+    curation("evaluate", reviewed, "--gold", gold, "--target-file", "arena_demo.jsonl", "--out", tmp_path / "evaluation")
+    assert json.loads((tmp_path / "evaluation" / "evaluation.json").read_text())["rows"]["evaluated_rows"] == 1
+    tiny = build_tiny_model(tmp_path / "tiny")
+    curation("train", reviewed, "--model", tiny, "--preset", "cpu-tiny", "--out", tmp_path / "model", "--max-steps", 1,
+             "--max-length", 64, "--quiet")
+    assert reviewed_rows in (tmp_path / "model" / "README.md").read_text(encoding="utf-8")
 
 
 def test_a_rejected_record_is_reported_and_the_others_go_through(argilla, demo_run, tmp_path):

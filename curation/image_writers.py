@@ -59,11 +59,12 @@ def image_dpo_frame(accepted: pl.LazyFrame, metadata: list[str]) -> pl.LazyFrame
 
 
 def image_kto_frame(accepted: pl.LazyFrame, metadata: list[str]) -> pl.LazyFrame:
-    """images, prompt, completion, label: each caption on its own, desirable as in the text KTO dataset."""
+    """images, prompt, completion, label: each caption on its own, desirable as in the text KTO dataset (a single
+    caption with its vote has no rejected one)."""
     rows = accepted.filter(pl.col("preference").is_not_null())
     desirable = {"chosen": pl.col("preference").is_in([Preference.CHOSEN_BETTER.value, Preference.BOTH_GOOD.value]),
                  "rejected": pl.col("preference") == Preference.BOTH_GOOD.value}
-    return pl.concat([rows.select("id", "images", _prompt().alias("prompt"), _answer(side).alias("completion"),
+    return pl.concat([rows.filter(pl.col(side).is_not_null()).select("id", "images", _prompt().alias("prompt"), _answer(side).alias("completion"),
                                   label.alias("label"), "country", *IMAGE_FACTS, *metadata, "split")
                       for side, label in desirable.items()])
 

@@ -23,15 +23,17 @@ from curation.text import exact_key
 
 def image_scope(frame: pl.DataFrame, scope: list[str], persona: Persona | None) -> pl.Series:
     """Rows are only duplicates of rows with the same key: the dedupe's scope (country), the persona, and
-    the normalised prompt (the same photo asked two different questions is two records)."""
-    prompts = frame.select(exact_key("prompt").fill_null("")).to_series()
+    the normalised prompt (the same photo asked two different questions is two records); for a single caption
+    with its vote (no rejected caption), the caption too: another caption of the photo is another example."""
+    caption = pl.when(pl.col("rejected").is_null()).then(exact_key("chosen")).fill_null("")
+    prompts = frame.select(pl.concat_str(exact_key("prompt").fill_null(""), caption, separator="\x1d")).to_series()
     return pl.select(pl.concat_str([pl.lit(scope_keys(frame, scope, persona)), pl.lit(prompts)], separator="\x1d")).to_series()
 
 
 class ImageExactDedupe(Stage):
     name = "image_exact_dedupe"
     description = "Same image content (SHA-256) and prompt in the same country, for the same persona: keep the most complete."
-    inputs = ("id", "source", "prompt", "image_sha256")
+    inputs = ("id", "source", "prompt", "chosen", "rejected", "image_sha256")
 
     def __init__(self, scope: list[str] | None = None, persona: bool = True,
                  generic_system_prompts: str = GENERIC_SYSTEM_PROMPTS):

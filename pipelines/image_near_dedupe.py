@@ -57,7 +57,7 @@ def close_pairs(hashes: pl.Series, groups: pl.Series, max_distance: int) -> pl.D
 class ImageNearDedupe(Stage):
     name = "image_near_dedupe"
     description = "Perceptual-hash near-duplicate images (pHash within a few bits), same prompt and scope: keep the most complete."
-    inputs = ("id", "source", "prompt", "image_phash")
+    inputs = ("id", "source", "prompt", "chosen", "rejected", "image_phash")
 
     def __init__(self, max_distance: int = 6, scope: list[str] | None = None, persona: bool = True,
                  generic_system_prompts: str = GENERIC_SYSTEM_PROMPTS):

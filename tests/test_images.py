@@ -25,7 +25,7 @@ from curation.pipelines.image_near_dedupe import ImageNearDedupe, close_pairs
 from curation.pipelines.image_split import ImageSplit
 from curation.readers import read_records
 from curation.rules.naming import name_problem
-from curation.run import run_pipeline
+from curation.run import run, run_pipeline
 from curation.stage import Pipeline
 
 
@@ -191,6 +191,35 @@ def test_bad_image_columns_and_settings_are_clear_errors(tmp_path):
         read_records(InputConfig(path=str(tmp_path / "two.jsonl")), ImagesConfig())
     records = read_records(InputConfig(path=path), ImagesConfig())  # one missing file of two: that row's reason
     assert records.get_column("image_error").to_list() == [None, "missing file"]
+
+
+def test_one_caption_and_a_vote_reads_as_kto_rows_and_curates_to_the_kto_dataset_only(tmp_path):
+    good, bad = "La bandera del Perú, roja y blanca, con su historia.", "Una bandera de dos colores, nada más."
+    rows = [{"image": "fotos/a.jpg", "prompt": "Describe esta imagen y su contexto cultural, por favor.", "caption": caption,
+             "vote": vote, "country": "Perú"} for caption, vote in ((good, "buena"), (bad, "Mala"), (good, "buena"))]
+    rows.append(rows[0] | {"image": "fotos/b.jpg", "vote": "sí"})
+    path = write_folder(tmp_path, rows, {"a.jpg": jpeg(), "b.jpg": jpeg("bandera_chile")})
+    records = read_records(InputConfig(path=path), ImagesConfig())
+    assert records.select("chosen", "rejected", "preference").rows() == [
+        (good, None, "both-good"), (bad, None, "both-bad"), (good, None, "both-good"), (good, None, "both-good")]
+    config = RunConfig(name="votos", input={"path": path}, images={}, split={"test_fraction": 0.0},
+                       tagging={"enabled": False}, filters={"disabled": ["language_mismatch_chosen"]})
+    out = run(config, tmp_path / "out").output_dir
+    ledger = pl.read_parquet(out / "ledger.parquet").sort("source")
+    # Another caption of the same photo is another example; the same caption again is a duplicate.
+    assert ledger.get_column("status").to_list() == ["accepted", "accepted", "duplicate", "accepted"]
+    assert set(json.loads((out / "ledger.json").read_text())["outputs"]) == {"votos_images_kto"}  # no pair, no DPO
+    kto = datasets.load_from_disk(str(out / "votos_images_kto"))["train"]
+    assert sorted((row["completion"][0]["content"][0]["text"], row["label"]) for row in kto) == sorted(
+        [(bad, False), (good, True), (good, True)])
+    # trl's vision KTO shape, as the run just published it, reads back the same way
+    again = read_records(InputConfig(path=str(out / "votos_images_kto")), ImagesConfig())
+    assert sorted(again.select("chosen", "rejected", "preference").rows()) == sorted(
+        [(bad, None, "both-bad"), (good, None, "both-good"), (good, None, "both-good")])
+    pl.DataFrame([rows[0] | {"vote": "quizás"}]).write_csv(tmp_path / "unknown.csv")
+    with pytest.raises(InputError, match="unknown vote 'quizás'") as error:
+        read_records(InputConfig(path=str(tmp_path / "unknown.csv"), columns={}), ImagesConfig(folder=str(tmp_path)))
+    assert (error.value.row, error.value.column) == (1, "vote")
 
 
 def test_near_duplicate_pairs_are_exactly_the_brute_force_ones():

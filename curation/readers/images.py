@@ -3,7 +3,10 @@ or a Hugging Face `Image` (parquet or save_to_disk). The image column becomes th
 canonical record (curation.schema.IMAGE_COLUMNS): its bytes or its file, and what the probe measured.
 
 The captions are the responses: the rest of the row is read by the text shapes (arena, trl, pairwise),
-trl's vision format included (message contents that are lists of image and text parts)."""
+trl's vision format included (message contents that are lists of image and text parts). One caption and a vote
+(trl's KTO shape: prompt, completion or caption, label or vote) is read as the pairwise shape's row whose second
+response is missing: the caption is `chosen`, `rejected` stays empty, and the vote is both-good or both-bad, which
+the KTO dataset labels desirable or not (and the DPO dataset, needing a pair, leaves out)."""
 
 from __future__ import annotations
 
@@ -16,10 +19,18 @@ from curation.config import ImagesConfig
 from curation.errors import ConfigError, InputError
 from curation.extras import require
 from curation.images.probe import probe_all
-from curation.readers.common import first_bad, source_file
+from curation.readers.common import first_bad, require_text, source_file
+from curation.readers.trl import _dialogue, _role_content
+from curation.schema import Preference
+from curation.text import fold_key
 
 IMAGE_COLUMN_NAMES = ("image", "images", "image_path", "file_name", "imagen")
 URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+CAPTION_COLUMNS, VOTE_COLUMNS = ("completion", "caption"), ("label", "vote")
+PAIR_COLUMNS = {"chosen", "rejected", "response_a", "response_b"}
+# A single caption's vote, folded (curation.text.fold_key): trl's boolean label, or a word in the data's language.
+GOOD_VOTES = {"true", "1", "good", "buena", "bueno", "boa", "bom", "yes", "si", "sim", "desirable"}
+BAD_VOTES = {"false", "0", "bad", "mala", "malo", "ruim", "ma", "no", "nao", "undesirable"}
 
 
 def image_column(frame: pl.DataFrame, settings: ImagesConfig | None, label: str) -> str | None:
@@ -68,7 +79,34 @@ def take_images(frame: pl.DataFrame, column: str, folder: Path, settings: Images
                                                                              "images first")).otherwise("image_error"))
     # The input's own image_* columns (a published dataset read back) are measured again, not trusted.
     measured = [*located.columns, *facts.columns]
-    return _flat_messages(frame.drop(column, *measured, strict=False)).hstack(located).hstack(facts)
+    return _one_caption(_flat_messages(frame.drop(column, *measured, strict=False))).hstack(located).hstack(facts)
+
+
+def _one_caption(frame: pl.DataFrame) -> pl.DataFrame:
+    """A row of one caption and a vote as the pairwise shape's columns (response_a the caption, response_b none,
+    winner both-good or both-bad); any other frame as it is. An unknown vote is an InputError naming its row."""
+    caption = next((name for name in CAPTION_COLUMNS if name in frame.columns), None)
+    vote = next((name for name in VOTE_COLUMNS if name in frame.columns), None)
+    if caption is None or vote is None or PAIR_COLUMNS & set(frame.columns):
+        return frame
+    if isinstance(frame.schema[caption], pl.List):  # trl's messages: the assistant's text
+        frame = frame.with_columns(_role_content(caption, "assistant").alias(caption))
+    if "prompt" in frame.columns and isinstance(frame.schema["prompt"], pl.List):
+        system = _role_content("prompt", "system")
+        frame = frame.with_columns(system_prompt=pl.when(system != "").then(system), prompt=_dialogue("prompt"))
+    require_text(frame, caption)
+    labels = frame.get_column(vote).cast(pl.String)
+    folded = {label: fold_key(label) for label in labels.drop_nulls().unique().to_list()}
+    unknown = [label for label, key in folded.items() if key not in GOOD_VOTES | BAD_VOTES]
+    if unknown or labels.has_nulls():
+        bad = labels.is_null() if not unknown else labels == unknown[0]
+        file, row = first_bad(frame, bad)
+        raise InputError(file, f"unknown vote {None if not unknown else unknown[0]!r} for the caption; expected true or "
+                               "false (good or bad, buena or mala, boa or ruim)", row=row, column=vote)
+    good = labels.replace_strict({label: key in GOOD_VOTES for label, key in folded.items()}, return_dtype=pl.Boolean)
+    winner = pl.when(pl.lit(good)).then(pl.lit(Preference.BOTH_GOOD.value)).otherwise(pl.lit(Preference.BOTH_BAD.value))
+    return frame.with_columns(response_a=pl.col(caption), response_b=pl.lit(None, dtype=pl.String),
+                              winner=winner).drop(caption, vote)
 
 
 def _single_image(frame: pl.DataFrame, column: str) -> pl.DataFrame:

@@ -42,8 +42,8 @@ si no, elige su dimensión predominante. Puedes escribir una respuesta corregida
 duplicado, dilo en el comentario cuando sea la misma pregunta para el mismo país y la misma persona.
 
 A y B salen en orden aleatorio; no se muestra el voto original, para no condicionarte.""",
-        "image": ("Imagen", "Mira la imagen: la mejor respuesta describe lo que se ve y su contexto cultural en ese país, "
-                  "sin inventar lo que la imagen no muestra."),
+        "image": ("Imagen", ("Mira la imagen: la mejor respuesta describe lo que se ve y su contexto cultural en ese "
+                             "país, sin inventar lo que la imagen no muestra.")),
         "fields": {"context": "País y persona", "system_prompt": "Prompt de sistema (el papel)", "prompt": "Pregunta",
                    "response_a": "Respuesta A", "response_b": "Respuesta B",
                    "possible_duplicate": "Posible duplicado: otra fila con casi la misma pregunta"},
@@ -68,8 +68,8 @@ senão, escolha a sua dimensão predominante. Pode escrever uma resposta corrigi
 duplicado, diga-o no comentário quando for a mesma pergunta para o mesmo país e a mesma persona.
 
 A e B aparecem em ordem aleatória; o voto original não é mostrado, para não o influenciar.""",
-        "image": ("Imagem", "Veja a imagem: a melhor resposta descreve o que se vê e o seu contexto cultural nesse país, "
-                  "sem inventar o que a imagem não mostra."),
+        "image": ("Imagem", ("Veja a imagem: a melhor resposta descreve o que se vê e o seu contexto cultural nesse "
+                             "país, sem inventar o que a imagem não mostra.")),
         "fields": {"context": "País e persona", "system_prompt": "Prompt de sistema (o papel)", "prompt": "Pergunta",
                    "response_a": "Resposta A", "response_b": "Resposta B",
                    "possible_duplicate": "Possível duplicado: outra linha com quase a mesma pergunta"},
@@ -142,13 +142,13 @@ def review_rows(accepted: pl.DataFrame, seed: int, others: pl.DataFrame | None =
     flags = pl.col("warnings") if "warnings" in pairs.columns else pl.lit([], dtype=pl.List(pl.String))
     rows = pairs.select(
         "id", "system_prompt", "prompt", "preference", "country", "source", "a_is_chosen",
+        *[column for column in IMAGE_SOURCE if column in pairs.columns],
         response_a=pl.when("a_is_chosen").then("chosen").otherwise("rejected"),
         response_b=pl.when("a_is_chosen").then("rejected").otherwise("chosen"),
         flags=flags, generator=generator.cast(pl.String), language=present("prompt_lang"), variety=present("prompt_variety"),
         register=present("prompt_register"), judge_model=present("judge_model"), judge_rationale=present("judge_rationale"),
         category=present("category"), category_confidence=present("category_confidence", pl.Float64),
         possible_duplicate_of=present("possible_duplicate_of"),
-        *[column for column in IMAGE_SOURCE if column in pairs.columns],
         persona=pl.concat_str([pl.lit(f"{axis}: ") + pl.col(axis).cast(pl.String) for axis in PERSONA if axis in pairs.columns],
                               separator=" · ", ignore_nulls=True) if set(PERSONA) & set(pairs.columns) else pl.lit(None, dtype=pl.String),
     )

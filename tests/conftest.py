@@ -38,6 +38,17 @@ def demo_run(tmp_path_factory):
     return out, result
 
 
+@pytest.fixture(scope="session")
+def argilla(tmp_path_factory):
+    """A real Argilla server (argilla-server, SQLite, redis) on 127.0.0.1, one for the session's review tests."""
+    from curation.review.server import LocalArgilla, free_port
+
+    home = tmp_path_factory.mktemp("argilla")
+    home.chmod(0o755)  # as `mkdir` leaves a folder: the server must close it
+    with LocalArgilla(home, port=free_port()) as server:
+        yield server
+
+
 @pytest.fixture
 def emulator():
     """A Cohere- and OpenAI-compatible emulator on 127.0.0.1, for the real clients."""

@@ -16,19 +16,11 @@ from curation.review.annotate import answer, my_records
 from curation.review.dataset import REVIEW_THUMBNAIL
 from curation.review.pull import pull
 from curation.review.push import MANIFEST, connect, push
-from curation.review.server import SERVER_VENV, LocalArgilla, free_port
+from curation.review.server import SERVER_VENV
 from curation.run import run
 
 pytestmark = pytest.mark.skipif(not (SERVER_VENV / "bin" / "python").is_file() or shutil.which("redis-server") is None,
                                 reason="the Argilla stack is not installed (`make test` installs it: make argilla)")
-
-
-@pytest.fixture(scope="module")
-def argilla(tmp_path_factory):
-    home = tmp_path_factory.mktemp("argilla_images")
-    home.chmod(0o755)
-    with LocalArgilla(home, port=free_port()) as server:
-        yield server
 
 
 def curate(config, out):

@@ -17,20 +17,12 @@ from curation.review.agreement import fleiss_kappa
 from curation.review.annotate import answer, my_records
 from curation.review.pull import decide, pull
 from curation.review.push import MANIFEST, connect, push
-from curation.review.server import SERVER_VENV, LocalArgilla, ReviewServerError, free_port, read_environment
+from curation.review.server import SERVER_VENV, ReviewServerError, free_port, read_environment
 from curation.run import run
 from curation.run_folder import RunFolder
 
 pytestmark = pytest.mark.skipif(not (SERVER_VENV / "bin" / "python").is_file() or shutil.which("redis-server") is None,
                                 reason="the Argilla stack is not installed (`make test` installs it: make argilla)")
-
-
-@pytest.fixture(scope="session")
-def argilla(tmp_path_factory):
-    home = tmp_path_factory.mktemp("argilla")
-    home.chmod(0o755)  # as `mkdir` leaves a folder: the server must close it
-    with LocalArgilla(home, port=free_port()) as server:
-        yield server
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +69,7 @@ def test_push_creates_the_dataset_and_is_idempotent(argilla, demo_run):
     assert dataset.settings.guidelines.startswith("Lee la pregunta")  # Spanish data, Spanish guidelines
     record = records[0]
     assert {"country", "source", "a_is_chosen"} <= set(record.metadata)
-    assert record.fields["context"].startswith(f"País: ") and f"({record.metadata['country']})" in record.fields["context"]
+    assert record.fields["context"].startswith("País: ") and f"({record.metadata['country']})" in record.fields["context"]
     # Blind: no vote is pre-selected, and no judge's verdict shows
     assert not any(suggestion.question_name == "vote" for record in records for suggestion in record.suggestions)
     # The A/B order is recorded, and it is not always the same side.

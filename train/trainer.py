@@ -131,12 +131,12 @@ def _fit(splits: PreferenceSplits, tokenizer, max_length: int) -> tuple[tuple[pl
     return (kept["train"], kept["test"]), lengths
 
 
-def _dpo_trainer(model, tokenizer, train_dataset, config: TrainConfig, checkpoints: Path, console: Console | None):
+def dpo_arguments(config: TrainConfig, checkpoints: Path, **more):
+    """trl's DPOConfig from a preset, for the text and the vision-language trainer alike."""
     import torch
-    from peft import LoraConfig
-    from trl import DPOConfig, DPOTrainer
+    from trl import DPOConfig
 
-    arguments = DPOConfig(
+    return DPOConfig(
         output_dir=str(checkpoints), save_strategy="no", report_to="none", logging_steps=1, disable_tqdm=True,
         per_device_train_batch_size=config.per_device_train_batch_size,
         per_device_eval_batch_size=config.per_device_eval_batch_size,
@@ -144,13 +144,19 @@ def _dpo_trainer(model, tokenizer, train_dataset, config: TrainConfig, checkpoin
         warmup_steps=config.warmup_steps, num_train_epochs=config.num_train_epochs, max_steps=config.max_steps or -1,
         beta=config.beta, loss_type=config.loss_type, max_length=config.max_length, seed=config.seed,
         bf16=config.bf16, fp16=False, gradient_checkpointing=config.gradient_checkpointing,
-        # Without an adapter to switch off, the reference is the model before training: its log-probabilities
-        # are computed once up front, so trl never loads a second copy (or fetches one from the Hub).
-        precompute_ref_log_probs=not config.lora,
         # Without an accelerator say so: transformers refuses bf16 otherwise (CPUs run it through autocast).
         use_cpu=not (torch.cuda.is_available() or torch.backends.mps.is_available()),
-        dataloader_pin_memory=torch.cuda.is_available(),
+        dataloader_pin_memory=torch.cuda.is_available(), **more,
     )
+
+
+def _dpo_trainer(model, tokenizer, train_dataset, config: TrainConfig, checkpoints: Path, console: Console | None):
+    from peft import LoraConfig
+    from trl import DPOTrainer
+
+    # Without an adapter to switch off, the reference is the model before training: its log-probabilities
+    # are computed once up front, so trl never loads a second copy (or fetches one from the Hub).
+    arguments = dpo_arguments(config, checkpoints, precompute_ref_log_probs=not config.lora)
     lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
                       target_modules=config.lora_target_modules, bias="none", task_type="CAUSAL_LM") if config.lora else None
     # trl's own collator unless the model needs token types (it then sets the pad token the same way).

@@ -153,25 +153,13 @@ def _load(config: TrainConfig):
 
 
 def _vlm_trainer(model, processor, splits: dict, config: TrainConfig, checkpoints: Path, console: Console | None):
-    import torch
     from peft import LoraConfig
     from transformers import PrinterCallback
-    from trl import DPOConfig, DPOTrainer
+    from trl import DPOTrainer
 
-    from curation.train.trainer import StepProgress
+    from curation.train.trainer import StepProgress, dpo_arguments
 
-    arguments = DPOConfig(
-        output_dir=str(checkpoints), save_strategy="no", report_to="none", logging_steps=1, disable_tqdm=True,
-        per_device_train_batch_size=config.per_device_train_batch_size,
-        per_device_eval_batch_size=config.per_device_eval_batch_size,
-        gradient_accumulation_steps=config.gradient_accumulation_steps, learning_rate=config.learning_rate,
-        warmup_steps=config.warmup_steps, num_train_epochs=config.num_train_epochs, max_steps=config.max_steps or -1,
-        beta=config.beta, loss_type=config.loss_type, seed=config.seed, bf16=config.bf16, fp16=False,
-        # Images are tokenised in the collator; cutting a pair could cut an image's tokens, which trl refuses.
-        max_length=config.max_length, gradient_checkpointing=config.gradient_checkpointing,
-        use_cpu=not (torch.cuda.is_available() or torch.backends.mps.is_available()),
-        dataloader_pin_memory=torch.cuda.is_available(),
-    )
+    arguments = dpo_arguments(config, checkpoints)
     lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
                       target_modules=config.lora_target_modules, bias="none", task_type="CAUSAL_LM")
     trainer = DPOTrainer(model=model, args=arguments, train_dataset=splits["train"], eval_dataset=splits["test"],

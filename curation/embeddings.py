@@ -64,7 +64,7 @@ def load_model(name: str, cache_dir: Path | None = None):
     if name == "minilm":
         return SentenceTransformer(_packaged_minilm(), device="cpu")
     if name == "static-minilm":
-        from sentence_transformers.models import StaticEmbedding
+        from sentence_transformers.sentence_transformer.modules import StaticEmbedding
 
         distilled = (cache_dir or default_cache_dir()) / "models" / "static-minilm"
         if not (distilled / "config.json").exists():

@@ -20,11 +20,22 @@ WORST = load_prices()[MODEL].usd(estimate_input_tokens(CHAT), MAX_TOKENS)  # one
 PROVIDERS = ("cohere", "openai")
 
 
+LOADED = []  # every LLM a test loads, unloaded after it (its connections closed)
+
+
+@pytest.fixture(autouse=True)
+def unload_llms():
+    yield
+    while LOADED:
+        LOADED.pop().unload()
+
+
 def llm_for(provider: str, base_url: str, journal, **settings):
     common = {"model": MODEL, "api_key": "test-key", "journal_path": str(journal), "backoff_seconds": 0.05, "timeout": 1,
               **settings}
     llm = CohereV2LLM(base_url=base_url, **common) if provider == "cohere" else OpenAICompatibleLLM(base_url=f"{base_url}/v1", **common)
     llm.load()
+    LOADED.append(llm)
     return llm
 
 

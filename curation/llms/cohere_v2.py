@@ -48,15 +48,20 @@ class CohereV2LLM(PaidCalls, AsyncLLM):
 
     _num_generations_param_supported = False
     _client: Any = PrivateAttr(None)
+    _http: Any = PrivateAttr(None)  # the client's connections, closed on unload
 
     def load(self) -> None:
         super().load()
         if self.api_key is None:
             raise ValueError("no Cohere API key: set COHERE_API_KEY (or api_key)")
+        self._http = httpx.AsyncClient(timeout=self.timeout, verify=TLS)
         self._client = AsyncClientV2(api_key=self.api_key.get_secret_value(), base_url=self.base_url,
-                                     timeout=self.timeout, max_retries=0, client_name="curation",
-                                     httpx_client=httpx.AsyncClient(timeout=self.timeout, verify=TLS))
+                                     timeout=self.timeout, max_retries=0, client_name="curation", httpx_client=self._http)
         self.load_paid_calls(self.model)
+
+    async def close_client(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
 
     @property
     def model_name(self) -> str:

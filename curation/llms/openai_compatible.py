@@ -33,6 +33,10 @@ class OpenAICompatibleLLM(PaidCalls, OpenAILLM):
         super().load()
         self.load_paid_calls(self.model)
 
+    async def close_client(self) -> None:
+        if self._aclient is not None:
+            await self._aclient.close()
+
     def response_format(self, schema: dict[str, Any]) -> dict[str, Any]:
         return {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}}
 

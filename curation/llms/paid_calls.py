@@ -104,6 +104,16 @@ class PaidCalls(BaseModel):
         # A budget needs this model's price; without one, a known price still costs the journal's calls.
         self._price = price_of(prices, model) if self.budget_usd is not None else prices.get(model)
 
+    async def close_client(self) -> None:
+        """Close the HTTP client's connections (each LLM closes its own client)."""
+        raise NotImplementedError
+
+    def unload(self) -> None:
+        # distilabel unloads an LLM but leaves its client's sockets open until the garbage collector finds them.
+        if self._event_loop is not None and not self._event_loop.is_closed():
+            self._event_loop.run_until_complete(self.close_client())
+        super().unload()
+
     def limit(self) -> asyncio.Semaphore:
         # One semaphore per event loop: distilabel may run each batch on its own loop.
         loop = asyncio.get_running_loop()

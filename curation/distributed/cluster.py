@@ -22,27 +22,38 @@ def connected(address: str | None) -> Iterator[None]:
     import ray
 
     if ray.is_initialized():
-        _quiet_data()
-        yield
+        with _data_settings():
+            yield
         return
     env = {name: os.environ[name] for name in FORWARDED_ENV if name in os.environ}
     if address:
         ray.init(address=address, runtime_env={"env_vars": env}, log_to_driver=False)
     else:
-        ray.init(num_cpus=LOCAL_CPUS, object_store_memory=LOCAL_OBJECT_STORE_BYTES, include_dashboard=False,
+        # "local": a new instance, even where an earlier `ray start` on this machine left its address behind
+        ray.init(address="local", num_cpus=LOCAL_CPUS, object_store_memory=LOCAL_OBJECT_STORE_BYTES, include_dashboard=False,
                  runtime_env={"env_vars": env}, log_to_driver=False, _system_config=SYSTEM_CONFIG)
     try:
-        _quiet_data()
-        yield
+        with _data_settings():
+            yield
     finally:
         ray.shutdown()
 
 
-def _quiet_data() -> None:
-    """No Ray Data progress bars (the run draws its own), and a task lost with its worker is retried."""
-    from ray.data import DataContext
+@contextmanager
+def _data_settings() -> Iterator[None]:
+    """Ray Data set for the run, and set back after (a caller's session keeps its own settings): no progress
+    bars (the run draws its own), and the sort-based shuffle, because Ray 2.60's default shuffle fails on a
+    block of no rows and no columns (what a map whose batch kept no rows leaves) with ArrowInvalid."""
+    from ray.data.context import DataContext, ShuffleStrategy
 
     context = DataContext.get_current()
-    context.enable_progress_bars = False
-    context.print_on_execution_start = False
-    context.verbose_stats_logs = False
+    settings = {"enable_progress_bars": False, "print_on_execution_start": False, "verbose_stats_logs": False,
+                "shuffle_strategy": ShuffleStrategy.SORT_SHUFFLE_PULL_BASED}
+    before = {name: getattr(context, name) for name in settings}
+    for name, value in settings.items():
+        setattr(context, name, value)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            setattr(context, name, value)

@@ -26,12 +26,12 @@ def free_port() -> int:
 @contextmanager
 def served(*options: str):
     """The emulator in its own process, stopped (by its pid) at the end."""
-    process = subprocess.Popen([*COMMAND, *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        yield process
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with subprocess.Popen([*COMMAND, *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
+        try:
+            yield process
+        finally:  # then Popen's exit closes the pipes
+            process.terminate()
+            process.wait(timeout=10)
 
 
 def exported(process: subprocess.Popen) -> dict[str, str]:

@@ -10,7 +10,7 @@ rejected, anywhere in the batch) is a placeholder, whatever its length: a real a
 for three questions word for word. It warns (`repeated_response_*`), and blocks as an error placeholder
 when its opening also reads like an error ("error", "inténtelo de nuevo", "regenere", "tráfico",
 "unavailable"). The count is a group-by over the whole column, so it sees only the rows of one batch
-(the filter runs per 100,000-row batch): a text repeated three times across two batches is missed. The
+(the filter runs per 50,000-row batch): a text repeated three times across two batches is missed. The
 count stays in `chosen_repeat_prompts` / `rejected_repeat_prompts`.
 """
 

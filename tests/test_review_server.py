@@ -132,3 +132,4 @@ def test_what_a_dead_serve_left_running_is_stopped(tmp_path):
     (tmp_path / PIDFILE).write_text(json.dumps({"serve": [os.getpid(), 0.0], "processes": [[orphan.pid, orphan.create_time()]]}))
     claim_home(tmp_path)
     assert not orphan.is_running()
+    orphan.poll()  # claim_home reaped it: its Popen learns so, and does not warn that it still runs

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -46,7 +47,9 @@ def _data_settings() -> Iterator[None]:
     block of no rows and no columns (what a map whose batch kept no rows leaves) with ArrowInvalid."""
     from ray.data.context import DataContext, ShuffleStrategy
 
-    context = DataContext.get_current()
+    with warnings.catch_warnings():  # Ray 2.60's DataContext() sets its own deprecated use_push_based_shuffle
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context = DataContext.get_current()
     settings = {"enable_progress_bars": False, "print_on_execution_start": False, "verbose_stats_logs": False,
                 "shuffle_strategy": ShuffleStrategy.SORT_SHUFFLE_PULL_BASED}
     before = {name: getattr(context, name) for name in settings}

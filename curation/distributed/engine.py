@@ -22,7 +22,7 @@ from curation.extras import require
 from curation.distributed import ledger as distributed
 from curation.distributed.cluster import connected
 from curation.distributed.compare import PARTITION, needs_rekeying, rekeyed, stage_on_partition, with_partition
-from curation.distributed.envelope import COUNTS, KEPT, PART, POSITION, REMOVED, STATS, Template, conform, rows_of
+from curation.distributed.envelope import COUNTS, ENGINE_COLUMNS, KEPT, PART, REMOVED, STATS, Template, conform, rows_of
 from curation.distributed.io import read_inputs_on_ray, read_shards, unwrapped, write_shards
 from curation.distributed.row_local import leading_row_local, row_local_batch
 from curation.ledger import Ledger
@@ -99,11 +99,12 @@ class Steps:
             _part_rows, batch_format="pyarrow", fn_kwargs={"part": part, "schema": schema})
 
     def removed(self):
-        """Every step's removed rows, with the columns of them all."""
+        """Every step's removed rows (one read of every step's shards: they share the envelope's columns)."""
+        import ray
+
         schema = pl.concat([pl.DataFrame(schema=template.removed) for template in self.templates], how="diagonal_relaxed").schema
-        parts = [self.rows(step, REMOVED).map_batches(_conformed, batch_format="pyarrow", fn_kwargs={"schema": schema})
-                 for step in range(len(self.folders))]
-        return parts[0].union(*parts[1:]), schema
+        return ray.data.read_parquet([str(folder) for folder in self.folders]).map_batches(
+            _part_rows, batch_format="pyarrow", fn_kwargs={"part": REMOVED, "schema": schema}), schema
 
 
 def _part_rows(batch, part: str, schema: pl.Schema):
@@ -129,36 +130,47 @@ def _run_steps(config: RunConfig, stages: list[Stage], work: Path, progress: Pro
     task = progress.add_task("read", total=len(stages) + 1)
     (work / "input").mkdir()
     files, input_rows, schema = read_inputs_on_ray(config, work / "input")
-    Pipeline(stages).check([name for name in schema.names() if name != POSITION], column_makers())
+    Pipeline(stages).check([name for name in schema.names() if name not in ENGINE_COLUMNS], column_makers())
     progress.advance(task)
     steps = Steps(work, Ledger(input_rows=input_rows), files)
     partitions = steps.partitions = _partitions(input_rows)
     streamed = leading_row_local(stages)
+    groups = ([streamed] if streamed else []) + [[stage] for stage in stages[len(streamed):]]
+    templates = Template.shared(_templates(groups, schema))
     rows_schema = schema
-    if streamed:
-        progress.update(task, description=streamed[0].name)
-        template = Template.of(streamed, schema)
-        dataset = ray.data.read_parquet(files).map_batches(
-            row_local_batch, batch_format="pyarrow", batch_size=BATCH_ROWS,
-            fn_kwargs={"config": config, "schema": schema, "template": template})
-        steps.add("row_local", dataset, template, streamed)
+    for group, template in zip(groups, templates):
+        progress.update(task, description=group[0].name)
+        if group is streamed:
+            dataset = ray.data.read_parquet(files).map_batches(
+                row_local_batch, batch_format="pyarrow", batch_size=BATCH_ROWS,
+                fn_kwargs={"config": config, "schema": schema, "template": template})
+        else:
+            dataset = _compared(config, group[0], steps.rows(len(steps.folders) - 1, KEPT) if steps.folders
+                                else ray.data.read_parquet(files), partitions, rows_schema, template)
+        steps.add("row_local" if group is streamed else group[0].name, dataset, template, group)
         rows_schema = template.kept
-        progress.advance(task, len(streamed))
-    for stage in stages[len(streamed):]:
-        progress.update(task, description=stage.name)
-        template = Template.of([stage], rows_schema)
-        kept = steps.rows(len(steps.folders) - 1, KEPT) if steps.folders else ray.data.read_parquet(files)
-        arguments = {"config": config, "name": stage.name}
-        keyed = kept.map_batches(with_partition, batch_format="pyarrow", fn_kwargs=arguments | {"partitions": partitions})
-        if needs_rekeying(stage):
-            keyed = keyed.groupby(PARTITION, num_partitions=partitions).map_groups(
-                rekeyed, batch_format="pyarrow", fn_kwargs=arguments | {"partitions": partitions})
-        dataset = keyed.groupby(PARTITION, num_partitions=partitions).map_groups(
-            stage_on_partition, batch_format="pyarrow", fn_kwargs=arguments | {"schema": rows_schema, "template": template})
-        steps.add(stage.name, dataset, template, [stage])
-        rows_schema = template.kept
-        progress.advance(task)
+        progress.advance(task, len(group))
     return steps
+
+
+def _templates(groups: list[list[Stage]], schema: pl.Schema) -> list[Template]:
+    """Each step's template, each step taking the rows the one before kept."""
+    templates = []
+    for group in groups:
+        templates.append(Template.of(group, schema))
+        schema = templates[-1].kept
+    return templates
+
+
+def _compared(config: RunConfig, stage: Stage, kept, partitions: int, rows_schema: pl.Schema, template: Template):
+    """A stage that compares rows, on the hash partitions of its key (compare.py)."""
+    arguments = {"config": config, "name": stage.name}
+    keyed = kept.map_batches(with_partition, batch_format="pyarrow", fn_kwargs=arguments | {"partitions": partitions})
+    if needs_rekeying(stage):
+        keyed = keyed.groupby(PARTITION, num_partitions=partitions).map_groups(
+            rekeyed, batch_format="pyarrow", fn_kwargs=arguments | {"partitions": partitions})
+    return keyed.groupby(PARTITION, num_partitions=partitions).map_groups(
+        stage_on_partition, batch_format="pyarrow", fn_kwargs=arguments | {"schema": rows_schema, "template": template})
 
 
 def _finish(config: RunConfig, steps: Steps, final: Path, partitions: int, started: float) -> RunResult:
@@ -166,21 +178,21 @@ def _finish(config: RunConfig, steps: Steps, final: Path, partitions: int, start
     import ray
 
     removed, removed_schema = steps.removed()
-    ends = distributed.chain_ends(removed, partitions)
+    ends = distributed.chain_ends(steps.folders)
     removed_folder, ledger_folder = steps.work / "removed", steps.work / "ledger"
     removed.map_batches(distributed.redirected, batch_format="pyarrow", fn_kwargs={"ends": ends}).write_parquet(str(removed_folder))
     removed = ray.data.read_parquet(str(removed_folder))
     accepted = steps.rows(len(steps.folders) - 1, KEPT)
-    accepted.map_batches(distributed.ledger_rows, batch_format="pyarrow", fn_kwargs={"accepted": True}).union(
-        removed.map_batches(distributed.ledger_rows, batch_format="pyarrow", fn_kwargs={"accepted": False})
-    ).write_parquet(str(ledger_folder))
+    for rows, is_accepted in ((accepted, True), (removed, False)):  # two writes into one folder: faster than a union
+        rows.map_batches(distributed.ledger_rows, batch_format="pyarrow", fn_kwargs={"accepted": is_accepted}
+                         ).write_parquet(str(ledger_folder))
     rows = ray.data.read_parquet(str(ledger_folder))
     summary = distributed.summary(steps.ledger, rows)
-    distributed.check(steps.ledger, rows, ray.data.read_parquet(steps.inputs, columns=["source"]), partitions,
+    distributed.check(steps.ledger, rows, ray.data.read_parquet(steps.inputs).select_columns(["source"]), partitions,
                       summary["status"])
     summary["engine"] = {"name": "ray", "partitions": partitions, "shuffle_bytes": steps.shuffle_bytes}
-    accepted_schema = _without_position(steps.templates[-1].kept)
-    removed_schema = _without_position(removed_schema)
+    accepted_schema = _without_engine_columns(steps.templates[-1].kept)
+    removed_schema = _without_engine_columns(removed_schema)
     with atomic_directory(final, config.read_paths()) as folder:
         write_shards(accepted.map_batches(_conformed, batch_format="pyarrow", fn_kwargs={"schema": accepted_schema}),
                      folder / "accepted.parquet", accepted_schema)
@@ -199,5 +211,5 @@ def _finish(config: RunConfig, steps: Steps, final: Path, partitions: int, start
     return result
 
 
-def _without_position(schema: pl.Schema) -> pl.Schema:
-    return pl.Schema({name: dtype for name, dtype in schema.items() if name != POSITION})
+def _without_engine_columns(schema: pl.Schema) -> pl.Schema:
+    return pl.Schema({name: dtype for name, dtype in schema.items() if name not in ENGINE_COLUMNS})

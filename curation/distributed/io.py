@@ -12,7 +12,7 @@ from curation.errors import ConfigError, CurationError, InputError
 from curation.pipelines.columns import protect_metadata
 from curation.readers import read_records
 from curation.readers.files import CSV_SUFFIXES, JSONL_SUFFIXES
-from curation.distributed.envelope import POSITION
+from curation.distributed.envelope import POINTED, POSITION
 from curation.writers import ROW_GROUP_ROWS, write_table
 
 SHARD_SUFFIXES = {*CSV_SUFFIXES, *JSONL_SUFFIXES, ".parquet"}
@@ -43,7 +43,8 @@ def read_shard(source: InputConfig, number: int, folder: str) -> tuple[str, int,
     """One input shard as canonical records with their input position, in a parquet file of the work folder:
     (file, rows, schema)."""
     frame = protect_metadata(read_records(source))
-    frame = frame.with_columns((pl.int_range(pl.len(), dtype=pl.Int64) + (number << 32)).alias(POSITION))
+    frame = frame.with_columns((pl.int_range(pl.len(), dtype=pl.Int64) + (number << 32)).alias(POSITION),
+                               pl.lit(False).alias(POINTED))
     file = Path(folder) / f"input-{number:05d}.parquet"
     write_table(frame, file)
     return str(file), frame.height, dict(frame.schema)

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections import Counter
 from functools import cache
+from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
 
-from curation.distributed.envelope import conform
+from curation.distributed.envelope import PART, POINTED, REMOVED, conform
 from curation.ledger import Ledger, LedgerError, follow_duplicate_chains
 from curation.schema import Status
 
@@ -29,27 +30,14 @@ def _frame(batch: pa.Table) -> pl.DataFrame:
     return pl.from_arrow(batch)
 
 
-def _pointer_sides(batch: pa.Table) -> pa.Table:
-    """Each duplicate twice: as itself (keyed by its source) and as a pointer (keyed by its target)."""
-    frame = _frame(batch).filter(pl.col("status") == Status.DUPLICATE.value).select(POINTERS[:1] + POINTERS[2:])
-    return pl.concat([frame.with_columns(pl.col("source").alias(KEY), pl.lit("duplicate").alias(SIDE)),
-                      frame.with_columns(pl.col("duplicate_of_source").alias(KEY), pl.lit("pointer").alias(SIDE))]).to_arrow()
-
-
-def _middles(group: pa.Table) -> pa.Table:
-    frame = _frame(group)
-    pointed = frame.filter(pl.col(SIDE) == "pointer").select(KEY).unique()
-    return frame.filter(pl.col(SIDE) == "duplicate").join(pointed, on=KEY, how="semi").select(POINTERS[:1] + POINTERS[2:]).to_arrow()
-
-
-def chain_ends(removed, partitions: int) -> pl.DataFrame:
-    """The duplicates that are themselves another duplicate's target (a keyed semi-join on Ray's shuffle),
-    each pointing at the accepted row its chain ends in. Few rows (kept by one dedupe stage, dropped by a
-    later one), so they come to the driver; a chain is at most as long as there are dedupe stages."""
-    middles = co_partitioned(removed.map_batches(_pointer_sides, batch_format="pyarrow"), partitions, _middles)
-    rows = [pl.from_arrow(block) for block in middles.iter_batches(batch_format="pyarrow")]
-    frame = pl.concat(rows) if rows else pl.DataFrame(schema=dict.fromkeys(POINTERS[:1] + POINTERS[2:], pl.String))
-    return follow_duplicate_chains(frame.with_columns(status=pl.lit(Status.DUPLICATE.value))).select(
+def chain_ends(folders: list[Path]) -> pl.DataFrame:
+    """The duplicates that are themselves another duplicate's target (marked POINTED by the stage that made
+    the pointer), each pointing at the accepted row its chain ends in. Few rows (kept by one dedupe stage,
+    dropped by a later one): polars reads just them from the steps' shards (a filter on three columns, no
+    shuffle); a chain is at most as long as there are dedupe stages."""
+    middle = (pl.col(PART) == REMOVED) & (pl.col("status") == Status.DUPLICATE.value) & pl.col(POINTED)
+    middles = pl.concat([pl.scan_parquet(folder / "*.parquet").filter(middle).select(POINTERS) for folder in folders]).collect()
+    return follow_duplicate_chains(middles).select(
         pl.col("source").alias("_via"), pl.col("duplicate_of").alias("_final_id"),
         pl.col("duplicate_of_source").alias("_final_source"))
 

@@ -9,6 +9,7 @@ the others go through.
 from __future__ import annotations
 
 import warnings
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +39,8 @@ def connect(api_url: str, api_key: str):
 
     try:
         client = rg.Argilla(api_url=api_url, api_key=api_key, timeout=60)
+        # The SDK never closes its HTTP client: close it when the client goes (no socket left to the collector).
+        weakref.finalize(client, client.http_client.close)
         client.me  # noqa: B018  (checks the URL and the key now, not at the first batch)
     except Exception as error:  # the SDK raises its own errors and httpx's
         raise ReviewServerError(f"cannot reach Argilla at {api_url}: {_reason(error)}") from None

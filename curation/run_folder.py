@@ -17,6 +17,11 @@ REVIEW_MANIFEST = "review_push.parquet"  # what `curation review push` sent, wit
 LLM_CLASSIFICATION = "llm_classification.parquet"  # `curation classify`'s verdicts
 
 
+def present(path: Path) -> bool:
+    """Whether a run folder's table is there: one file, or (the Ray engine's) a folder of parquet shards."""
+    return path.is_file() or any(path.glob("*.parquet"))
+
+
 @dataclass
 class RunFolder:
     """What a run wrote, read back for the report."""

@@ -30,7 +30,7 @@ from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from curation.errors import CurationError
 from curation.reports.markdown import markdown_code, markdown_table, markdown_text
-from curation.run_folder import LLM_CLASSIFICATION
+from curation.run_folder import LLM_CLASSIFICATION, present
 
 # Engine rule family (the rule name's prefix) -> the gold defect it looks for. A new rule family with a
 # gold counterpart is one line here. The disclaimer phrases of ai_disclaimer (rules/disclaimers.yaml) hold
@@ -164,7 +164,7 @@ def run_rows(run_dir: Path, target_file: str) -> tuple[pl.DataFrame, int]:
     """Every ledger row of the target file, with its row number, the row its duplicate points to, its
     rules and its tags; and how many rows came from other files."""
     run_dir = Path(run_dir)
-    missing = [name for name in ("ledger.parquet", *RUN_FRAMES) if not (run_dir / name).is_file()]
+    missing = [name for name in ("ledger.parquet", *RUN_FRAMES) if not present(run_dir / name)]
     if missing:
         raise CurationError(f"{run_dir} is not a run folder: it lacks {missing} (make one with `curation run`)")
     ledger = pl.read_parquet(run_dir / "ledger.parquet")
@@ -175,7 +175,7 @@ def run_rows(run_dir: Path, target_file: str) -> tuple[pl.DataFrame, int]:
                                                    else pl.lit(None, pl.String)).alias(f"engine:{column}") for column in ENGINE_COLUMNS)))
     tags = pl.concat(tag_parts).unique("source", keep="first")
     classified = run_dir / LLM_CLASSIFICATION
-    llm = (pl.read_parquet(classified).select("id", *LLM_COLUMNS) if classified.is_file()
+    llm = (pl.read_parquet(classified).select("id", *LLM_COLUMNS) if present(classified)
            else pl.DataFrame(schema={"id": pl.String, **dict.fromkeys(LLM_COLUMNS, pl.String)}))
     ledger = ledger.join(llm.unique("id").rename({name: f"engine:{name}" for name in LLM_COLUMNS}), on="id", how="left")
     rows = ledger.with_columns(*_file_and_row("source", "file", "row"), *_file_and_row("duplicate_of_source", "target_file", "duplicate_of_row"))

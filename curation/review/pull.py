@@ -25,6 +25,7 @@ from curation.errors import CurationError
 from curation.review.agreement import fleiss_kappa
 from curation.review.push import MANIFEST
 from curation.review.server import WORKSPACE, ReviewServerError
+from curation.run_folder import present
 from curation.writers import write_table
 
 ANSWERS = {"id": pl.String, "user": pl.String, "question": pl.String, "value": pl.String}
@@ -153,7 +154,7 @@ def pull(run_dir: Path, client, name: str, workspace: str = WORKSPACE, decisions
     """Append the reviewed records' decisions to the decisions file, then `curate` (the run: config, output
     folder) the run's own config with them into <run_dir>/reviewed/."""
     for needed in ("accepted.parquet", MANIFEST, "config.yaml"):
-        if not (run_dir / needed).is_file():
+        if not present(run_dir / needed):
             raise CurationError(f"{run_dir} lacks {needed}: pull into the run folder you pushed from")
     path = decisions_file(run_dir, decisions)
     answers = submitted_answers(client, name, workspace)

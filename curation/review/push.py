@@ -21,7 +21,7 @@ from rich.progress import Progress
 from curation.errors import CurationError
 from curation.review.dataset import review_language, review_rows, settings, to_record
 from curation.review.server import WORKSPACE, ReviewServerError
-from curation.run_folder import LLM_CLASSIFICATION, REVIEW_MANIFEST
+from curation.run_folder import LLM_CLASSIFICATION, REVIEW_MANIFEST, present
 
 MANIFEST = REVIEW_MANIFEST
 
@@ -73,7 +73,7 @@ def push(run_dir: Path, client, name: str, workspace: str = WORKSPACE, overlap: 
          show_suggestions: bool = False) -> PushResult:
     """Blind by default: the vote and the judge's verdict are suggested only with `show_suggestions`."""
     accepted_file = run_dir / "accepted.parquet"
-    if not accepted_file.is_file():
+    if not present(accepted_file):
         raise CurationError(f"{run_dir} has no accepted.parquet: push a folder `curation run` wrote")
     rows = review_rows(pl.read_parquet(accepted_file), seed, *_beside(run_dir))
     manifest_file = run_dir / MANIFEST
@@ -102,7 +102,7 @@ def _beside(run_dir: Path) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
     classifier's verdicts (`curation classify`), when the run folder has them. Only the columns used are
     read: a large run drops hundreds of thousands of duplicates."""
     wanted = {"duplicates.parquet": ["id", "system_prompt", "prompt"], LLM_CLASSIFICATION: None}
-    return tuple(pl.read_parquet(run_dir / name, columns=columns) if (run_dir / name).is_file() else None
+    return tuple(pl.read_parquet(run_dir / name, columns=columns) if present(run_dir / name) else None
                  for name, columns in wanted.items())
 
 

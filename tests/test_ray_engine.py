@@ -49,7 +49,8 @@ def cluster():
     env = dict(os.environ)
     head = subprocess.Popen([str(RAY), "start", "--head", "--node-ip-address", "127.0.0.1", "--port", address.split(":")[1],
                              "--include-dashboard", "false", *NODE], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    nodes = [head]
+    nodes = NODES
+    nodes[:] = [head]
     try:
         _wait_for(address)
         nodes.append(subprocess.Popen([str(RAY), "start", "--address", address, "--node-ip-address", "127.0.0.1", *NODE],
@@ -67,6 +68,20 @@ def cluster():
             os.environ.pop("RAY_AUTH_MODE")
         else:
             os.environ["RAY_AUTH_MODE"] = saved
+
+
+NODES: list[subprocess.Popen] = []  # the `ray start` processes of the module's cluster
+
+
+def cluster_workers() -> list[psutil.Process]:
+    """The processes the cluster's nodes started (never another Ray on this machine)."""
+    workers = []
+    for node in NODES:
+        try:
+            workers += psutil.Process(node.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            pass
+    return workers
 
 
 def _wait_for(address: str) -> None:
@@ -147,10 +162,10 @@ def test_a_worker_killed_mid_run_is_retried_and_the_run_balances(cluster, tmp_pa
 
     def kill_a_busy_worker():
         while not done.is_set() and not killed:
-            for process in psutil.process_iter(["pid", "cmdline"]):
-                command = " ".join(process.info["cmdline"] or [])
+            for process in cluster_workers():
+                command = " ".join(process.cmdline())
                 if command.startswith("ray::") and "IDLE" not in command and "MapBatches" in command:
-                    os.kill(process.info["pid"], signal.SIGKILL)
+                    os.kill(process.pid, signal.SIGKILL)
                     killed.append(command)
                     return
             time.sleep(0.05)

@@ -40,7 +40,7 @@ HERE = Path(__file__).resolve().parent
 CURATION = Path(sys.executable).with_name("curation")
 
 
-def _generated(rows: int, folder: Path) -> Path:
+def generated(rows: int, folder: Path) -> Path:
     path = folder / f"arena_{rows}.parquet"
     if not path.exists():
         generate(rows).write_parquet(path)
@@ -48,7 +48,7 @@ def _generated(rows: int, folder: Path) -> Path:
 
 
 def bench_run(rows: int, folder: Path) -> None:
-    data = _generated(rows, folder)
+    data = generated(rows, folder)
     config = folder / f"run_{rows}.yaml"
     config.write_text(json.dumps({"name": f"bench_{rows}", "input": {"path": str(data), "format": "arena"},
                                   "output": {"dir": str(folder / f"out_{rows}")}, "dedupe": {"semantic": {"enabled": False}}}))
@@ -239,7 +239,7 @@ def bench_semantic(rows: int, folder: Path) -> None:
     from curation.readers import read_records
 
     load_model("static-minilm")
-    records = read_records(InputConfig(path=str(_generated(rows, folder)), format="arena"))
+    records = read_records(InputConfig(path=str(generated(rows, folder)), format="arena"))
     with tempfile.TemporaryDirectory() as cache:
         started = time.perf_counter()
         result = SemanticDedupe(threshold=0.95, cache_dir=cache, scope=["country"])(records)
@@ -275,7 +275,7 @@ def bench_baseline(rows: int, folder: Path, repeats: int) -> None:
     import shutil
     import statistics
 
-    data = _generated(rows, folder)
+    data = generated(rows, folder)
 
     caches = Path(tempfile.mkdtemp(dir=folder, prefix="embeddings-"))
 

@@ -26,16 +26,9 @@ from pathlib import Path
 os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", HF_HUB_DISABLE_TELEMETRY="1")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from generate import generate  # noqa: E402
+from bench import generated  # noqa: E402
 
 CURATION = Path(sys.executable).with_name("curation")
-
-
-def _generated(rows: int, folder: Path) -> Path:
-    path = folder / f"arena_{rows}.parquet"
-    if not path.exists():
-        generate(rows).write_parquet(path)
-    return path
 
 
 def _peak_kb(pid: int) -> int:
@@ -97,7 +90,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=1500, help="seconds the Ray run may take (default 25 minutes)")
     arguments = parser.parse_args()
     arguments.data.mkdir(parents=True, exist_ok=True)
-    data = _generated(arguments.rows, arguments.data)
+    data = generated(arguments.rows, arguments.data)
     local = run_engine("local", data, arguments.data, timeout=float("inf"))
     ray = run_engine("ray", data, arguments.data, arguments.timeout)
     report(arguments.rows, local, ray, arguments.timeout)

@@ -28,3 +28,7 @@ def frame_of(*rows: dict) -> pl.DataFrame:
     """The rows as a canonical frame, each with its own `source` (test:1, test:2...)."""
     records = [row | {"source": f"test:{number}"} for number, row in enumerate(rows, start=1)]
     return conform(pl.DataFrame(records, schema={key: pl.String for key in records[0]}))
+
+
+# The LLMs a test loaded: tests/conftest.py unloads them after each test (their HTTP connections closed).
+LOADED_LLMS: list = []

@@ -49,6 +49,16 @@ def argilla(tmp_path_factory):
         yield server
 
 
+@pytest.fixture(autouse=True)
+def unload_llms():
+    """Every LLM a test loads (listed in curation.testing.LOADED_LLMS) is unloaded after it: its connections closed."""
+    from curation.testing import LOADED_LLMS
+
+    yield
+    while LOADED_LLMS:
+        LOADED_LLMS.pop().unload()
+
+
 @pytest.fixture
 def emulator():
     """A Cohere- and OpenAI-compatible emulator on 127.0.0.1, for the real clients."""

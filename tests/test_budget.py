@@ -12,6 +12,7 @@ from curation.llms.cohere_v2 import CohereV2LLM
 from curation.llms.cost import estimate_input_tokens, load_prices
 from curation.llms.journal import Journal
 from curation.llms.openai_compatible import OpenAICompatibleLLM
+from curation.testing import LOADED_LLMS
 
 MODEL = "command-r7b-12-2024"
 CHAT = [{"role": "user", "content": "¿Mate dulce o amargo?"}]
@@ -20,22 +21,12 @@ WORST = load_prices()[MODEL].usd(estimate_input_tokens(CHAT), MAX_TOKENS)  # one
 PROVIDERS = ("cohere", "openai")
 
 
-LOADED = []  # every LLM a test loads, unloaded after it (its connections closed)
-
-
-@pytest.fixture(autouse=True)
-def unload_llms():
-    yield
-    while LOADED:
-        LOADED.pop().unload()
-
-
 def llm_for(provider: str, base_url: str, journal, **settings):
     common = {"model": MODEL, "api_key": "test-key", "journal_path": str(journal), "backoff_seconds": 0.05, "timeout": 1,
               **settings}
     llm = CohereV2LLM(base_url=base_url, **common) if provider == "cohere" else OpenAICompatibleLLM(base_url=f"{base_url}/v1", **common)
     llm.load()
-    LOADED.append(llm)
+    LOADED_LLMS.append(llm)
     return llm
 
 

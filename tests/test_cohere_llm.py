@@ -6,25 +6,16 @@ import polars as pl
 import pytest
 
 from curation.llms.cohere_v2 import CohereV2LLM
+from curation.testing import LOADED_LLMS
 
 CHAT = [{"role": "system", "content": "Eres una abuela de Rosario."}, {"role": "user", "content": "¿Mate dulce o amargo?"}]
-
-
-LOADED = []  # every LLM a test loads, unloaded after it (its connections closed)
-
-
-@pytest.fixture(autouse=True)
-def unload_llms():
-    yield
-    while LOADED:
-        LOADED.pop().unload()
 
 
 def llm_for(emulator, **settings) -> CohereV2LLM:
     llm = CohereV2LLM(model="command-r7b-12-2024", base_url=emulator.base_url, api_key="test-key",
                       backoff_seconds=0.05, timeout=2, **settings)
     llm.load()
-    LOADED.append(llm)
+    LOADED_LLMS.append(llm)
     return llm
 
 

@@ -22,6 +22,7 @@ def connected(address: str | None) -> Iterator[None]:
     here and stopped after. A session someone else started (ray.init() in a notebook) is used as it is."""
     import ray
 
+    _import_before_threads_do()
     if ray.is_initialized():
         with _data_settings():
             yield
@@ -38,6 +39,13 @@ def connected(address: str | None) -> Iterator[None]:
             yield
     finally:
         ray.shutdown()
+
+
+def _import_before_threads_do() -> None:
+    """Ray Data resolves input paths in a pool of threads, and each thread's first path check imports fsspec's
+    HTTP filesystem: concurrent first imports can hand a thread the half-run module (CI saw "cannot import name
+    'HTTPFileSystem'"). Imported once here, before any thread, the module is whole for all of them."""
+    import fsspec.implementations.http  # noqa: F401
 
 
 @contextmanager

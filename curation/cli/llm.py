@@ -12,10 +12,7 @@ import typer
 from rich.table import Table
 
 from curation.cli.common import RunDir, app, console, fail, needs
-from curation.config import validated
 from curation.errors import CurationError
-from curation.output_folder import check_output_file
-from curation.run_folder import RunFolder
 
 
 @app.command()
@@ -68,42 +65,21 @@ def classify(
     twice; it stops cleanly at the budget. Writes llm_classification.parquet (id, llm_category, llm_dimension,
     llm_confidence, llm_rationale, llm_model): the review's suggestions."""
     needs("extend")
-    from curation.llms.journal import Journal
-    from curation.pipelines.classify.config import ClassifyConfig, load_classify_config
-    from curation.pipelines.classify.requests import classification_requests
-    from curation.pipelines.classify.run import (
-        OUTPUT,
-        estimate,
-        journal_path,
-        labelled,
-        run_classification,
-        write_labels,
-    )
+    from curation.pipelines.classify.plan import plan_classification
 
     try:
-        run = RunFolder.read(run_dir)
-        config = load_classify_config(config_path)
-        if budget is not None:
-            config = validated(ClassifyConfig, config.model_dump() | {"budget_usd": budget}, "classify options")
-        out = out or run_dir / OUTPUT
-        check_output_file(out, [run_dir / "accepted.parquet"])
-        requests, links = classification_requests(run.accepted, run_dir / "accepted.parquet")
-        if requests.is_empty():
+        plan = plan_classification(run_dir, config_path, out, budget_usd=budget)
+        if plan.requests.is_empty():
             console.print("the run accepted no rows: nothing to classify")
             return
-        journal = journal_path(out)
-        _print_estimate(estimate(requests, config), config.budget_usd, Journal.spent_in(journal) if journal.is_file() else 0.0)
+        _print_estimate(plan.estimate(), plan.config.budget_usd, plan.spent())
         if dry_run:
             return
-        with console.status(f"classifying {requests.height} distinct prompts ({links.height} rows)"):
-            classification = run_classification(config, requests, journal)
-        if classification.failure is not None:
-            raise classification.failure
-        labels = labelled(links, classification.verdicts, config.confidence_floor)
-        write_labels(labels, out)
+        with console.status(f"classifying {plan.requests.height} distinct prompts ({plan.links.height} rows)"):
+            classification, labels = plan.carry_out()
     except CurationError as error:
         raise fail(error) from None
-    _print_classification(classification.summary, labels, out)
+    _print_classification(classification.summary, labels, plan.out)
 
 
 def _print_classification(summary: dict, labels: pl.DataFrame, out: Path) -> None:

@@ -29,6 +29,7 @@ from pydantic_core import PydanticCustomError
 
 from curation.config import Settings, saved_config, validated
 from curation.errors import ConfigError
+from curation.output_folder import atomic_file
 from curation.safe_yaml import read_yaml
 
 # The guide's seven prompt categories: three reject a prompt, four accept it under its cultural dimension. The one
@@ -169,9 +170,8 @@ def append_decisions(path: str | Path, new: pl.DataFrame) -> int:
         text = before + ("" if before.endswith("\n") or not before else "\n") + yaml.safe_dump(
             entries, allow_unicode=True, sort_keys=False, width=100)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(path)
+    with atomic_file(path) as partial:
+        partial.write_text(text, encoding="utf-8")
     return fresh.height
 
 

@@ -1,4 +1,5 @@
-"""Output folders the engine owns: it replaces only a folder it wrote itself, and cleans up after killed runs.
+"""Output folders the engine owns: it replaces only a folder it wrote itself, and cleans up after killed runs;
+and single files written whole or not at all (atomic_file).
 
 Every folder the engine builds (a run's output, a stage's output, a trained model, the work and
 building folders beside them) holds a marker file. An existing folder is replaced only when it holds
@@ -162,3 +163,16 @@ def atomic_directory(final: Path, keep: Iterable[str | Path] = ()) -> Iterator[P
         final.rename(previous)
     building.rename(final)
     shutil.rmtree(previous, ignore_errors=True)
+
+
+@contextmanager
+def atomic_file(final: Path) -> Iterator[Path]:
+    """A path beside `final` (same folder, so the same filesystem) to write the new file to: it replaces `final`
+    only when the block ends without an error, so a failed or killed write leaves the previous file (or none),
+    never half a file."""
+    partial = final.with_name(f".{final.name}.partial")
+    try:
+        yield partial
+        os.replace(partial, final)
+    finally:
+        partial.unlink(missing_ok=True)

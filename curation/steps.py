@@ -11,7 +11,7 @@ from pathlib import Path
 import polars as pl
 
 from curation.config import RunConfig, load_config
-from curation.output_folder import atomic_directory, check_output_file, check_output_folder
+from curation.output_folder import atomic_directory, atomic_file, check_output_file, check_output_folder
 from curation.readers import read_records
 from curation.run import run_pipeline
 from curation.schema import CANONICAL
@@ -31,12 +31,8 @@ def ingest(config: RunConfig, out: Path) -> int:
     check_output_file(out, config.read_paths())
     records = read_records(config.input, config.images)
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(f".{out.name}.partial")
-    try:
+    with atomic_file(out) as partial:
         write_table(records, partial)
-        partial.replace(out)
-    finally:
-        partial.unlink(missing_ok=True)
     return records.height
 
 

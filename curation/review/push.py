@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from curation.errors import CurationError
+from curation.output_folder import atomic_file
 from curation.review.dataset import review_language, review_rows, settings, to_record
 from curation.review.server import WORKSPACE, ReviewServerError
 from curation.run_folder import LLM_CLASSIFICATION, REVIEW_MANIFEST, present
@@ -122,6 +123,5 @@ def _log(dataset, records: list, result: PushResult) -> list[str]:
 
 
 def _save(manifest: pl.DataFrame, path: Path) -> None:
-    partial = path.with_name(f".{path.name}.partial")
-    manifest.write_parquet(partial)
-    partial.replace(path)
+    with atomic_file(path) as partial:
+        manifest.write_parquet(partial)

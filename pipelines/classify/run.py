@@ -22,7 +22,7 @@ from curation.llms.endpoint import endpoint, make_llm
 from curation.llms.guarded_task import MISSING
 from curation.llms.journal import Journal
 from curation.llms.pipeline import CallsFailed, calls_failed, journaled_pipeline, pipeline_rows
-from curation.output_folder import work_folder
+from curation.output_folder import atomic_file, work_folder
 from curation.pipelines.classify.config import ClassifyConfig
 from curation.pipelines.classify.task import (
     CLASSIFY_SCHEMA,
@@ -132,9 +132,5 @@ def labelled(links: pl.DataFrame, verdicts: pl.DataFrame, floor: float) -> pl.Da
 
 def write_labels(labels: pl.DataFrame, out: Path) -> None:
     """The file appears whole or not at all."""
-    partial = out.with_name(f".{out.name}.partial")
-    try:
+    with atomic_file(out) as partial:
         labels.write_parquet(partial)
-        partial.replace(out)
-    finally:
-        partial.unlink(missing_ok=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from curation.llms.cost import load_prices, price_of
 from curation.llms.endpoint import endpoint, make_llm
 from curation.llms.journal import Journal
 from curation.llms.pipeline import CallsFailed, calls_failed, journaled_pipeline, pipeline_rows
-from curation.output_folder import claim_folder
+from curation.output_folder import atomic_file, claim_folder
 from curation.pipelines.extend.config import ExtendConfig
 from curation.pipelines.extend.estimate import estimate
 from curation.pipelines.extend.judge import (
@@ -188,16 +189,16 @@ def write_outputs(extension: Extension, out_dir: Path, seed_run: Path | None) ->
     and in extend.json what was spent), then the run's CallsFailed is raised: no run.yaml, nothing to curate."""
     paths = {"generated": out_dir / "generated.parquet", "failed": out_dir / "failed.parquet",
              "summary": out_dir / "extend.json"}
-    staged = {name: path.with_name(f".{path.name}.partial") for name, path in paths.items()}
-    extension.generated.write_parquet(staged["generated"])
-    extension.failed.write_parquet(staged["failed"])
-    staged["summary"].write_text(json.dumps(extension.summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     if seed_run is not None and extension.failure is None:
         paths["run_config"] = out_dir / "run.yaml"
-        staged["run_config"] = out_dir / ".run.yaml.partial"
-        staged["run_config"].write_text(_run_config(seed_run, paths["generated"], out_dir), encoding="utf-8")
-    for name, path in staged.items():
-        path.replace(paths[name])  # each file appears whole or not at all
+    with ExitStack() as files:
+        # Entered last first, so that they replace their targets in order: run.yaml once what it reads is in place.
+        staged = {name: files.enter_context(atomic_file(paths[name])) for name in reversed(paths)}
+        extension.generated.write_parquet(staged["generated"])
+        extension.failed.write_parquet(staged["failed"])
+        staged["summary"].write_text(json.dumps(extension.summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        if "run_config" in staged:
+            staged["run_config"].write_text(_run_config(seed_run, paths["generated"], out_dir), encoding="utf-8")
     if extension.failure is not None:
         (out_dir / "run.yaml").unlink(missing_ok=True)  # an earlier run's: nothing of this one is to be curated
         raise extension.failure

@@ -49,12 +49,26 @@ def test_the_commands_keep_their_order():
                                                                 ("review", "pull")]
 
 
-def test_help_loads_no_heavy_library():
-    """torch, transformers, trl, argilla and distilabel load only when the command that needs them runs."""
-    heavy = ("torch", "transformers", "trl", "argilla", "distilabel")
-    script = ("import sys\nfrom curation.cli import app\ntry:\n    app(['--help'], prog_name='curation')\n"
-              "except SystemExit:\n    pass\nprint('loaded:', *sorted(set(sys.modules) & set(sys.argv[1:])))")
-    done = subprocess.run([sys.executable, "-c", script, *heavy], capture_output=True, text=True, timeout=300, check=False)
+HEAVY = ("sklearn", "torch", "sentence_transformers", "great_expectations", "argilla", "distilabel", "ray", "transformers",
+         "trl", "matplotlib", "scipy")
+HELP_THEN_LOADED = """import sys
+from curation.cli import main
+for words in {commands!r}:
+    sys.argv = ["curation", *words, "--help"]
+    try:
+        main()
+    except SystemExit as done:
+        assert done.code == 0, words
+print("loaded:", *sorted(set(sys.modules) & set({heavy!r})))
+"""
+
+
+@pytest.mark.parametrize("commands", [[()], [words for words in COMMANDS]], ids=["curation --help", "every command's --help"])
+def test_help_loads_no_heavy_library(commands):
+    """The models, the reports' libraries, great-expectations, argilla, distilabel and ray load only when the command
+    that needs them runs: `--help` stays fast."""
+    script = HELP_THEN_LOADED.format(commands=commands, heavy=HEAVY)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
     assert "Usage: curation" in done.stdout and done.stdout.splitlines()[-1] == "loaded:"
 

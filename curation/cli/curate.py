@@ -1,10 +1,11 @@
-"""The curating commands: `curation run`, `ingest`, one command per stage, and `rules`."""
+"""The curating commands: `curation run`, `ingest`, one command per stage, and `rules`. The stage registry loads
+with them (each stage is a command); the engine loads only when one of them runs."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -17,9 +18,10 @@ from curation.errors import CurationError
 from curation.pipelines import STAGES
 from curation.rules import default_rules
 from curation.rules.pack import load_packs
-from curation.run import RunResult, run as run_curation
 from curation.stage import Stage
-from curation.steps import ingest as ingest_records, run_step, step_config
+
+if TYPE_CHECKING:
+    from curation.run import RunResult
 
 DEMOS = {"arena": demo_config, "images": images_demo_config}
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="YAML config (defaults apply without one).")]
@@ -41,6 +43,8 @@ def run(
 ) -> None:
     """Run every stage (normalise, tags, filter, exact/near/semantic dedupe, split), write the datasets and the
     ledger, and check the rule packs' dataset expectations (validation.json)."""
+    from curation.run import run as run_curation
+
     if not demo and config_path is None:
         raise typer.BadParameter("give a CONFIG file or --demo (one of the two)")
     if demo and str(config_path or "arena") not in DEMOS:
@@ -103,6 +107,8 @@ def ingest(
     config_path: ConfigOption = None,
 ) -> None:
     """Read any supported input into canonical records (validates it; bad input exits 2)."""
+    from curation.steps import ingest as ingest_records, step_config
+
     try:
         rows = ingest_records(step_config(config_path, input_path), out)
     except CurationError as error:
@@ -116,6 +122,8 @@ def _stage_command(stage: type[Stage]):
         out: Annotated[Path, typer.Option("--out", "-o", help="Folder for kept.parquet, removed.parquet, stats.json.")],
         config_path: ConfigOption = None,
     ) -> None:
+        from curation.steps import run_step, step_config
+
         try:
             counts = run_step(stage, step_config(config_path, input_path), out)
         except CurationError as error:

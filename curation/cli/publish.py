@@ -1,10 +1,10 @@
 """`curation publish`: a run's datasets to a Hub organisation, in the Hub's layout, with their cards, config and
-notebooks."""
+notebooks. The cards' reports and the Hub client load only when it runs."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -14,8 +14,9 @@ from rich.text import Text
 
 from curation.cli.common import RunDir, app, console, fail
 from curation.errors import CurationError
-from curation.publish.hub import hub_token, send
-from curation.publish.layout import NOTEBOOKS, RepoPlan, publish_plan, unpublishable
+
+if TYPE_CHECKING:
+    from curation.publish.layout import RepoPlan
 
 
 @app.command()
@@ -26,7 +27,8 @@ def publish(
     private: Annotated[bool, typer.Option("--private", help="Create the repositories private (an existing one keeps "
                                                             "its visibility).")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List every file and its size; send nothing.")] = False,
-    notebooks: Annotated[Path, typer.Option("--notebooks", help="The notebooks to publish beside the data.")] = NOTEBOOKS,
+    notebooks: Annotated[Path | None, typer.Option("--notebooks", help="The notebooks to publish beside the data "
+                                                                  "(default: the project's notebooks/ folder).")] = None,
     no_notebooks: Annotated[bool, typer.Option("--no-notebooks", help="Publish without notebooks.")] = False,
     target: Annotated[str, typer.Option("--target", help="Country target of the cards' audit: uniform, "
                                                          "spanish_speakers or a YAML file.")] = "uniform",
@@ -37,8 +39,11 @@ def publish(
     and ledger.json under curation/, and the notebooks. Names are checked against the convention before anything is
     sent. The token comes from HF_TOKEN or `hf auth login` and is never shown. HF_ENDPOINT points at another Hub.
     A re-publish is a new commit on the same repositories."""
+    from curation.publish.hub import hub_token, send
+    from curation.publish.layout import NOTEBOOKS, publish_plan, unpublishable
+
     try:
-        plans = publish_plan(run_dir, org, None if no_notebooks else notebooks, target)
+        plans = publish_plan(run_dir, org, None if no_notebooks else notebooks or NOTEBOOKS, target)
         for dataset in unpublishable(run_dir):
             console.print(Text(f"not published: {dataset} (no dataset card for its kind yet)", style="yellow"))
         if dry_run:

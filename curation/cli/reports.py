@@ -1,4 +1,5 @@
-"""The reporting commands: `curation report`, `evaluate`, `card` and `diff`."""
+"""The reporting commands: `curation report`, `evaluate`, `card` and `diff`. The reports (matplotlib, scikit-learn)
+load only when one of them runs."""
 
 from __future__ import annotations
 
@@ -15,10 +16,6 @@ from rich.text import Text
 from curation.cli.common import EXIT_GATE_FAILED, RunDir, app, console, fail
 from curation.errors import CurationError
 from curation.output_folder import atomic_directory, claim_folder
-from curation.reports.bias_audit import audit
-from curation.reports.curation_report import write_report
-from curation.reports.dataset_card import KINDS, published_kinds, write_card
-from curation.reports.run_diff import diff_runs, write_diff
 from curation.run_folder import RunFolder
 
 Target = Annotated[str, typer.Option("--target", help="Country target of the audit: uniform, spanish_speakers or a YAML file.")]
@@ -37,6 +34,8 @@ def report(
 ) -> None:
     """The curation report (report.html, self-contained; report.md), the bias-balance audit (bias_audit.json,
     bias_audit.md) and the dataset cards of the run's published datasets."""
+    from curation.reports.curation_report import write_report
+    from curation.reports.dataset_card import published_kinds
     from curation.reports.evaluation import evaluate as evaluate_run, write_evaluation
 
     try:
@@ -112,6 +111,9 @@ def card(
 ) -> None:
     """The Hugging Face dataset card (README.md) of one published dataset; exits 1 if its name breaks the
     naming convention (prompts / dpo / kto / image)."""
+    from curation.reports.bias_audit import audit
+    from curation.reports.dataset_card import KINDS
+
     if kind not in KINDS:
         raise typer.BadParameter(f"--kind must be one of {sorted(KINDS)}")
     try:
@@ -124,6 +126,8 @@ def card(
 
 def _card(run: RunFolder, audited: dict, kind: str, repo_id: str | None, license_id: str,
           out_dir: Path | None = None) -> Path:
+    from curation.reports.dataset_card import write_card
+
     path, problem = write_card(run, audited, kind, repo_id, license_id, out_dir)
     if problem:
         console.print(f"[red]naming convention:[/] {problem}")
@@ -148,6 +152,8 @@ def diff(
     """What changed between two runs: the rows whose status, reasons, duplicate target or split changed (matched
     by content id; rows in one run only are listed as added or removed, and a different input is flagged), the
     rule and tag counts, the settings and the audit (with bias_audit.json, from `curation report`)."""
+    from curation.reports.run_diff import diff_runs, write_diff
+
     try:
         changes = diff_runs(RunFolder.read(run_a), RunFolder.read(run_b))
         if out is not None:

@@ -11,7 +11,6 @@ import typer
 from curation.cli.common import RunDir, app, console, fail, needs
 from curation.config import saved_config
 from curation.errors import CurationError
-from curation.run import run
 
 review_app = typer.Typer(help="Human review in Argilla: serve a local server, push rows, pull decisions.",
                          no_args_is_help=True)
@@ -101,6 +100,7 @@ def review_pull(
     try:
         from curation.review.pull import pull
         from curation.review.push import connect
+        from curation.run import run
         result = pull(run_dir, connect(api_url, api_key), _review_name(run_dir, dataset), workspace, decisions,
                       curate=lambda config, out: run(config, out, console))
     except CurationError as error:

@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import polars as pl
@@ -143,11 +142,9 @@ def test_an_earlier_good_output_survives_a_bad_run(tmp_path):
 ROW = {"question": "¿Qué es una verbena?", "chosen": "Una fiesta de barrio, con churros.", "rejected": "Una fiesta."}
 
 
-def test_a_header_of_200k_columns_is_refused_in_a_second(tmp_path):
+def test_a_header_of_200k_columns_is_refused_at_its_first_64_kib(tmp_path):
     names = [f"c{number}" for number in range(200_000)]
-    started = time.perf_counter()
     message = run_on(tmp_path, "wide.csv", ",".join(names) + "\n" + ",".join(names) + "\n")
-    assert time.perf_counter() - started < 2
     assert "the header line is longer than the limit of 65,536 bytes" in message
 
 
@@ -159,9 +156,7 @@ def test_a_csv_with_more_columns_than_the_limit(tmp_path):
 
 def test_a_jsonl_object_with_more_keys_than_the_limit_names_its_row(tmp_path):
     wide = {f"k{number}": "x" for number in range(200_000)}
-    started = time.perf_counter()
     message = run_on(tmp_path, "keys.jsonl", json.dumps(ROW) + "\n" + json.dumps(wide) + "\n")
-    assert time.perf_counter() - started < 2
     assert "row 2" in message and "200,000 keys, more than the limit of 1,000 columns" in message
 
 

@@ -31,6 +31,8 @@ from curation.stage import Stage
 from curation.text import exact_key
 
 PARTITION = "_partition"
+# The bytes a first shuffle brought (rekeyed), carried by the rows to the second: a step counts every shuffle it does.
+SHUFFLED = "_shuffled_bytes"
 SEED = 23
 
 
@@ -72,10 +74,12 @@ def with_partition(batch: pa.Table, config: RunConfig, name: str, partitions: in
 
 
 def rekeyed(group: pa.Table, config: RunConfig, name: str, partitions: int) -> pa.Table:
-    """One partition's rows keyed again for the stage's second shuffle (rows in input order first)."""
+    """One partition's rows keyed again for the stage's second shuffle (rows in input order first); its first
+    row carries the bytes this first shuffle brought, which the second's partitions add up."""
     stage = stage_named(config, name)
     frame = pl.from_arrow(group).sort(POSITION)
-    return frame.with_columns((REKEYED[type(stage)](frame) % partitions).alias(PARTITION)).to_arrow()
+    brought = pl.when(pl.int_range(pl.len()) == 0).then(group.nbytes).otherwise(0).cast(pl.Int64)
+    return frame.with_columns((REKEYED[type(stage)](frame) % partitions).alias(PARTITION), brought.alias(SHUFFLED)).to_arrow()
 
 
 def needs_rekeying(stage: Stage) -> bool:
@@ -83,6 +87,9 @@ def needs_rekeying(stage: Stage) -> bool:
 
 
 def stage_on_partition(group: pa.Table, config: RunConfig, name: str, schema: pl.Schema, template: Template) -> pa.Table:
-    """The stage on one partition's rows, in input order; the counts say how many bytes the shuffle brought."""
-    frame = conform(pl.from_arrow(group).sort(POSITION), schema)
-    return run_stages([stage_named(config, name)], frame, template, extra={"shuffle_bytes": group.nbytes})
+    """The stage on one partition's rows, in input order; the counts say how many bytes the shuffles brought
+    (this one's, and a first shuffle's that its rows carry)."""
+    frame = pl.from_arrow(group)
+    earlier = frame.get_column(SHUFFLED).sum() if SHUFFLED in frame.columns else 0
+    return run_stages([stage_named(config, name)], conform(frame.sort(POSITION), schema), template,
+                      extra={"shuffle_bytes": group.nbytes + earlier})

@@ -4,6 +4,7 @@ suite's test) and on a real two-node Ray cluster started here (slow); a worker k
 and the run still balances."""
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -19,7 +20,9 @@ from typer.testing import CliRunner
 
 from curation.cli import app
 from curation.config import RunConfig, demo_config
-from curation.ledger import ROW_COLUMNS
+from curation.distributed import ledger as ray_ledger
+from curation.distributed.envelope import POSITION
+from curation.ledger import ROW_COLUMNS, Ledger, LedgerError, StageEntry
 from curation.near_duplicates import Shingles
 from curation.reports.evaluation import run_rows
 from curation.run import run
@@ -95,8 +98,8 @@ def _wait_for(address: str) -> None:
 
 
 def _wait_for_nodes(address: str, count: int) -> None:
-    script = ("import ray, time\nray.init(address=%r, log_to_driver=False)\n"
-              "while sum(n['Alive'] for n in ray.nodes()) < %d: time.sleep(0.5)\n") % (address, count)
+    script = (f"import ray, time\nray.init(address={address!r}, log_to_driver=False)\n"
+              f"while sum(n['Alive'] for n in ray.nodes()) < {count}: time.sleep(0.5)\n")
     subprocess.run([sys.executable, "-c", script], check=True, timeout=180, capture_output=True)
 
 
@@ -198,22 +201,81 @@ def test_a_killed_run_leaves_the_previous_output(cluster, tmp_path):
     assert RunFolder.read(out).summary["input_rows"] == before.height
 
 
-def test_ray_started_in_the_test_process(tmp_path):
-    """The default suite's Ray test (about a minute): the demo on a Ray the caller started (ray.init() in a
-    notebook), used as it is and left running; the evaluation reads the sharded ledger as the local one."""
+@pytest.fixture(scope="module")
+def ray_in_process():
+    """A Ray the caller started (ray.init() in a notebook), for the module's in-process tests; shut down after
+    them (they come after the cluster's tests, which a running session would otherwise take over)."""
     import ray
 
     ray.init(address="local", num_cpus=2, object_store_memory=200_000_000, include_dashboard=False, log_to_driver=False)
-    try:
-        local, distributed = run_both(demo_config(), tmp_path, None)
-        assert ray.is_initialized()
-    finally:
-        ray.shutdown()
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def demo_in_process(ray_in_process, tmp_path_factory) -> tuple[Path, Path]:
+    """The demo run by the local engine and on the in-process Ray: (local output, Ray output)."""
+    return run_both(demo_config(), tmp_path_factory.mktemp("demo"), None)
+
+
+def test_ray_started_in_the_test_process(ray_in_process, demo_in_process):
+    """The default suite's Ray test (about a minute): the demo on a Ray the caller started, used as it is and
+    left running; the evaluation reads the sharded ledger as the local one; the split's two shuffles are
+    counted (each moves the rows the split got, so about twice their bytes)."""
+    local, distributed = demo_in_process
+    assert ray_in_process.is_initialized()
     assert_same_rows(local, distributed)
     assert (distributed / "ledger.parquet").is_dir() and present(distributed / "ledger.parquet")
     target = Path(demo_config().inputs()[0].path).name
     expected, actual = (run_rows(folder, target)[0].sort("source") for folder in (local, distributed))
     assert actual.select(expected.columns).equals(expected)
+    summary = RunFolder.read(distributed).summary
+    split_rows = next(entry["rows_in"] for entry in summary["stages"] if entry["stage"] == "split")
+    assert split_rows == summary["status"]["accepted"]  # the split removes nothing: its rows are the accepted ones
+    accepted_bytes = pl.read_parquet(distributed / "accepted.parquet" / "*.parquet").to_arrow().nbytes
+    assert 1.5 * accepted_bytes < summary["engine"]["shuffle_bytes"]["split"] < 3 * accepted_bytes
+
+
+def outputs_with(distributed: Path, folder: Path, change) -> Path:
+    """A copy of a Ray run's sharded outputs, with `change` made to its accepted shards."""
+    for name in ("accepted.parquet", "quarantine.parquet", "duplicates.parquet"):
+        shutil.copytree(distributed / name, folder / name)
+    accepted = folder / "accepted.parquet"
+    rows = pl.read_parquet(accepted / "*.parquet")
+    shutil.rmtree(accepted)
+    accepted.mkdir()
+    change(rows).write_parquet(accepted / "part-00000.parquet")
+    return folder
+
+
+def check_outputs(distributed: Path, folder: Path, change) -> None:
+    """The distributed conservation check on a copy of a Ray run's outputs, `change` made to its accepted rows;
+    the input as the engine reads it (canonical parquet: each source and its place) made from the ledger."""
+    summary = RunFolder.read(distributed).summary
+    ledger = Ledger(input_rows=summary["input_rows"], stages=[StageEntry(**entry) for entry in summary["stages"]])
+    inputs = folder / "input.parquet"
+    pl.read_parquet(distributed / "ledger.parquet" / "*.parquet", columns=["source"]).with_columns(
+        pl.int_range(pl.len(), dtype=pl.Int64).alias(POSITION)).write_parquet(inputs)
+    ray_ledger.check(ledger, summary["status"], [str(inputs)], outputs_with(distributed, folder / "out", change), 2)
+
+
+def test_the_check_passes_the_outputs_as_written(ray_in_process, demo_in_process, tmp_path):
+    check_outputs(demo_in_process[1], tmp_path, lambda rows: rows)
+
+
+@pytest.mark.parametrize(("change", "problems"), [
+    (lambda rows: rows.slice(1), ["accepted.parquet holds", "rows lost (1): ['{first}']"]),
+    (lambda rows: pl.concat([rows, rows.head(1)]), ["accepted.parquet holds", "rows counted twice (1): ['{first} in accepted.parquet, accepted.parquet']"]),
+], ids=["a row lost", "a row held twice"])
+def test_the_check_fails_on_outputs_that_lose_a_row_or_hold_one_twice(ray_in_process, demo_in_process, tmp_path, change, problems):
+    """The check reads the outputs as written: one accepted row dropped, or written twice, and the run does not
+    balance, naming the row."""
+    distributed = demo_in_process[1]
+    first = pl.read_parquet(distributed / "accepted.parquet" / "*.parquet").get_column("source")[0]
+    with pytest.raises(LedgerError) as failed:
+        check_outputs(distributed, tmp_path, change)
+    for problem in problems:
+        assert problem.format(first=first) in str(failed.value)
 
 
 def test_near_dedupe_signatures_do_not_depend_on_the_texts_hashed_with_them():

@@ -17,14 +17,14 @@ from rich.console import Console
 from rich.progress import Progress
 
 from curation.config import RunConfig
-from curation.errors import ConfigError
-from curation.extras import require
 from curation.distributed import ledger as distributed
 from curation.distributed.cluster import connected
 from curation.distributed.compare import PARTITION, needs_rekeying, rekeyed, stage_on_partition, with_partition
 from curation.distributed.envelope import COUNTS, ENGINE_COLUMNS, KEPT, PART, REMOVED, STATS, Template, conform, rows_of
 from curation.distributed.io import read_inputs_on_ray, read_shards, unwrapped, write_shards
 from curation.distributed.row_local import leading_row_local, row_local_batch
+from curation.errors import ConfigError
+from curation.extras import require
 from curation.ledger import Ledger
 from curation.output_folder import atomic_directory, work_folder
 from curation.pipelines import column_makers
@@ -188,23 +188,23 @@ def _finish(config: RunConfig, steps: Steps, final: Path, partitions: int, start
                          ).write_parquet(str(ledger_folder))
     rows = ray.data.read_parquet(str(ledger_folder))
     summary = distributed.summary(steps.ledger, rows)
-    distributed.check(steps.ledger, rows, ray.data.read_parquet(steps.inputs).select_columns(["source"]), partitions,
-                      summary["status"])
     summary["engine"] = {"name": "ray", "partitions": partitions, "shuffle_bytes": steps.shuffle_bytes}
     accepted_schema = _without_engine_columns(steps.templates[-1].kept)
     removed_schema = _without_engine_columns(removed_schema)
     with atomic_directory(final, config.read_paths()) as folder:
+        outputs = {status: folder / name for status, name in distributed.OUTPUTS.items()}
         write_shards(accepted.map_batches(_conformed, batch_format="pyarrow", fn_kwargs={"schema": accepted_schema}),
-                     folder / "accepted.parquet", accepted_schema)
-        for status, name in ((Status.QUARANTINED, "quarantine.parquet"), (Status.DUPLICATE, "duplicates.parquet")):
+                     outputs[Status.ACCEPTED], accepted_schema)
+        for status in (Status.QUARANTINED, Status.DUPLICATE):
             write_shards(distributed.where(removed, pl.col("status") == status.value, removed_schema.names()),
-                         folder / name, removed_schema)
+                         outputs[status], removed_schema)
+        distributed.check(steps.ledger, summary["status"], steps.inputs, folder, partitions)
         shutil.copytree(ledger_folder, folder / "ledger.parquet")
-        result = RunResult(read_shards(folder / "accepted.parquet"),
-                           pl.concat([read_shards(folder / name) for name in ("quarantine.parquet", "duplicates.parquet")]),
+        result = RunResult(read_shards(outputs[Status.ACCEPTED]),
+                           pl.concat([read_shards(outputs[status]) for status in (Status.QUARANTINED, Status.DUPLICATE)]),
                            read_shards(folder / "ledger.parquet"), summary, final)
         # Streamed from the accepted shards by polars (never held whole): the published layout is the writers'.
-        summary["outputs"] = write_published(pl.scan_parquet(folder / "accepted.parquet" / "*.parquet"), config.name, folder,
+        summary["outputs"] = write_published(pl.scan_parquet(outputs[Status.ACCEPTED] / "*.parquet"), config.name, folder,
                                              config.output.dpo_format == "conversational", config.output.formats,
                                              published_metadata(result.accepted.clear()))
         write_reports(result, config, folder, started)

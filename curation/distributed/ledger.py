@@ -1,5 +1,5 @@
-"""The ledger on Ray: duplicate chains followed, one ledger row per input row, and the conservation check
-with counts and keyed anti-joins (no collect of every row on the driver)."""
+"""The ledger on Ray: duplicate chains followed, one ledger row per input row, and the conservation check on
+the written outputs with counts, grouped counts and keyed anti-joins (no collect of every row on the driver)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,17 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 
-from curation.distributed.envelope import PART, POINTED, REMOVED, conform
+from curation.distributed.envelope import PART, POINTED, POSITION, REMOVED, conform
 from curation.ledger import Ledger, LedgerError, follow_duplicate_chains
 from curation.schema import Status
 
 POINTERS = ["source", "status", "duplicate_of", "duplicate_of_source"]
 SHOWN = 5  # rows named per problem, as the local check names them
 KEY, SIDE, PARTITION = "_key", "_side", "_partition"
+# The run's outputs of rows, each holding the rows of one status.
+OUTPUTS = {Status.ACCEPTED: "accepted.parquet", Status.QUARANTINED: "quarantine.parquet", Status.DUPLICATE: "duplicates.parquet"}
+# What the check reads of the input files and the outputs (a column a file lacks reads as null).
+CHECKED = [POSITION, "source", "id", "status", "duplicate_of", "reasons"]
 PARTITION_SEED = 29
 
 
@@ -100,53 +104,72 @@ def summary(ledger: Ledger, rows) -> dict:
                     "reasons": dict(totals["reasons"].most_common()), "warnings": dict(totals["warnings"].most_common())}
 
 
-def _check_sides(batch: pa.Table, inputs: bool) -> pa.Table:
-    """Rows keyed for the check: an input row by its source; a ledger row by its source, and by its id if
-    accepted or by its target's id if a duplicate ("s:" and "i:" keep the two kinds of keys apart)."""
-    frame = _frame(batch)
+def _check_keys(batch: pa.Table) -> pa.Table:
+    """Rows of the inputs and outputs keyed for the check, each with where it is (`_side`: input, or the output
+    that holds it): every row by its source ("s:"); an accepted row also by its id, and a duplicate by its
+    target's id ("i:"; the prefixes keep the two kinds of keys apart). Input rows are those with an input
+    position (an engine column no output has); an output row is in its status's output (accepted if none)."""
+    output = pl.col("status").fill_null(Status.ACCEPTED.value).replace_strict({status.value: name for status, name in OUTPUTS.items()})
+    frame = _frame(batch).with_columns(pl.when(pl.col(POSITION).is_not_null()).then(pl.lit("input")).otherwise(output).alias(SIDE))
+    removed = [OUTPUTS[Status.QUARANTINED], OUTPUTS[Status.DUPLICATE]]
+    unexplained = (pl.col(SIDE).is_in(removed) & (pl.col("reasons").list.len() == 0)).fill_null(False)
 
-    def side(rows: pl.DataFrame, key: str, kind: str, unexplained: pl.Expr = pl.lit(False)) -> pl.DataFrame:
-        return rows.select((pl.lit(key[0] + ":") + pl.col(key)).alias(KEY), "source", pl.lit(kind).alias(SIDE),
-                           unexplained.alias("unexplained"))
+    def keyed(rows: pl.DataFrame, key: str, side: pl.Expr) -> pl.DataFrame:
+        return rows.select((pl.lit(key[0] + ":") + pl.col(key)).alias(KEY), "source", side.alias(SIDE), unexplained.alias("unexplained"))
 
-    if inputs:
-        return side(frame, "source", "input").to_arrow()
     return pl.concat([
-        side(frame, "source", "ledger", (pl.col("status") != Status.ACCEPTED.value) & (pl.col("reasons").list.len() == 0)),
-        side(frame.filter(pl.col("status") == Status.ACCEPTED.value), "id", "accepted"),
-        side(frame.filter(pl.col("status") == Status.DUPLICATE.value).with_columns(pl.col("duplicate_of").alias("id")),
-             "id", "pointer"),
+        keyed(frame, "source", pl.col(SIDE)),
+        keyed(frame.filter(pl.col(SIDE) == OUTPUTS[Status.ACCEPTED]), "id", pl.lit("accepted id")),
+        keyed(frame.filter(pl.col(SIDE) == OUTPUTS[Status.DUPLICATE]).with_columns(pl.col("duplicate_of").alias("id")),
+              "id", pl.lit("pointer")),
     ]).to_arrow()
 
 
 def _problems(group: pa.Table) -> pa.Table:
-    """One partition's broken rows: counted twice, lost, removed without a reason, duplicate of no accepted row."""
+    """One partition's broken rows (problem, the row: its source, and where it is when that is the problem): in
+    no output or in two, in an output but not in the input, removed without a reason, a duplicate of no
+    accepted row."""
     frame = _frame(group)
-    side = {name: frame.filter(pl.col(SIDE) == name) for name in ("input", "ledger", "accepted", "pointer")}
+    by_source = frame.filter(pl.col(KEY).str.starts_with("s:")).group_by(KEY).agg(
+        pl.col("source").first(), (pl.col(SIDE) == "input").sum().alias("inputs"),
+        pl.col(SIDE).filter(pl.col(SIDE) != "input").sort().alias("places"))
+    source, placed = pl.col("source").alias("row"), (pl.col("source") + " in " + pl.col("places").list.join(", ")).alias("row")
+    pointers, accepted = (frame.filter(pl.col(SIDE) == side) for side in ("pointer", "accepted id"))
     found = {
-        "rows counted twice": side["ledger"].filter(pl.len().over(KEY) > 1).unique(KEY),
-        "rows lost": side["input"].join(side["ledger"], on=KEY, how="anti"),
-        "rows removed without a reason": side["ledger"].filter("unexplained"),
-        "duplicates of rows that were not accepted": side["pointer"].join(side["accepted"], on=KEY, how="anti"),
+        "rows counted twice": by_source.filter(pl.col("places").list.len() > 1).select(placed),
+        "rows lost": by_source.filter(pl.col("places").list.len() == 0).select(source),
+        "rows not in the input": by_source.filter(pl.col("inputs") == 0).select(placed),
+        "rows removed without a reason": frame.filter("unexplained").select(source),
+        "duplicates of rows that were not accepted": pointers.join(accepted, on=KEY, how="anti").select(source),
     }
-    return pl.concat([rows.select(pl.lit(problem).alias("problem"), "source") for problem, rows in found.items()]).to_arrow()
+    return pl.concat([rows.select(pl.lit(problem).alias("problem"), "row") for problem, rows in found.items()]).to_arrow()
 
 
-def check(ledger: Ledger, rows, inputs, partitions: int, statuses: dict[str, int]) -> None:
-    """Ledger.check, distributed: every input row ends in exactly one place, for a reason. The counts come
-    from the summary's; the keyed checks are anti-joins on one shuffle of the sources and ids."""
-    sides = inputs.map_batches(_check_sides, batch_format="pyarrow", fn_kwargs={"inputs": True}).union(
-        rows.map_batches(_check_sides, batch_format="pyarrow", fn_kwargs={"inputs": False}))
-    named: dict[str, list[str]] = {}
-    for block in co_partitioned(sides, partitions, _problems).iter_batches(batch_format="pyarrow"):
-        for problem, source in pl.from_arrow(block).iter_rows():
-            if len(shown := named.setdefault(problem, [])) < SHOWN:
-                shown.append(source)
+def check(ledger: Ledger, statuses: dict[str, int], inputs: list[str], folder: Path, partitions: int) -> None:
+    """Ledger.check, distributed, on the outputs as written in `folder`: every input row (the canonical input
+    files) is in exactly one of accepted, quarantine and duplicates, for a reason. The counts come from the
+    summary's and the outputs' parquet footers; the keyed checks are grouped counts and anti-joins on one
+    shuffle of the sources and ids, the inputs and outputs read as one dataset (no union, no rows on the
+    driver but the broken ones)."""
+    import ray
+
     problems = []
     counted = sum(statuses.values())
     if counted != ledger.input_rows:
         problems.append(f"{ledger.input_rows} rows in, {counted} in the ledger")
-    problems += [f"{problem}: {sources}" for problem, sources in named.items()]
+    for status, name in OUTPUTS.items():
+        held = pl.scan_parquet(folder / name / "*.parquet").select(pl.len()).collect().item()
+        if held != statuses.get(status.value, 0):
+            problems.append(f"{name} holds {held} rows, the ledger {statuses.get(status.value, 0)} {status.value}")
+    rows = ray.data.read_parquet([*inputs, *(str(folder / name) for name in OUTPUTS.values())]).select_columns(CHECKED)
+    found, shown = Counter(), {}
+    for block in co_partitioned(rows.map_batches(_check_keys, batch_format="pyarrow"), partitions, _problems
+                                ).iter_batches(batch_format="pyarrow"):
+        for problem, row in pl.from_arrow(block).iter_rows():
+            found[problem] += 1
+            if len(named := shown.setdefault(problem, [])) < SHOWN:
+                named.append(row)
+    problems += [f"{problem} ({found[problem]}): {named}" for problem, named in shown.items()]
     accepted = statuses.get(Status.ACCEPTED.value, 0)
     removed_by_stages = sum(entry.removed - getattr(entry, "returned", 0) for entry in ledger.stages)
     if removed_by_stages + accepted != ledger.input_rows:

@@ -26,7 +26,7 @@ from pathlib import Path
 os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", HF_HUB_DISABLE_TELEMETRY="1")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import generated  # noqa: E402
+from bench import generated
 
 CURATION = Path(sys.executable).with_name("curation")
 

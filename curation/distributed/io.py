@@ -8,11 +8,11 @@ from pathlib import Path
 import polars as pl
 
 from curation.config import InputConfig, RunConfig
+from curation.distributed.envelope import POINTED, POSITION
 from curation.errors import ConfigError, CurationError, InputError
 from curation.pipelines.columns import protect_metadata
 from curation.readers import read_records
 from curation.readers.files import CSV_SUFFIXES, JSONL_SUFFIXES
-from curation.distributed.envelope import POINTED, POSITION
 from curation.writers import ROW_GROUP_ROWS, write_table
 
 SHARD_SUFFIXES = {*CSV_SUFFIXES, *JSONL_SUFFIXES, ".parquet"}

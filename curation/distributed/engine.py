@@ -174,7 +174,8 @@ def _compared(config: RunConfig, stage: Stage, kept, partitions: int, rows_schem
 
 
 def _finish(config: RunConfig, steps: Steps, final: Path, partitions: int, started: float) -> RunResult:
-    """Duplicate chains followed, the ledger built and checked, every output written as shards."""
+    """Duplicate chains followed, the ledger built, every output written as shards and checked against the input
+    before the folder is moved into place (a run that does not balance leaves the previous output)."""
     import ray
 
     removed, removed_schema = steps.removed()

@@ -8,6 +8,7 @@ from enum import StrEnum
 import polars as pl
 
 from curation.images.probe import FACT_COLUMNS
+from curation.text import nfc
 
 
 class Preference(StrEnum):
@@ -57,7 +58,7 @@ def record_ids(frame: pl.DataFrame) -> pl.Series:
     image's content hash too: one caption pair on two images is two records.
     """
     fields = (*_ID_FIELDS, "image_sha256") if "image_sha256" in frame.columns else _ID_FIELDS
-    light = [pl.col(name).str.normalize("NFC").str.replace_all("\r\n?", "\n").str.strip_chars() for name in fields]
+    light = [nfc(name).str.replace_all("\r\n?", "\n").str.strip_chars() for name in fields]
     ids: list[str] = []
     # Slices, so neither the normalised copies nor the Python strings of a million-row input exist all at once.
     for part in frame.iter_slices(_ID_BATCH_ROWS):

@@ -14,7 +14,7 @@ import polars as pl
 from curation.config import RunConfig
 from curation.schema import TEXT_FIELDS
 from curation.stage import Stage, StageResult
-from curation.text import HIDDEN, HIDDEN_CHARACTERS, own_copy
+from curation.text import HIDDEN, HIDDEN_CHARACTERS, nfc, own_copy
 
 # Only tags of the kinds web scrapes and chat UIs leave behind; other angle brackets (code, "<3") stay.
 _BREAK_TAGS = r"(?i)<br\s*/?>|</p\s*>|</div\s*>"
@@ -44,7 +44,7 @@ class Normalise(Stage):
 
     def clean(self, column: str, strip_hidden: bool) -> pl.Expr:
         text = pl.col(column).str.replace_all(HIDDEN, "") if strip_hidden else pl.col(column)
-        text = text.str.normalize("NFC").str.replace_all(r"\r\n?", "\n")
+        text = nfc(text).str.replace_all(r"\r\n?", "\n")
         if self.strip_markup:
             text = text.str.replace_all(_BREAK_TAGS, "\n").str.replace_all(_INLINE_TAGS, "")
             text = text.str.replace_many(list(_ENTITIES), list(_ENTITIES.values()))

@@ -12,7 +12,7 @@ from typing import Literal, TypeVar
 
 from pydantic import Field
 
-from curation.config import Settings, read_model
+from curation.config import Settings, read_model, validated
 
 MAX_OUTPUT_TOKENS = 32_768  # Cohere's models answer 8k tokens a call at most; room left for local ones
 
@@ -32,11 +32,11 @@ class CallSettings(Settings):
 Settings = TypeVar("Settings", bound=CallSettings)
 
 
-def load_settings(path: str | Path | None, model: type[Settings]) -> Settings:
-    """A pipeline's YAML config (the defaults without one); a relative price table is relative to the file."""
-    if path is None:
-        return model()
-    config = read_model(path, model)
-    if config.prices and (Path(path).parent / config.prices).is_file():
+def load_settings(path: str | Path | None, model: type[Settings], where: str = "options", **overrides: object) -> Settings:
+    """A pipeline's YAML config (the defaults without one) with a command's overrides that are not None, checked as
+    the file is (`where` names them in an error); a relative price table is relative to the file."""
+    config = model() if path is None else read_model(path, model)
+    if path is not None and config.prices and (Path(path).parent / config.prices).is_file():
         config.prices = str(Path(path).parent / config.prices)
-    return config
+    settings = {key: value for key, value in overrides.items() if value is not None}
+    return validated(model, config.model_dump() | settings, where) if settings else config

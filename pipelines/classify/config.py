@@ -19,5 +19,6 @@ class ClassifyConfig(CallSettings):
     confidence_floor: float = Field(0.6, ge=0, le=1, description="Below this confidence the verdict is `undetermined`.")
 
 
-def load_classify_config(path: str | Path | None) -> ClassifyConfig:
-    return load_settings(path, ClassifyConfig)
+def load_classify_config(path: str | Path | None, **overrides: object) -> ClassifyConfig:
+    """The config file (or the defaults) with the command's overrides that are not None."""
+    return load_settings(path, ClassifyConfig, "classify options", **overrides)

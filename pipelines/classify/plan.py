@@ -9,7 +9,6 @@ from pathlib import Path
 
 import polars as pl
 
-from curation.config import validated
 from curation.llms.journal import Journal
 from curation.output_folder import check_output_file
 from curation.pipelines.classify.config import ClassifyConfig, load_classify_config
@@ -60,9 +59,7 @@ def plan_classification(run_dir: Path, config_path: Path | None, out: Path | Non
     Bad settings, a run folder that is not one, an output the command must not write and accepted rows without an
     id or a prompt fail here."""
     run = RunFolder.read(run_dir)
-    config = load_classify_config(config_path)
-    settings = {key: value for key, value in overrides.items() if value is not None}
-    config = validated(ClassifyConfig, config.model_dump() | settings, "classify options")
+    config = load_classify_config(config_path, **overrides)
     accepted = run_dir / "accepted.parquet"
     out = out or run_dir / OUTPUT
     check_output_file(out, [accepted])

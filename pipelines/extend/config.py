@@ -39,5 +39,6 @@ class ExtendConfig(CallSettings):
     judge: JudgeSettings = JudgeSettings()
 
 
-def load_extend_config(path: str | Path | None) -> ExtendConfig:
-    return load_settings(path, ExtendConfig)
+def load_extend_config(path: str | Path | None, **overrides: object) -> ExtendConfig:
+    """The config file (or the defaults) with the command's overrides that are not None."""
+    return load_settings(path, ExtendConfig, "extend options", **overrides)

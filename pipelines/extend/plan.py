@@ -9,7 +9,6 @@ from pathlib import Path
 
 import polars as pl
 
-from curation.config import validated
 from curation.llms.journal import Journal
 from curation.output_folder import check_output_folder
 from curation.pipelines.extend.config import ExtendConfig, load_extend_config
@@ -51,9 +50,7 @@ def plan_extension(seed_run: Path, config_path: Path | None, out: Path | None = 
     (budget_usd, max_prompts, cell_target...), checked as the file is; `out` defaults to <seed run>_extension.
     Bad settings, a seed run that is not one and an output folder the engine must not replace fail here."""
     run = RunFolder.read(seed_run)
-    config = load_extend_config(config_path)
-    settings = {key: value for key, value in overrides.items() if value is not None}
-    config = validated(ExtendConfig, config.model_dump() | settings, "extend options")
+    config = load_extend_config(config_path, **overrides)
     out = out or seed_run.with_name(f"{seed_run.name}_extension")
     requests = prompt_requests(run.accepted, config)
     check_output_folder(out, [seed_run])

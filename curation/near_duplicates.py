@@ -20,6 +20,9 @@ ROW = "row"
 ALL_PAIRS_MAX_BUCKET = 32
 # Pairs scored at once: each pass expands every pair's shingles (about 20 per text, 8 bytes each).
 PAIRS_PER_PASS = 500_000
+# Texts clustered at once: whole scopes packed into blocks of about this many texts (a larger scope is a block
+# of its own), so that only one block's n-grams, signatures and pairs are held at a time (issue 14).
+BLOCK_TEXTS = 32_768
 EMPTY_BIN = np.iinfo(np.uint32).max
 # The n-gram hash bits a MinHash signature reads: a key keeps them for up to 2^31 texts, so a text's signature
 # (and its LSH buckets) is the same whether it is hashed with all the rows or with one Ray partition's.
@@ -140,6 +143,16 @@ def buckets(grams: Shingles, scopes: pl.Series, bins: int, band_size: int) -> pl
                             "band": np.tile(np.arange(bands, dtype=np.uint8), texts), "key": keys.ravel()})
     return (members.filter(pl.col("key") != 0).group_by("scope", "band", "key").agg(ROW)
             .filter(pl.col(ROW).list.len() > 1).select(ROW).with_row_index("bucket").explode(ROW))
+
+
+def scope_blocks(scopes: pl.Series, size: int) -> list[np.ndarray]:
+    """The positions of `scopes` in blocks of whole scopes, ascending within each block: scopes are taken
+    in order and a block is closed once it holds `size` positions or more."""
+    scope = scopes.rank("dense").cast(pl.Int64).to_numpy() - 1
+    counts = np.bincount(scope)
+    _, block = np.unique(((np.cumsum(counts) - counts) // size)[scope], return_inverse=True)
+    order = np.argsort(block, kind="stable")
+    return np.split(order, np.cumsum(np.bincount(block))[:-1])
 
 
 def bucket_pairs(members: pl.DataFrame, rank: pl.Series | None = None) -> pl.DataFrame:

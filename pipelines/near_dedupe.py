@@ -23,17 +23,18 @@ from curation.clusters import (
     with_possible_duplicates,
 )
 from curation.config import RunConfig
-from curation.near_duplicates import ALL_PAIRS_MAX_BUCKET, Shingles, bucket_pairs, buckets, jaccard
+from curation.near_duplicates import ALL_PAIRS_MAX_BUCKET, BLOCK_TEXTS, Shingles, bucket_pairs, buckets, jaccard, scope_blocks
 from curation.pipelines.exact_dedupe import grouping
 from curation.schema import TEXT_FIELDS
 from curation.stage import Stage, StageResult
-from curation.text import comparison_key, fold_accents
+from curation.text import comparison_key, fold_accents, own_copy
 
 # Passes over the rows that large buckets' hubs left alone: each pass takes every large bucket's next
 # best rows as its hubs (buckets of up to ALL_PAIRS_MAX_BUCKET remaining rows are compared pair by pair).
 MAX_PASSES = 1
 HUBS_PER_PASS = 2
 GUARD_BORDERLINE = False
+FLAGS = {ROW: pl.Int64, "other": pl.Int64}
 
 
 class NearDedupe(Stage):
@@ -63,49 +64,63 @@ class NearDedupe(Stage):
         """Accent-, case- and punctuation-free text: 'Qué' and 'que' are the same word here."""
         fields = ["prompt"] if self.on == "prompt" else list(TEXT_FIELDS)
         text = pl.concat_str([pl.col(field).fill_null("") for field in fields], separator=" ")
-        return frame.select(fold_accents(comparison_key(text))).to_series()
+        # In streaming batches: each folding step on a whole column would copy every text.
+        return frame.lazy().select(fold_accents(comparison_key(text))).collect(engine="streaming").to_series()
 
     def process(self, frame: pl.DataFrame) -> StageResult:
         if frame.height == 0:
             return StageResult(with_possible_duplicates(frame), self.nothing_removed(frame))
-        order = completeness_order(frame)
-        rank = pl.Series(np.argsort(np.asarray(order, dtype=np.int64)), dtype=pl.Int64)  # rank[row]: 0 is the best
-        table = pl.DataFrame({ROW: pl.int_range(frame.height, dtype=pl.Int64, eager=True), "key": self.keys(frame),
-                              "scope": scope_keys(frame, self.scope, self.persona), "rank": rank})
+        rank = np.argsort(np.asarray(completeness_order(frame), dtype=np.int64))  # rank[row]: 0 is the best
         # Rows with one comparison key in one scope are one text: its most complete row stands for all of
-        # them (similarity 1.0), so that copies never fill a bucket. Unique texts are numbered best first.
-        table = table.with_columns(_rep=pl.col(ROW).sort_by("rank").first().over("scope", "key"))
-        texts = table.filter(pl.col(ROW) == pl.col("_rep")).sort("rank").with_row_index("text")
-        text_of = table.join(texts.select("_rep", "text"), on="_rep", how="left", maintain_order="left").get_column("text")
-        del table
+        # them (similarity 1.0), so that copies never fill a bucket. Texts are numbered best first; they
+        # keep their keys in a buffer of their own, so that the keys of every row can go.
+        rows = pl.DataFrame({"scope": scope_keys(frame, self.scope, self.persona).rank("dense"), "key": self.keys(frame),
+                             "rank": rank}).with_row_index(ROW).with_columns(best=pl.col("rank").min().over("scope", "key"))
+        text_of = rows.get_column("best").rank("dense") - 1
+        texts = rows.filter(pl.col("rank") == pl.col("best")).sort("rank").select(ROW, "scope", own_copy(pl.col("key")).alias("key"))
+        del rows, rank
         text_row = texts.get_column(ROW)
-        prompts = frame.get_column("prompt").gather(text_row)
-
-        grams = Shingles.of(texts.get_column("key"), self.ngram)
-        members = buckets(grams, texts.get_column("scope"), self.bins, self.band_size)
+        founder = np.empty(texts.height, dtype=np.int64)
+        to_founder = np.empty(texts.height)  # each text's Jaccard similarity to its founder
+        flags = []
+        for block in scope_blocks(texts.get_column("scope"), BLOCK_TEXTS):
+            keys, scopes = texts.get_column("key").gather(block), texts.get_column("scope").gather(block)
+            founded, to_founder[block], possible = self._block(keys, scopes, frame.get_column("prompt").gather(text_row.gather(block)))
+            founder[block] = block[founded]
+            flags.append(pl.DataFrame({ROW: block[possible.get_column(ROW).to_numpy()],
+                                       "other": block[possible.get_column("other").to_numpy()]}, schema=FLAGS))
         del texts
+        cluster_ids = text_row.gather(founder[text_of.to_numpy()])
+        flags = pl.concat(flags)
+        flags = flags.select(text_row.gather(flags.get_column(ROW)).alias(ROW), text_row.gather(flags.get_column("other")).alias("other"))
+
+        def similarity(pairs: pl.DataFrame) -> pl.DataFrame:
+            """resolve_clusters asks for each member's similarity to its cluster's kept row: the most complete
+            row of the cluster's founder text (texts are numbered best first, and a founder is its cluster's first)."""
+            return pairs.with_columns(similarity=pl.Series(to_founder).gather(text_of.gather(pairs.get_column("a"))))
+
+        return resolve_clusters(self, frame, cluster_ids, f"near_duplicate_{self.on}", similarity, flags)
+
+    def _block(self, keys: pl.Series, scopes: pl.Series, prompts: pl.Series) -> tuple[np.ndarray, np.ndarray, pl.DataFrame]:
+        """Clusters of texts numbered best first (of whole scopes: no pair crosses two): each text's founder,
+        its similarity to it, and the possible duplicates (row, other) among these texts."""
+        grams = Shingles.of(keys, self.ngram)
+        members = buckets(grams, scopes, self.bins, self.band_size)
         floor = self.threshold - self.borderline  # no pair under it is of any use
         scored = jaccard(grams, bucket_pairs(members), floor).filter(pl.col("similarity") >= floor)
         guard = self._guard(prompts)
         founder = self._clusters(self._above(scored), len(grams), guard)
         founder, more = self._passes(members, founder, grams, guard)
-        scored = pl.concat([scored, more])
-
-        cluster_ids = text_row.gather(founder.gather(text_of))
+        del members
         # Pairs of two clusters: possible duplicates if just under the threshold, or over it where the guard
         # kept them apart; each flagged text needs only its best such pair, so few pairs are judged.
         order_of_text = pl.int_range(len(grams), dtype=pl.Int64, eager=True)
-        flags = lazy_possible_duplicates(scored, founder, order_of_text, self._possible(prompts))
-        flags = flags.select(text_row.gather(flags.get_column(ROW)).alias(ROW), text_row.gather(flags.get_column("other")).alias("other"))
-
-        def similarity(pairs: pl.DataFrame) -> pl.DataFrame:
-            local = pairs.with_columns(ta=text_of.gather(pairs.get_column("a")), tb=text_of.gather(pairs.get_column("b")))
-            distinct = local.filter(pl.col("ta") != pl.col("tb")).select(pl.col("ta").alias("a"), pl.col("tb").alias("b")).unique()
-            scores = jaccard(grams, distinct).rename({"a": "ta", "b": "tb"}).with_columns(pl.col("ta", "tb").cast(pl.UInt32))
-            local = local.join(scores, on=["ta", "tb"], how="left", maintain_order="left")
-            return local.select("a", "b", pl.when(pl.col("ta") == pl.col("tb")).then(1.0).otherwise("similarity").alias("similarity"))
-
-        return resolve_clusters(self, frame, cluster_ids, f"near_duplicate_{self.on}", similarity, flags)
+        flags = lazy_possible_duplicates(pl.concat([scored, more]), founder, order_of_text, self._possible(prompts))
+        founders = founder.to_numpy().astype(np.int64)
+        taken = np.flatnonzero(founders != np.arange(len(grams)))
+        to_founder = np.ones(len(grams))
+        to_founder[taken] = grams.jaccard(taken, founders[taken])
+        return founders, to_founder, flags
 
     def _above(self, scored: pl.DataFrame) -> pl.DataFrame:
         return scored.filter(pl.col("similarity") >= self.threshold)

@@ -306,8 +306,10 @@ def test_a_possible_duplicate_travels_side_by_side_and_the_classifiers_suggest_t
     assert "invita a generalizar" in comment.value
 
 
-def test_blind_by_default_and_the_guidelines_follow_the_datas_language():
+def test_blind_by_default_and_the_guidelines_follow_the_datas_language(argilla):
     from curation.review.dataset import review_language, review_rows, settings, to_record
+
+    owner(argilla)  # argilla's records and suggestions need a client, as they have in a push
 
     row = {"id": "r1", "system_prompt": None, "prompt": "¿Qué se come en Nochebuena?", "chosen": "Bacalao.", "rejected": "Pavo.",
            "preference": "chosen-better", "country": "PT", "source": "x:1", "prompt_lang": "pt", "edad": "60", "genero": "mujer"}

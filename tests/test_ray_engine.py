@@ -166,7 +166,10 @@ def test_a_worker_killed_mid_run_is_retried_and_the_run_balances(cluster, tmp_pa
     def kill_a_busy_worker():
         while not done.is_set() and not killed:
             for process in cluster_workers():
-                command = " ".join(process.cmdline())
+                try:
+                    command = " ".join(process.cmdline())
+                except psutil.Error:  # a worker that ended (or is ending: a zombie) since it was listed
+                    continue
                 if command.startswith("ray::") and "IDLE" not in command and "MapBatches" in command:
                     os.kill(process.pid, signal.SIGKILL)
                     killed.append(command)

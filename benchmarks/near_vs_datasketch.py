@@ -49,14 +49,16 @@ def _memory_kb(field: str) -> int:
 
 
 def _measured(run) -> dict:
-    """Run `run()` after resetting the process's peak RSS: seconds, peak GB, GB over the input's RSS."""
+    """Run `run()` after resetting the process's peak RSS: seconds, the RSS before it (the input read), peak GB,
+    GB over the input's RSS."""
     Path("/proc/self/clear_refs").write_text("5")  # VmHWM starts again from the current RSS
     before = _memory_kb("VmRSS")
     started = time.perf_counter()
     reps = run()
     seconds = time.perf_counter() - started
     peak = _memory_kb("VmHWM")
-    return {"seconds": seconds, "peak_gb": peak / 1024**2, "added_gb": (peak - before) / 1024**2, "reps": reps}
+    return {"seconds": seconds, "input_gb": before / 1024**2, "peak_gb": peak / 1024**2, "added_gb": (peak - before) / 1024**2,
+            "reps": reps}
 
 
 def bigrams(text: str) -> list[str]:
@@ -229,14 +231,14 @@ def main() -> None:
 
     print(json.dumps({"rows": len(texts), "load_average_1min": loads, "runs": runs, "quality": scores}))
     print(f"| {len(texts):,} prompts, threshold {args.threshold}, 16 bands of 4 | median s (of {args.repeats}) | median peak RSS GB "
-          f"| median GB over input | kept rows | link precision | resolved recall "
+          f"| median input RSS GB | median GB over input | kept rows | link precision | resolved recall "
           f"| same-cluster pair precision | same-cluster pair recall |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     labels = {"engine": "curation near_dedupe (guard, clusters, possible duplicates, ledger rows)",
               "datasketch": "datasketch 2.0.0 MinHashLSH, query then insert"}
     for name, label in labels.items():
         score = scores[name]
-        print(f"| {label} | {median(name, 'seconds'):.1f} | {median(name, 'peak_gb'):.2f} | {median(name, 'added_gb'):.2f} "
+        print(f"| {label} | {median(name, 'seconds'):.1f} | {median(name, 'peak_gb'):.2f} | {median(name, 'input_gb'):.2f} | {median(name, 'added_gb'):.2f} "
               f"| {score['kept']:,} | {score['link_precision']:.4f} | {score['resolved_recall']:.4f} | {score['pair_precision']:.4f} "
               f"| {score['pair_recall']:.4f} |")
     first = {field: runs["engine"][0][field] / runs["datasketch"][0][field] for field in ("seconds", "peak_gb", "added_gb")}

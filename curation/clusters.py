@@ -22,6 +22,7 @@ ROW = "row"
 Similarity = Callable[[pl.DataFrame], pl.DataFrame]  # (a, b) -> (a, b, similarity)
 GENERIC_SYSTEM_PROMPTS = "generic_system_prompts.yaml"
 POSSIBLE = "possible_duplicate"  # the warning, and `possible_duplicate_of` the other row's id
+RANKING_BATCH = 20_000  # rows whose completeness keys are computed at once (see _ranking)
 
 
 class Persona:
@@ -235,15 +236,15 @@ def completeness(columns: list[str]) -> list[pl.Expr]:
 
 
 def _ranking(frame: pl.DataFrame, *columns: str | pl.Expr) -> tuple[pl.DataFrame, list[str]]:
-    """The row number, `columns` and the completeness keys (and their names), in a narrow frame. Computed
-    in streaming batches: the keys strip both responses, which on whole columns copies every response
-    (1M rows: +1.2 GB)."""
+    """The row number, `columns` and the completeness keys (and their names), in a narrow frame. The keys
+    are computed RANKING_BATCH rows at a time: they strip both responses, which on whole columns copies
+    every response (1M rows: +1.2 GB)."""
     keys = completeness(frame.columns)
     names = [f"_key{number}" for number in range(len(keys))]
-    narrow = (frame.lazy().with_row_index(ROW).select(pl.col(ROW).cast(pl.UInt32), *columns,
-                                                     *(key.alias(name) for key, name in zip(keys, names)))
-              .collect(engine="streaming"))
-    return narrow, names
+    batches = [frame.slice(start, RANKING_BATCH).select(key.alias(name) for key, name in zip(keys, names))
+               for start in range(0, max(frame.height, 1), RANKING_BATCH)]
+    narrow = frame.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias(ROW), *columns)
+    return narrow.hstack(pl.concat(batches).get_columns()), names
 
 
 def completeness_order(frame: pl.DataFrame) -> list[int]:
@@ -254,17 +255,15 @@ def completeness_order(frame: pl.DataFrame) -> list[int]:
 
 def representatives(frame: pl.DataFrame, group: pl.Expr) -> pl.DataFrame:
     """Per row, in the frame's order: its row number and its group's most complete row (_rep_row,
-    _rep_id, _rep_source). Ranked on a narrow frame of keys: sorting the whole frame would copy every text."""
-    narrow, keys = _ranking(frame, group.alias("_group"), "id", "source")
-    ranked = narrow.sort([*keys, ROW])
-    return ranked.select(
-        ROW,
-        _rep_row=pl.col(ROW).first().over("_group"),
-        _rep_id=pl.col("id").first().over("_group"),
-        _rep_source=pl.col("source").first().over("_group"),
-        _group_size=pl.len().over("_group"),
-        _group="_group",
-    ).sort(ROW)
+    _rep_id, _rep_source). Each row's place in the completeness order is ranked on a narrow frame of
+    keys, and a group's best row is its lowest place: no sort or grouping copies a text."""
+    narrow, keys = _ranking(frame, group.alias("_group"))
+    best_first = narrow.select(pl.arg_sort_by([*keys, ROW])).to_series()
+    groups = narrow.with_columns(_place=best_first.arg_sort()).select(
+        ROW, "_group", _best=pl.col("_place").min().over("_group"), _group_size=pl.len().over("_group"))
+    rep_row = best_first.gather(groups.get_column("_best"))
+    return groups.select(ROW, _rep_row=rep_row, _rep_id=frame.get_column("id").gather(rep_row),
+                         _rep_source=frame.get_column("source").gather(rep_row), _group_size="_group_size", _group="_group")
 
 
 def resolve_clusters(stage: Stage, frame: pl.DataFrame, cluster_ids: pl.Series, reason: str,
@@ -275,15 +274,17 @@ def resolve_clusters(stage: Stage, frame: pl.DataFrame, cluster_ids: pl.Series, 
     ranked = frame.with_columns(reps.select(ROW, "_rep_row", "_rep_id", "_rep_source", pl.col("_group").alias("_cluster")))
     is_member = pl.col(ROW) != pl.col("_rep_row")
     members = ranked.filter(is_member)
-    scores = similarity(members.select(pl.col(ROW).alias("a"), pl.col("_rep_row").alias("b")))
-    members = members.join(scores.select(pl.col("a").alias(ROW), "similarity"), on=ROW, how="left", maintain_order="left")
+    pairs = members.select(pl.col(ROW).alias("a"), pl.col("_rep_row").alias("b"))
+    scores = pairs.select(pl.col("a").alias(ROW)).join(similarity(pairs).select(pl.col("a").alias(ROW), "similarity"),
+                                                       on=ROW, how="left", maintain_order="left")
+    members = members.with_columns(scores.get_column("similarity"))  # joined on the row numbers alone: no text copied
     helpers = [ROW, "_cluster", "_rep_row", "_rep_id", "_rep_source"]
     removed = stage.leave(members, Status.DUPLICATE, pl.lit([reason]),
                           duplicate_of=pl.col("_rep_id"), duplicate_of_source=pl.col("_rep_source")).drop(helpers)
     flagged = with_possible_duplicates(ranked, possible)
     kept = flagged.filter(~is_member).drop(helpers)
-    clustered = ranked.filter(pl.len().over("_cluster") > 1)
-    stats = {reason: members.height, f"{reason}_clusters": clustered.get_column("_cluster").n_unique(),
+    clusters = reps.filter(pl.col("_group_size") > 1).get_column("_group").n_unique()
+    stats = {reason: members.height, f"{reason}_clusters": clusters,
              POSSIBLE: possible.height if possible is not None else 0}
     return StageResult(kept, removed, stats)
 

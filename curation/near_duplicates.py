@@ -18,8 +18,8 @@ ROW = "row"
 # Buckets up to this size are compared pair by pair; a larger one links each member to its best row
 # (see bucket_pairs), so that a bucket of thousands of rows stays linear.
 ALL_PAIRS_MAX_BUCKET = 32
-# Pairs scored at once: each pass expands every pair's shingles (about 20 per text, 8 bytes each).
-PAIRS_PER_PASS = 500_000
+# Pairs scored at once: each pass expands every pair's shingles (about 20 per text, some 30 bytes each: 60 MB).
+PAIRS_PER_PASS = 100_000
 # Texts clustered at once: whole scopes packed into blocks of about this many texts (a larger scope is a block
 # of its own), so that only one block's n-grams, signatures and pairs are held at a time (issue 14).
 BLOCK_TEXTS = 32_768

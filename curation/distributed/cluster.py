@@ -44,7 +44,8 @@ def connected(address: str | None) -> Iterator[None]:
 def _import_before_threads_do() -> None:
     """Ray Data resolves input paths in a pool of threads, and each thread's first path check imports fsspec's
     HTTP filesystem: concurrent first imports can hand a thread the half-run module (CI saw "cannot import name
-    'HTTPFileSystem'"). Imported once here, before any thread, the module is whole for all of them."""
+    'HTTPFileSystem'"). Imported once here, before any thread, the module is whole for all of them (aiohttp, which
+    it needs, comes with the [ray] extra)."""
     import fsspec.implementations.http  # noqa: F401
 
 

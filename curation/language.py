@@ -14,6 +14,7 @@ import multiprocessing
 import multiprocessing.pool
 import os
 import re
+import sys
 from functools import cache
 from importlib import resources
 
@@ -57,8 +58,19 @@ def _in_chunks(identify_chunk, texts: list[str], workers: int) -> Identification
 @cache
 def _pool(workers: int) -> multiprocessing.pool.Pool:
     """One pool per process, started at the first large batch and reused by every later one (a run
-    tags a million rows batch by batch); spawn, not fork: a forked polars thread pool can deadlock."""
-    pool = multiprocessing.get_context("spawn").Pool(workers)
+    tags a million rows batch by batch); spawn, not fork: a forked polars thread pool can deadlock.
+
+    A spawned worker re-runs the main script by its path (`__main__.__file__`) before it works: for the
+    `curation` command that imports every subcommand's libraries (sklearn, matplotlib: ~2.5 s CPU a
+    worker, on the cores the run is using). The workers need only this module, so they start without it.
+    """
+    main = sys.modules["__main__"]
+    script = main.__dict__.pop("__file__", None)
+    try:
+        pool = multiprocessing.get_context("spawn").Pool(workers)
+    finally:
+        if script is not None:
+            main.__file__ = script
     atexit.register(pool.terminate)
     return pool
 

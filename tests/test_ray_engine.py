@@ -1,7 +1,8 @@
 """The Ray engine (`curation run --engine ray`) puts every row where the local engine puts it: same status,
 reasons, duplicate target and split, row for row, on a Ray started in the test's own process (the default
 suite's test) and on a real two-node Ray cluster started here (slow); a worker killed mid-run is retried
-and the run still balances."""
+and the run still balances; the distributed conservation check fails on outputs that lose a row or hold one
+twice."""
 
 import os
 import shutil

@@ -21,6 +21,7 @@ import numpy as np
 import polars as pl
 
 from curation.extras import require
+from curation.output_folder import atomic_file
 
 
 def default_cache_dir() -> Path:
@@ -107,9 +108,8 @@ class EmbeddingCache:
                                  schema={"hash": pl.String, "vector": pl.List(pl.Float32)})
             self.folder.mkdir(parents=True, exist_ok=True)
             part = self.folder / f"part-{len(list(self.folder.glob('part-*.parquet'))):05d}-{os.getpid()}.parquet"
-            partial = part.with_suffix(".partial")
-            fresh.write_parquet(partial)
-            partial.replace(part)  # a killed run never leaves a half-written part
+            with atomic_file(part) as partial:  # a killed run never leaves a half-written part
+                fresh.write_parquet(partial)
             stored = pl.concat([stored, fresh])
             self.computed += len(missing)
         lookup = pl.DataFrame({"hash": hashes}).join(stored, on="hash", how="left", maintain_order="left")

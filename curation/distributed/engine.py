@@ -202,14 +202,21 @@ def _finish(config: RunConfig, steps: Steps, final: Path, partitions: int, start
         distributed.check(steps.ledger, summary["status"], steps.inputs, folder, partitions)
         shutil.copytree(ledger_folder, folder / "ledger.parquet")
         result = RunResult(read_shards(outputs[Status.ACCEPTED]),
-                           pl.concat([read_shards(outputs[status]) for status in (Status.QUARANTINED, Status.DUPLICATE)]),
+                           _removed_rows(folder),
                            read_shards(folder / "ledger.parquet"), summary, final)
         # Streamed from the accepted shards by polars (never held whole): the published layout is the writers'.
         summary["outputs"] = write_published(pl.scan_parquet(outputs[Status.ACCEPTED] / "*.parquet"), config.name, folder,
                                              config.output.dpo_format == "conversational", config.output.formats,
                                              published_metadata(result.accepted.clear()))
         write_reports(result, config, folder, started)
+    result.removed = _removed_rows(final)  # the folder has moved into place
     return result
+
+
+def _removed_rows(folder: Path) -> pl.LazyFrame:
+    """The quarantined and duplicate shards, scanned as the local engine's removed rows are: the driver never
+    holds them whole."""
+    return pl.scan_parquet([folder / distributed.OUTPUTS[status] / "*.parquet" for status in (Status.QUARANTINED, Status.DUPLICATE)])
 
 
 def _without_engine_columns(schema: pl.Schema) -> pl.Schema:

@@ -287,3 +287,20 @@ def test_near_dedupe_signatures_do_not_depend_on_the_texts_hashed_with_them():
     texts = pl.Series([f"que comida preparas en tu casa de arequipa numero {number}" for number in range(3000)])
     alone = Shingles.of(texts.head(3), 2).signatures(64)
     assert (Shingles.of(texts, 2).signatures(64)[:3] == alone).all()
+
+
+def test_a_folder_of_csv_jsonl_and_parquet_shards_is_one_input(ray_in_process, tmp_path):
+    """A folder of shards of three formats reads on Ray as the local engine reads the three files: same rows,
+    same places (a row's source label is its shard's name and its row there)."""
+    demo = pl.read_ndjson(demo_config().inputs()[0].path)
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    first, second, third = demo.slice(0, 60), demo.slice(60, 60), demo.slice(120)
+    first.write_csv(shards / "a.csv")
+    second.write_ndjson(shards / "b.jsonl")
+    third.write_parquet(shards / "c.parquet")
+    local, distributed = tmp_path / "local", tmp_path / "ray"
+    run(RunConfig(name="shards", input=[{"path": str(path)} for path in sorted(shards.iterdir())]), local)
+    run(RunConfig(name="shards", input={"path": str(shards)}, engine="ray"), distributed)
+    assert_same_rows(local, distributed)
+    assert {source.split(":")[0] for source in ledger_of(distributed).get_column("source")} == {"a.csv", "b.jsonl", "c.parquet"}

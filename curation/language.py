@@ -15,6 +15,7 @@ import multiprocessing.pool
 import os
 import re
 import sys
+import threading
 from functools import cache
 from importlib import resources
 
@@ -55,8 +56,16 @@ def _in_chunks(identify_chunk, texts: list[str], workers: int) -> Identification
     return [lang for part in results for lang in part[0]], [score for part in results for score in part[1]]
 
 
-@cache
+_POOL_LOCK = threading.Lock()  # a run tags two batches at once, each in its own thread: one pool for both
+
+
 def _pool(workers: int) -> multiprocessing.pool.Pool:
+    with _POOL_LOCK:
+        return _started_pool(workers)
+
+
+@cache
+def _started_pool(workers: int) -> multiprocessing.pool.Pool:
     """One pool per process, started at the first large batch and reused by every later one (a run
     tags a million rows batch by batch); spawn, not fork: a forked polars thread pool can deadlock.
 

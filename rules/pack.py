@@ -18,6 +18,7 @@ from curation.config import Settings, Severity
 from curation.errors import ConfigError
 from curation.rules.rule import Rule
 from curation.safe_yaml import read_yaml
+from curation.text import contains_any_branch
 
 DEFAULT_PACK = Path(__file__).with_name("default_pack.yaml")
 # Named value sets a pack may use instead of a list.
@@ -64,9 +65,9 @@ class RowRule(Settings):
             length = column.str.len_chars()
             broken = (length < (self.min or 0)) | (length > self.max if self.max is not None else pl.lit(False))
         elif self.check == "matches":
-            broken = ~column.str.contains(self.pattern)
+            broken = ~contains_any_branch(column, self.pattern)
         else:
-            broken = column.str.contains(self.pattern)
+            broken = contains_any_branch(column, self.pattern)
         if self.when is not None:
             broken = broken & pl.col(self.when.column).cast(pl.String).is_in(self.when.values)
         return broken

@@ -68,6 +68,7 @@ def test_batched_run_ends_every_row_where_one_batch_does(monkeypatch):
     records = read_inputs(config)
     whole = run_pipeline(records, default_pipeline(config))
     monkeypatch.setattr(curation.run, "BATCH_ROWS", 7)
+    monkeypatch.setattr(curation.run, "batch_workers", lambda: 2)
     batched = run_pipeline(records, default_pipeline(config))
     # Known limit (README): repeated responses are counted per batch, so only that warning may differ.
     per_batch = pl.col("warnings").list.eval(pl.element().filter(~pl.element().str.starts_with("repeated_response")))
@@ -75,3 +76,9 @@ def test_batched_run_ends_every_row_where_one_batch_does(monkeypatch):
     assert batched.accepted.sort("source").drop("warnings", "chosen_repeat_prompts", "rejected_repeat_prompts").equals(
         whole.accepted.sort("source").drop("warnings", "chosen_repeat_prompts", "rejected_repeat_prompts"))
     assert [s["rows_in"] for s in batched.summary["stages"]] == [s["rows_in"] for s in whole.summary["stages"]]
+    # Two batches at a time, each in its thread: the rows come out in the order one batch at a time gives.
+    monkeypatch.setattr(curation.run, "batch_workers", lambda: 1)
+    one_at_a_time = run_pipeline(records, default_pipeline(config))
+    assert batched.accepted.equals(one_at_a_time.accepted)
+    assert batched.removed.collect().equals(one_at_a_time.removed.collect())
+    assert batched.ledger_rows.equals(one_at_a_time.ledger_rows)

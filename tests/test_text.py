@@ -5,8 +5,9 @@ from __future__ import annotations
 import unicodedata
 
 import polars as pl
+import pytest
 
-from curation.text import _NFC_SENSITIVE, nfc
+from curation.text import _NFC_SENSITIVE, contains_any_branch, nfc, top_level_branches
 
 
 def _nfc_may_change() -> list[str]:
@@ -37,3 +38,34 @@ def test_nfc_gives_what_normalize_gives():
              "", None, "x\u0327\u0301", "\uf900", "I\u0307stanbul"]
     frame = pl.DataFrame({"text": texts}, schema={"text": pl.String})
     assert frame.select(nfc("text")).to_series().to_list() == frame.select(pl.col("text").str.normalize("NFC")).to_series().to_list()
+
+
+def test_top_level_branches_split_only_the_outer_alternation():
+    assert top_level_branches(r"(?i)a|b(c|d)|[|]|\|x") == [r"(?i)a", r"(?i)b(c|d)", r"(?i)[|]", r"(?i)\|x"]
+    assert top_level_branches("(?:a|b)") == ["a", "b"]  # one group around everything: its branches
+    assert top_level_branches("(?:a|b)+") == ["(?:a|b)+"]  # a group with a quantifier is one branch
+    assert top_level_branches("(?:a|b)c|d") == ["(?:a|b)c", "d"]
+    assert top_level_branches("[]|]x|y") == ["[]|]x", "y"]  # a leading ] is a class member
+    assert top_level_branches("(?x) (?: a  # one | not a split\n | b )") == ["(?x) a  # one | not a split\n ", "(?x) b "]
+
+
+@pytest.mark.parametrize("pattern", [
+    r"(?i)hola|adi[oó]s|\bque\b", r"(?x) (?: por \s+ qu[eé] | \d{3} ) ", r"^a|b$", r"[|]|(?:x|y)z", r"(?i)(?:fecha|dato)s?"])
+def test_contains_any_branch_finds_the_rows_contains_finds(pattern):
+    texts = pl.Series(["hola", "ADIÓS", "lo que sea", "por   qué", "123", "ab", "xb", "|", "yz", "Fechas", None, ""])
+    frame = pl.DataFrame({"text": texts})
+    assert frame.select(contains_any_branch("text", pattern)).to_series().equals(frame.select(pl.col("text").str.contains(pattern)).to_series())
+
+
+def test_the_stereotype_rule_flags_the_rows_as_one_regex_does():
+    import yaml
+
+    from curation.rules.pack import DEFAULT_PACK
+
+    rule = next(rule for rule in yaml.safe_load(DEFAULT_PACK.read_text())["row_rules"] if rule["name"] == "stereotype_inducing_prompt")
+    assert len(top_level_branches(rule["pattern"])) > 5
+    prompts = pl.DataFrame({"prompt": ["¿Por qué son tan tacaños los catalanes?", "¿Es verdad que todos los gallegos son indecisos?",
+                                       "Por que os cariocas são tão preguiçosos?", "¿Por qué son tan importantes las fiestas?",
+                                       "Los argentinos son unos exagerados", "¿Qué comen los vascos?", None]})
+    assert prompts.select(contains_any_branch("prompt", rule["pattern"])).to_series().to_list() == \
+        prompts.select(pl.col("prompt").str.contains(rule["pattern"])).to_series().to_list() == [True, True, True, False, True, False, None]

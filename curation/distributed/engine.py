@@ -32,7 +32,7 @@ from curation.pipelines.columns import published_metadata
 from curation.run import RunResult, _progress, prepare, write_reports
 from curation.schema import Status
 from curation.stage import BATCH_ROWS, Pipeline, Stage
-from curation.writers import write_published
+from curation.writers import write_published, write_table
 
 # Hash partitions of a shuffle per CPU of the cluster: enough to spread the work, few enough that each
 # partition's stage call is worth its start.
@@ -180,26 +180,26 @@ def _finish(config: RunConfig, steps: Steps, final: Path, partitions: int, start
     import ray
 
     removed, removed_schema = steps.removed()
+    removed_schema = _without_engine_columns(removed_schema)
     ends = distributed.chain_ends(steps.folders)
     removed_folder, ledger_folder = steps.work / "removed", steps.work / "ledger"
-    removed.map_batches(distributed.redirected, batch_format="pyarrow", fn_kwargs={"ends": ends}).write_parquet(str(removed_folder))
-    removed = ray.data.read_parquet(str(removed_folder))
+    removed.map_batches(distributed.redirected, batch_format="pyarrow", fn_kwargs={"ends": ends, "columns": removed_schema.names()}
+                        ).write_parquet(str(removed_folder), partition_cols=[distributed.BY_STATUS])
     accepted = steps.rows(len(steps.folders) - 1, KEPT)
-    for rows, is_accepted in ((accepted, True), (removed, False)):  # two writes into one folder: faster than a union
+    written = [str(shards) for shards in removed_folder.iterdir()] if removed_folder.is_dir() else []
+    for rows, is_accepted in ((accepted, True), *([(ray.data.read_parquet(written), False)] if written else [])):
         rows.map_batches(distributed.ledger_rows, batch_format="pyarrow", fn_kwargs={"accepted": is_accepted}
                          ).write_parquet(str(ledger_folder))
     rows = ray.data.read_parquet(str(ledger_folder))
     summary = distributed.summary(steps.ledger, rows)
     summary["engine"] = {"name": "ray", "partitions": partitions, "shuffle_bytes": steps.shuffle_bytes}
     accepted_schema = _without_engine_columns(steps.templates[-1].kept)
-    removed_schema = _without_engine_columns(removed_schema)
     with atomic_directory(final, config.read_paths()) as folder:
         outputs = {status: folder / name for status, name in distributed.OUTPUTS.items()}
         write_shards(accepted.map_batches(_conformed, batch_format="pyarrow", fn_kwargs={"schema": accepted_schema}),
                      outputs[Status.ACCEPTED], accepted_schema)
-        for status in (Status.QUARANTINED, Status.DUPLICATE):
-            write_shards(distributed.where(removed, pl.col("status") == status.value, removed_schema.names()),
-                         outputs[status], removed_schema)
+        for status in (Status.QUARANTINED, Status.DUPLICATE):  # the removed rows' shards of that status, as written
+            _move_shards(removed_folder / f"{distributed.BY_STATUS}={status.value}", outputs[status], removed_schema)
         distributed.check(steps.ledger, summary["status"], steps.inputs, folder, partitions)
         shutil.copytree(ledger_folder, folder / "ledger.parquet")
         result = RunResult(read_shards(outputs[Status.ACCEPTED]),
@@ -212,6 +212,15 @@ def _finish(config: RunConfig, steps: Steps, final: Path, partitions: int, start
         write_reports(result, config, folder, started)
     result.removed = _removed_rows(final)  # the folder has moved into place
     return result
+
+
+def _move_shards(shards: Path, folder: Path, schema: pl.Schema) -> None:
+    """A folder of shards moved into place (one empty shard with the columns if no row has that status)."""
+    if shards.is_dir():
+        shutil.move(shards, folder)
+    else:
+        folder.mkdir()
+        write_table(pl.DataFrame(schema=schema), folder / "part-00000.parquet")
 
 
 def _removed_rows(folder: Path) -> pl.LazyFrame:

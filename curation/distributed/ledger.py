@@ -57,22 +57,18 @@ def co_partitioned(dataset, partitions: int, fn):
     return keyed.groupby(PARTITION, num_partitions=partitions).map_groups(fn, batch_format="pyarrow")
 
 
-def _where(batch: pa.Table, condition: pl.Expr, columns: list[str]) -> pa.Table:
-    return _frame(batch).filter(condition).select(columns).to_arrow()
+# The removed rows are written once, in a folder per status (`_by_status=quarantined/`): each is then an output.
+BY_STATUS = "_by_status"
 
 
-def where(dataset, condition: pl.Expr, columns: list[str]):
-    """The dataset's rows that meet a polars condition, with these columns."""
-    return dataset.map_batches(_where, batch_format="pyarrow", fn_kwargs={"condition": condition, "columns": columns})
-
-
-def redirected(batch: pa.Table, ends: pl.DataFrame) -> pa.Table:
-    """Removed rows whose duplicate target was dropped later point at that chain's end."""
+def redirected(batch: pa.Table, ends: pl.DataFrame, columns: list[str]) -> pa.Table:
+    """Removed rows whose duplicate target was dropped later point at that chain's end; with these columns and
+    their status again as BY_STATUS, the column their shards are written apart by (and which they do not keep)."""
     frame = _frame(batch)
     frame = frame.join(ends, left_on="duplicate_of_source", right_on="_via", how="left", maintain_order="left")
     return frame.with_columns(duplicate_of=pl.coalesce("_final_id", "duplicate_of"),
                               duplicate_of_source=pl.coalesce("_final_source", "duplicate_of_source")
-                              ).drop("_final_id", "_final_source").to_arrow()
+                              ).select(*columns, pl.col("status").alias(BY_STATUS)).to_arrow()
 
 
 def ledger_rows(batch: pa.Table, accepted: bool) -> pa.Table:

@@ -7,7 +7,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import takewhile
@@ -229,15 +229,9 @@ def run(config: RunConfig, output_dir: Path | None = None, console: Console | No
 
         return run_on_ray(config, output_dir, console)
     started = time.perf_counter()
-    final, pipeline, expectations_checked = prepare(config, output_dir, console)
-
-    def records() -> pl.DataFrame:
-        frame = protect_metadata(read_inputs(config))
-        expectations_checked.result()  # a misspelt expectation fails here, before any row is processed
-        return frame
-
+    final, pipeline = prepare(config, output_dir, console)
     # Spill beside the output (where the space for it is), unless that folder is still to be made.
-    with pipeline_run(records, pipeline, console,
+    with pipeline_run(lambda: protect_metadata(read_inputs(config)), pipeline, console,
                       work_dir=final.parent if final.parent.is_dir() else None) as result:
         metadata = published_metadata(result.accepted)
         result.output_dir = final
@@ -250,11 +244,9 @@ def run(config: RunConfig, output_dir: Path | None = None, console: Console | No
     return result
 
 
-def prepare(config: RunConfig, output_dir: Path | None, console: Console | None) -> tuple[Path, Pipeline, Future]:
+def prepare(config: RunConfig, output_dir: Path | None, console: Console | None) -> tuple[Path, Pipeline]:
     """Before any row is read (either engine): the output folder may be replaced, what killed runs left is
-    removed, and the pipeline is checked. The packs' expectations are checked in a thread while the input is
-    read (great-expectations takes ~2.5 s to import): the caller waits for that check, whose result raises a
-    misspelt expectation's ConfigError, before it processes any row. The final folder, the pipeline, the check."""
+    removed, and the pipeline and the packs' expectations are checked. The final folder and the pipeline."""
     final = Path(output_dir or config.output_dir())
     check_output_folder(final, config.read_paths())
     for stale in remove_stale(final.parent):
@@ -263,11 +255,8 @@ def prepare(config: RunConfig, output_dir: Path | None, console: Console | None)
     pipeline = default_pipeline(config)
     # A stage that lacks its columns fails before any row is read.
     pipeline.check([*CANONICAL, *(IMAGE_COLUMNS if config.images else ())], column_makers())
-    packs = load_packs(config.gate.packs)
-    background = ThreadPoolExecutor(1)
-    expectations_checked = background.submit(check_expectations, packs)
-    background.shutdown(wait=False)  # the thread ends when the check does
-    return final, pipeline, expectations_checked
+    check_expectations(load_packs(config.gate.packs))  # and so does a misspelt expectation
+    return final, pipeline
 
 
 def write_reports(result: RunResult, config: RunConfig, folder: Path, started: float) -> None:

@@ -90,8 +90,7 @@ def test_variety_clash_reads_the_lexicon_the_tags_were_made_with(tmp_path):
     ("{expectation: expect_column_values_to_not_be_null, kwargs: {colum: prompt}}", "colum extra fields not permitted"),
     ("{expectation: expect_column_values_to_not_be_null, table: nope, kwargs: {column: prompt}}", "unknown table 'nope'"),
 ])
-def test_a_misspelt_expectation_fails_before_any_row_is_processed(tmp_path, expectation, message):
-    """Checked while the input is read (great-expectations imports meanwhile); no stage runs, nothing is left."""
+def test_a_misspelt_expectation_fails_before_any_row_is_read(tmp_path, expectation, message):
     pack = tmp_path / "pack.yaml"
     pack.write_text(f"name: mine\nexpectations:\n  - {expectation}\n")
     config = tmp_path / "run.yaml"

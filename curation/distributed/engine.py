@@ -50,9 +50,8 @@ def run_on_ray(config: RunConfig, output_dir: Path | None = None, console: Conso
     if config.images is not None or config.decisions is not None:
         raise ConfigError("the ray engine runs text preference data without decisions; run images and decisions "
                           "with the local engine (engine: local)")
-    final, pipeline, expectations_checked = prepare(config, output_dir, console)
+    final, pipeline = prepare(config, output_dir, console)
     with connected(config.address), work_folder(final.parent if final.parent.is_dir() else None) as work:
-        expectations_checked.result()  # checked while Ray started
         try:
             with _progress(console) as progress:
                 steps = _run_steps(config, list(pipeline), Path(work), progress)

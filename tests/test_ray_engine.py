@@ -304,3 +304,23 @@ def test_a_folder_of_csv_jsonl_and_parquet_shards_is_one_input(ray_in_process, t
     run(RunConfig(name="shards", input={"path": str(shards)}, engine="ray"), distributed)
     assert_same_rows(local, distributed)
     assert {source.split(":")[0] for source in ledger_of(distributed).get_column("source")} == {"a.csv", "b.jsonl", "c.parquet"}
+
+
+def test_a_hub_datasets_parquet_files_are_read_as_shards_by_both_engines(ray_in_process, tmp_path):
+    """A Hub dataset repository as downloaded (README.md, data/<split>-0000N-of-0000M.parquet): each parquet file of
+    the split is a shard; the local engine reads the same files with the same source labels."""
+    demo = pl.read_ndjson(demo_config().inputs()[0].path)
+    repository = tmp_path / "owner__arena"
+    (repository / "data").mkdir(parents=True)
+    (repository / "README.md").write_text("---\nconfigs:\n- config_name: default\n  data_files:\n  - split: train\n    path: data/train-*\n---\n")
+    for number, start in enumerate((0, 90)):
+        demo.slice(start, 90).write_parquet(repository / "data" / f"train-{number:05d}-of-00002.parquet")
+    demo.head(5).write_parquet(repository / "data" / "test-00000-of-00001.parquet")
+    local, distributed = tmp_path / "local", tmp_path / "ray"
+    config = RunConfig(name="hub", input={"path": str(repository), "split": "train"})
+    run(config, local)
+    run(config.model_copy(update={"engine": "ray"}), distributed)
+    assert_same_rows(local, distributed)
+    assert ledger_of(local).height == 180
+    assert {source.split(":")[0] for source in ledger_of(distributed).get_column("source")} == {
+        "train-00000-of-00002.parquet", "train-00001-of-00002.parquet"}

@@ -175,3 +175,18 @@ def test_two_columns_that_mean_the_same_is_a_clear_error(tmp_path):
     file.write_text("question, Question,chosen,rejected\n¿a?,¿b?,Sí señor.,No señor.\n")
     with pytest.raises(InputError, match="all mean 'question'"):
         read(file)
+
+
+def test_a_hub_repository_folder_reads_its_splits_parquet_files(tmp_path):
+    from curation.errors import InputError
+    from curation.readers.files import load_raw
+
+    (tmp_path / "data").mkdir()
+    rows = pl.DataFrame({"prompt": ["¿Qué es el mate?", "¿Y el tereré?", "¿Qué es una arepa?"]})
+    rows.head(2).write_parquet(tmp_path / "data" / "train-00000-of-00001.parquet")
+    rows.tail(1).write_parquet(tmp_path / "data" / "test-00000-of-00001.parquet")
+    train = load_raw(str(tmp_path), "train")
+    assert train.get_column("source").to_list() == ["train-00000-of-00001.parquet:1", "train-00000-of-00001.parquet:2"]
+    assert load_raw(str(tmp_path)).height == 3
+    with pytest.raises(InputError, match=r"no parquet file of split 'validation' in data/ \(splits there: \['test', 'train'\]\)"):
+        load_raw(str(tmp_path), "validation")

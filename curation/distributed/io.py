@@ -12,21 +12,21 @@ from curation.distributed.envelope import POINTED, POSITION
 from curation.errors import ConfigError, CurationError, InputError
 from curation.pipelines.columns import protect_metadata
 from curation.readers import read_records
-from curation.readers.files import CSV_SUFFIXES, JSONL_SUFFIXES
+from curation.readers.files import CSV_SUFFIXES, JSONL_SUFFIXES, SAVED_DATASET_FILES, hub_parquet_files
 from curation.writers import ROW_GROUP_ROWS, write_table
 
 SHARD_SUFFIXES = {*CSV_SUFFIXES, *JSONL_SUFFIXES, ".parquet"}
-# What `datasets.save_to_disk` leaves in a folder: such a folder is one dataset, not a folder of shards.
-SAVED_DATASET_FILES = ("dataset_dict.json", "dataset_info.json", "state.json")
 
 
 def input_shards(config: RunConfig) -> list[InputConfig]:
-    """Every input, a folder of CSV/JSONL/parquet shards as one input per file (in name order); a saved
-    dataset, a Hub id or a single file as it is."""
+    """Every input, a folder of CSV/JSONL/parquet shards or a Hub dataset's parquet files (`data/*.parquet`) as one
+    input per file (in name order); a saved dataset, a Hub id or a single file as it is."""
     shards = []
     for source in config.inputs():
         folder = Path(source.path)
-        if folder.is_dir() and not any((folder / name).is_file() for name in SAVED_DATASET_FILES):
+        if folder.is_dir() and (files := hub_parquet_files(folder, source.split)):
+            shards += [source.model_copy(update={"path": str(file), "split": None}) for file in files]
+        elif folder.is_dir() and not any((folder / name).is_file() for name in SAVED_DATASET_FILES):
             files = sorted(path for path in folder.iterdir() if path.is_file() and path.suffix.lower() in SHARD_SUFFIXES)
             if not files:
                 raise InputError(source.path, f"a folder with no shards ({', '.join(sorted(SHARD_SUFFIXES))}) and no saved dataset")

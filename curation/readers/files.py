@@ -44,6 +44,8 @@ def load_raw(path: str, split: str | None = None) -> pl.DataFrame:
 
 def _load(location: Path, path: str, split: str | None) -> pl.DataFrame:
     if location.is_dir():
+        if shards := hub_parquet_files(location, split):
+            return pl.concat([_load_parquet(shard) for shard in shards], how="diagonal_relaxed")
         return _load_saved_dataset(location)
     if location.is_file():
         suffix = location.suffix.lower()
@@ -263,6 +265,25 @@ def _dataset_frames(dataset, label: str) -> pl.DataFrame:
 def _split_frame(split, label: str) -> pl.DataFrame:
     _check_width(label, len(split.column_names))
     return _with_sources(pl.from_arrow(split.flatten_indices().data.table), label)
+
+
+# What `datasets.save_to_disk` leaves in a folder: such a folder is one saved dataset.
+SAVED_DATASET_FILES = ("dataset_dict.json", "dataset_info.json", "state.json")
+
+
+def hub_parquet_files(folder: Path, split: str | None = None) -> list[Path]:
+    """A Hub dataset repository's parquet files, as `huggingface-cli download --repo-type dataset` leaves them
+    (`data/<split>-00000-of-00002.parquet`...), in name order, of one split if given; none for a saved dataset
+    or a folder without them. Each is read as a file of its own: a row's source label names its shard."""
+    if any((folder / name).is_file() for name in SAVED_DATASET_FILES) or not (folder / "data").is_dir():
+        return []
+    files = sorted(file for file in (folder / "data").glob("*.parquet") if file.is_file())
+    chosen = [file for file in files if split is None or file.name.startswith(f"{split}-")]
+    if not chosen:
+        splits = sorted({file.name.split("-")[0] for file in files})
+        raise InputError(folder, f"no parquet file of split {split!r} in data/ (splits there: {splits})" if files
+                         else "a data/ folder with no parquet files")
+    return chosen
 
 
 def _load_saved_dataset(folder: Path) -> pl.DataFrame:

@@ -56,11 +56,12 @@ def _in_chunks(identify_chunk, texts: list[str], workers: int) -> Identification
     return [lang for part in results for lang in part[0]], [score for part in results for score in part[1]]
 
 
-_POOL_LOCK = threading.Lock()  # a run tags two batches at once, each in its own thread: one pool for both
+# A run tags two batches at once, each in its own thread: one process pool (and one langdetect set-up) for both.
+_SET_UP_LOCK = threading.Lock()
 
 
 def _pool(workers: int) -> multiprocessing.pool.Pool:
-    with _POOL_LOCK:
+    with _SET_UP_LOCK:
         return _started_pool(workers)
 
 
@@ -131,8 +132,11 @@ def combined_identify(texts: list[str], workers: int = 1) -> Identification:
 def langdetect_identify(texts: list[str], workers: int = 1) -> Identification:
     """Seeded langdetect, one text at a time (deterministic; no gl or eu in its profiles)."""
     from langdetect import DetectorFactory, detect_langs
+    from langdetect.detector_factory import init_factory
     from langdetect.lang_detect_exception import LangDetectException
 
+    with _SET_UP_LOCK:  # langdetect loads its profiles on first use, without a lock: a second thread would find none
+        init_factory()
     DetectorFactory.seed = 0
     languages, scores = [], []
     for text in texts:

@@ -102,6 +102,8 @@ def _extract_all(text: pl.Expr, lexicon: Lexicon, language: pl.Expr | None) -> p
     caches, and runs ~15x slower. Each reads only its language's texts (the others are null to it)."""
     if language is None:
         return text.str.extract_all(f"(?i){lexicon.pattern}")
+    if ANY_LANGUAGE in lexicon.patterns:  # phrases of any language: every text of a language the lexicon names
+        return pl.when(language.is_in(list(lexicon.patterns))).then(text.str.extract_all(f"(?i){lexicon.pattern}"))
     return pl.coalesce(pl.when(language == code).then(text).str.extract_all(f"(?i){pattern}")
                        for code, pattern in lexicon.patterns.items())
 

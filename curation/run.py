@@ -41,7 +41,6 @@ from curation.stage import (
     REMOVED_COLUMNS,
     Pipeline,
     Stage,
-    StageResult,
     add_stats,
 )
 from curation.writers import sink_table, write_published, write_table
@@ -172,13 +171,16 @@ def _run_in_batches(spilled: Path, stages: list[Stage], ledger: Ledger, removed:
     starts = range(0, max(total, 1), BATCH_ROWS)
     kept_files = [spilled.with_name(f"kept-{number:05d}.parquet") for number in range(len(starts))]
 
-    def run_batch(number: int) -> list[tuple[str, int, StageResult, float]]:
+    def run_batch(number: int) -> list[tuple[str, int, int, pl.DataFrame, dict, float]]:
+        """The stages on one batch: per stage, its name, rows in and kept, removed rows, stats and seconds
+        (each stage's kept rows are freed as the next stage takes them)."""
         batch = pl.scan_parquet(spilled).slice(starts[number], BATCH_ROWS).collect()
         steps = []
         for stage in stages:
             started = time.perf_counter()
             result = stage(batch)
-            steps.append((stage.name, batch.height, result, time.perf_counter() - started))
+            steps.append((stage.name, batch.height, result.kept.height, result.removed, result.stats,
+                          time.perf_counter() - started))
             batch = result.kept
         write_table(batch, kept_files[number])
         return steps
@@ -186,14 +188,19 @@ def _run_in_batches(spilled: Path, stages: list[Stage], ledger: Ledger, removed:
     workers = batch_workers()
     with ThreadPoolExecutor(workers) as pool:
         pending = deque(pool.submit(run_batch, number) for number in range(min(workers, len(starts))))
-        for number in range(len(starts)):
-            steps = pending.popleft().result()
-            if number + workers < len(starts):  # never more batches in memory than workers
-                pending.append(pool.submit(run_batch, number + workers))
-            for name, rows_in, result, seconds in steps:
-                counts[name].add(rows_in, result, seconds)
-                removed.add(result.removed)
-            progress.advance(task, steps[0][1])
+        try:
+            for number in range(len(starts)):
+                steps = pending.popleft().result()
+                if number + workers < len(starts):  # at most `workers` batches in flight
+                    pending.append(pool.submit(run_batch, number + workers))
+                for name, rows_in, rows_out, rows_removed, stats, seconds in steps:
+                    counts[name].add(rows_in, rows_out, rows_removed.height, stats, seconds)
+                    removed.add(rows_removed)
+                progress.advance(task, steps[0][1])
+                del steps
+        except BaseException:  # a failed batch (or Ctrl-C): no batch still waiting is started
+            pool.shutdown(cancel_futures=True)
+            raise
     for name, entry in counts.items():
         ledger.record(name, entry.rows_in, entry.rows_out, entry.removed, entry.seconds, entry.stats)
     return pl.concat([pl.read_parquet(file) for file in kept_files], how="diagonal_relaxed", rechunk=False)
@@ -214,12 +221,12 @@ class StageCounts:
     seconds: float = 0.0
     stats: dict[str, int] = field(default_factory=dict)
 
-    def add(self, rows_in: int, result: StageResult, seconds: float) -> None:
+    def add(self, rows_in: int, rows_out: int, removed: int, stats: dict[str, int], seconds: float) -> None:
         self.rows_in += rows_in
-        self.rows_out += result.kept.height
-        self.removed += result.removed.height
+        self.rows_out += rows_out
+        self.removed += removed
         self.seconds += seconds
-        add_stats(self.stats, result.stats)
+        add_stats(self.stats, stats)
 
 
 def run(config: RunConfig, output_dir: Path | None = None, console: Console | None = None) -> RunResult:

@@ -100,8 +100,8 @@ _INNER_FLAGS = re.compile(r"\(\?[a-zA-Z-]+\)")
 
 def top_level_branches(pattern: str) -> list[str]:
     """The branches of a regex's outer alternation, each with the pattern's leading flags (`(?ix)`); a pattern
-    that is one non-capturing group is split inside it. Reads escapes, classes, groups and, under `x`,
-    comments, so a `|` inside any of them is no split."""
+    that is one non-capturing group is split inside it. Reads escapes, classes (nested too), groups and, under
+    `x`, comments, so a `|` inside any of them is no split."""
     flags = match.group(0) if (match := _LEADING_FLAGS.match(pattern)) else ""
     body = pattern[len(flags):]
     if _INNER_FLAGS.search(body):
@@ -121,19 +121,20 @@ def _split_outer(body: str, verbose: bool) -> tuple[list[str], int]:
     first non-blank character closes (-1 if it does not open one)."""
     branches, start, depth, index, first_group_end = [], 0, 0, 0, -1
     opening = len(body) - len(body.lstrip()) if verbose else 0
-    in_class = False
+    class_depth = 0  # Rust classes nest: `[a[b]|]`, `[[:digit:]|]`
     while index < len(body):
         char = body[index]
         if char == "\\":
             index += 2
             continue
-        if in_class:
-            in_class = char != "]"
-        elif char == "[":
-            in_class = True
-            if body[index + 1 : index + 2] == "]" or body[index + 1 : index + 3] == "^]":  # a leading ] is a member
-                index += 2 if body[index + 1] == "]" else 3
-                continue
+        if char == "[":
+            class_depth += 1
+            for member in ("]", "^]"):  # a leading ] is a member, not the end
+                if body.startswith(member, index + 1):
+                    index += len(member)
+                    break
+        elif class_depth:
+            class_depth -= char == "]"
         elif verbose and char == "#":
             index = body.find("\n", index)
             index = len(body) if index < 0 else index

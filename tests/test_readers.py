@@ -190,3 +190,5 @@ def test_a_hub_repository_folder_reads_its_splits_parquet_files(tmp_path):
     assert load_raw(str(tmp_path)).height == 3
     with pytest.raises(InputError, match=r"no parquet file of split 'validation' in data/ \(splits there: \['test', 'train'\]\)"):
         load_raw(str(tmp_path), "validation")
+    rows.write_parquet(tmp_path / "data" / "validation.parquet")  # a one-file split
+    assert load_raw(str(tmp_path), "validation").get_column("source").to_list()[0] == "validation.parquet:1"

@@ -124,3 +124,35 @@ def test_a_shouted_text_is_read_in_lowercase():
     frame = pl.DataFrame({"prompt": ["¿Qué comida es típica de Lima?"], "chosen": ["Te recomiendo el ceviche."],
                           "rejected": ["**ERROR DE RED DEBIDO AL ALTO TRÁFICO. POR FAVOR REGENERE O ACTUALICE ESTA PÁGINA.**"]})
     assert LanguageTag()(frame).kept.get_column("rejected_lang").to_list() == ["es"]
+
+
+def test_langdetect_from_two_threads_at_once_in_a_fresh_process():
+    """A run tags two batches at once: langdetect's profiles are loaded once, under a lock, before either reads."""
+    import subprocess
+    import sys
+
+    script = """
+from concurrent.futures import ThreadPoolExecutor
+from curation.language import langdetect_identify
+texts = ["¿Cuál es la comida típica de Arequipa y cómo se prepara?"] * 200 + ["Qual é a comida típica do Brasil?"] * 200
+with ThreadPoolExecutor(2) as pool:
+    results = [future.result() for future in [pool.submit(langdetect_identify, texts) for _ in range(2)]]
+assert results[0] == results[1] == langdetect_identify(texts), [sum(code is None for code in r[0]) for r in results]
+"""
+    subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, timeout=120)
+
+
+def test_a_lexicons_phrases_in_the_prompt_are_no_evidence_in_the_answer(tmp_path):
+    """A lexicon with language sections and a `phrases` section: the prompt's phrases are left out of the answers'
+    evidence, as its words are (an answer repeating what was asked)."""
+    from curation.lexicon import Lexicon, tag_fields
+
+    lexicon = tmp_path / "mixed.yaml"
+    lexicon.write_text("es:\n  - {kind: vocab, varieties: [es-AR], words: [che]}\n"
+                       "phrases:\n  - {kind: phrase, varieties: [es-ES], words: [vale tio]}\n")
+    frame = pl.DataFrame({"prompt": ["¿Qué significa vale tío?"], "chosen": ["Vale tío es una expresión de España."],
+                          "rejected": ["No lo sé."]}).with_columns(
+        pl.lit("es").alias(f"{field}_lang") for field in ("prompt", "chosen", "rejected"))
+    tagged = tag_fields(frame, Lexicon.load(str(lexicon)), "variety")
+    assert tagged.get_column("prompt_variety").to_list() == ["es-ES"]
+    assert tagged.select("chosen_variety", "chosen_variety_evidence").row(0) == ("undetermined", [])

@@ -46,13 +46,14 @@ def test_top_level_branches_split_only_the_outer_alternation():
     assert top_level_branches("(?:a|b)+") == ["(?:a|b)+"]  # a group with a quantifier is one branch
     assert top_level_branches("(?:a|b)c|d") == ["(?:a|b)c", "d"]
     assert top_level_branches("[]|]x|y") == ["[]|]x", "y"]  # a leading ] is a class member
+    assert top_level_branches("[[:digit:]|]x|[a[b]|c]") == ["[[:digit:]|]x", "[a[b]|c]"]  # classes nest
     assert top_level_branches("a(?i)b|c") == ["a(?i)b|c"]  # a flag set inside holds over later branches: no split
     assert top_level_branches("(?x) (?: a  # one | not a split\n | b )") == ["(?x) a  # one | not a split\n ", "(?x) b "]
 
 
 @pytest.mark.parametrize("pattern", [
     r"(?i)hola|adi[oó]s|\bque\b", r"(?x) (?: por \s+ qu[eé] | \d{3} ) ", r"^a|b$", r"[|]|(?:x|y)z", r"(?i)(?:fecha|dato)s?",
-    r"x(?i)adiós|fechas"])
+    r"x(?i)adiós|fechas", r"[[:digit:]|]|[a[b]|c]|[^]]z"])
 def test_contains_any_branch_finds_the_rows_contains_finds(pattern):
     texts = pl.Series(["hola", "ADIÓS", "lo que sea", "por   qué", "123", "ab", "xb", "|", "yz", "Fechas", None, ""])
     frame = pl.DataFrame({"text": texts})

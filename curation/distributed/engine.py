@@ -185,7 +185,7 @@ def _finish(config: RunConfig, steps: Steps, final: Path, partitions: int, start
     removed.map_batches(distributed.redirected, batch_format="pyarrow", fn_kwargs={"ends": ends, "columns": removed_schema.names()}
                         ).write_parquet(str(removed_folder), partition_cols=[distributed.BY_STATUS])
     accepted = steps.rows(len(steps.folders) - 1, KEPT)
-    written = [str(shards) for shards in removed_folder.iterdir()] if removed_folder.is_dir() else []
+    written = [str(shards) for shards in sorted(removed_folder.iterdir())] if removed_folder.is_dir() else []
     for rows, is_accepted in ((accepted, True), *([(ray.data.read_parquet(written), False)] if written else [])):
         rows.map_batches(distributed.ledger_rows, batch_format="pyarrow", fn_kwargs={"accepted": is_accepted}
                          ).write_parquet(str(ledger_folder))

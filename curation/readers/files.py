@@ -273,16 +273,16 @@ SAVED_DATASET_FILES = ("dataset_dict.json", "dataset_info.json", "state.json")
 
 def hub_parquet_files(folder: Path, split: str | None = None) -> list[Path]:
     """A Hub dataset repository's parquet files, as `huggingface-cli download --repo-type dataset` leaves them
-    (`data/<split>-00000-of-00002.parquet`...), in name order, of one split if given; none for a saved dataset
-    or a folder without them. Each is read as a file of its own: a row's source label names its shard."""
+    (`data/<split>-00000-of-00002.parquet`... or `data/<split>.parquet`), in name order, of one split if given;
+    none for a saved dataset or a folder without them. Each is read as a file of its own: a row's source label
+    names its shard."""
     if any((folder / name).is_file() for name in SAVED_DATASET_FILES) or not (folder / "data").is_dir():
         return []
     files = sorted(file for file in (folder / "data").glob("*.parquet") if file.is_file())
-    chosen = [file for file in files if split is None or file.name.startswith(f"{split}-")]
-    if not chosen:
-        splits = sorted({file.name.split("-")[0] for file in files})
-        raise InputError(folder, f"no parquet file of split {split!r} in data/ (splits there: {splits})" if files
-                         else "a data/ folder with no parquet files")
+    splits = {file: file.name.removesuffix(".parquet").split("-")[0] for file in files}
+    chosen = [file for file in files if split is None or splits[file] == split]
+    if files and not chosen:
+        raise InputError(folder, f"no parquet file of split {split!r} in data/ (splits there: {sorted(set(splits.values()))})")
     return chosen
 
 

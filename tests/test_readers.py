@@ -179,7 +179,7 @@ def test_two_columns_that_mean_the_same_is_a_clear_error(tmp_path):
 
 def test_a_hub_repository_folder_reads_its_splits_parquet_files(tmp_path):
     from curation.errors import InputError
-    from curation.readers.files import load_raw
+    from curation.readers.files import hub_parquet_files, load_raw
 
     (tmp_path / "data").mkdir()
     rows = pl.DataFrame({"prompt": ["¿Qué es el mate?", "¿Y el tereré?", "¿Qué es una arepa?"]})
@@ -192,3 +192,8 @@ def test_a_hub_repository_folder_reads_its_splits_parquet_files(tmp_path):
         load_raw(str(tmp_path), "validation")
     rows.write_parquet(tmp_path / "data" / "validation.parquet")  # a one-file split
     assert load_raw(str(tmp_path), "validation").get_column("source").to_list()[0] == "validation.parquet:1"
+    rows.clear().write_parquet(tmp_path / "data" / "train-00001-of-00002.parquet")  # an empty shard holds nothing to read
+    assert hub_parquet_files(tmp_path, "train") == [tmp_path / "data" / "train-00000-of-00001.parquet"]
+    rows.clear().write_parquet(tmp_path / "data" / "extra.parquet")
+    with pytest.raises(InputError, match="the data has no rows"):
+        load_raw(str(tmp_path), "extra")

@@ -283,7 +283,18 @@ def hub_parquet_files(folder: Path, split: str | None = None) -> list[Path]:
     chosen = [file for file in files if split is None or splits[file] == split]
     if files and not chosen:
         raise InputError(folder, f"no parquet file of split {split!r} in data/ (splits there: {sorted(set(splits.values()))})")
-    return chosen
+    # A shard with no rows holds nothing to read (a file of its own would be refused as empty by either engine).
+    with_rows = [file for file in chosen if _parquet_rows(file)]
+    if chosen and not with_rows:
+        raise InputError(folder, f"the data has no rows (every parquet file of {split or 'the dataset'!r} in data/ is empty)")
+    return with_rows
+
+
+def _parquet_rows(file: Path) -> int:
+    try:
+        return pl.scan_parquet(file).select(pl.len()).collect().item()  # from the footer
+    except (pl.exceptions.PolarsError, OSError) as error:
+        raise InputError(file, f"not a readable parquet file: {str(error).splitlines()[0]}") from None
 
 
 def _load_saved_dataset(folder: Path) -> pl.DataFrame:

@@ -10,7 +10,7 @@ from curation.config import RunConfig
 from curation.pipelines.image_pipeline import image_rules, text_filters
 from curation.rules import default_rules
 from curation.rules.pack import load_packs
-from curation.rules.rule import Rule
+from curation.rules.rule import Rule, flag_columns
 from curation.schema import TEXT_FIELDS, Status
 from curation.stage import Stage, StageResult
 
@@ -56,7 +56,7 @@ class Filter(Stage):
         # temporary copies of the texts sooner than the eager one (50k rows: peak ~500 MB, against ~620 MB one
         # rule at a time). Without common-subexpression elimination, which finds little here and keeps its
         # cached columns alive.
-        flagged = flagged.lazy().with_columns(rule.flag() for rule in self.rules).collect(
+        flagged = flag_columns(flagged.lazy(), self.rules).collect(
             optimizations=pl.QueryOptFlags(comm_subexpr_elim=False))
         stats = flagged.select(pl.col(rule.column).sum().alias(rule.name) for rule in self.rules).row(0, named=True) if self.rules else {}
         blocking = [rule for rule in self.rules if rule.severity == "block"]

@@ -63,8 +63,8 @@ _KEY_CHARS = 200
 
 def _key(column: str) -> pl.Expr:
     text = pl.col(column).str.strip_chars()
-    return pl.when(text != "").then(pl.concat_str(text.str.slice(0, _KEY_CHARS), pl.lit("\x00"),
-                                                  text.str.len_bytes().cast(pl.String)).hash())
+    length = text.str.len_bytes()  # compared as a number: `text != ""` cost as much as the key itself
+    return pl.when(length > 0).then(pl.concat_str(text.str.slice(0, _KEY_CHARS), pl.lit("\x00"), length.cast(pl.String)).hash())
 
 
 def _prompts_per_text(keys: pl.Series, side: str) -> pl.Series:

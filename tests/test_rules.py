@@ -7,6 +7,7 @@ from curation.config import FilterConfig
 from curation.errors import ConfigError
 from curation.pipelines.filter import absent_columns
 from curation.rules import default_rules
+from curation.rules.rule import flag_columns
 from curation.testing import frame_of, pair
 
 RULES = {rule.name: rule for rule in default_rules(FilterConfig(), tagged=False)}
@@ -19,6 +20,18 @@ def flags(row: dict) -> set[str]:
     hits = frame.with_columns(rule.flag() for rule in RULES.values()).row(0, named=True)
     # Only the flag columns: a rule with scores also gives its score columns (length_ratio...).
     return {name.removeprefix("_rule:") for name, hit in hits.items() if name.startswith("_rule:") and hit}
+
+
+def test_flag_columns_are_each_rules_own_flags_and_leave_input_structs_alone():
+    rows = [pair(), pair(chosen="Error: 429 Too Many Requests"), pair(chosen=LONG), pair(rejected=None)]
+    frame = frame_of(*rows).with_columns(meta=pl.struct(origin=pl.lit("arena")))
+    frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in absent_columns(frame, list(RULES.values())))
+    together = flag_columns(frame.lazy(), list(RULES.values())).collect()
+    one_by_one = frame.with_columns(rule.flag() for rule in RULES.values())
+    assert together.select(sorted(together.columns)).equals(one_by_one.select(sorted(one_by_one.columns)))
+    assert together.schema["meta"] == pl.Struct({"origin": pl.String})
+    scoreless = [rule for rule in RULES.values() if not rule.scores]
+    assert flag_columns(frame.lazy(), scoreless).collect().schema["meta"] == pl.Struct({"origin": pl.String})
 
 
 def test_clean_pair_breaks_no_rule():

@@ -56,8 +56,9 @@ REPEATED_ERROR = dfa_friendly(
     r"vuelv[ae] a intentar|try again|regener|actualice|recargue|tente novamente|torna-ho a provar|\bunavailable\b|"
     r"no disponible|indispon[íi]vel|overloaded|sobrecargad|tr[áa]fico|tr[áa]fego|timed? ?out\b|\$moderation\$"
 )
-# The key of a text: its first 200 characters and its length (hashing whole answers would cost more, and
-# two different answers with the same opening and the same length are not expected).
+# The key of a text: its first 200 characters and its length. Two real answers with the same opening and the
+# same length are not expected, while one placeholder with another error code or request id at its end is one
+# text here (a hash of the whole text, though cheaper, would count them apart).
 _KEY_CHARS = 200
 
 

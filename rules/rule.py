@@ -34,26 +34,27 @@ class Rule:
         return f"_rule:{self.name}"
 
     def flag(self) -> pl.Expr:
-        """Boolean flag column; a null (absent text) never breaks a rule. A rule with scores gives its
-        flag column first and then one column per score (one expression with several outputs). For one rule
-        alone: polars evaluates a struct once per field it unnests, so `flag_columns` serves many."""
-        if not self.scores:
-            return self.expr.fill_null(False).alias(self.column)
-        return (self.expr.struct.rename_fields([self.column, *self.scores])
-                .struct.with_fields(pl.field(self.column).fill_null(False)).struct.unnest())
+        """The boolean flag column; a null (absent text) never breaks a rule. For a rule with scores, the flag
+        alone: `flag_columns` gives the score columns too."""
+        expr = self._named().struct.field(self.column) if self.scores else self.expr
+        return expr.fill_null(False).alias(self.column)
+
+    def _named(self) -> pl.Expr:
+        """A scored rule's struct, its fields named: the flag column, then the score columns."""
+        return self.expr.struct.rename_fields([self.column, *self.scores])
 
 
 def flag_columns(frame: pl.LazyFrame, rules: list[Rule]) -> pl.LazyFrame:
-    """Every rule's `flag()` columns, each expression evaluated once: a scored rule's struct is made as one
-    column and unnested after (unnesting the expression itself evaluated it once per field: 2x the time)."""
+    """Every rule's flag column (see `Rule.flag`) and score columns, each expression evaluated once: a scored
+    rule's struct is made as one column and unnested after (unnesting the expression itself evaluated it once
+    per field: 2x the time)."""
     scored = [rule for rule in rules if rule.scores]
-    structs = [f"_scored:{rule.name}" for rule in scored]
     frame = frame.with_columns(*(rule.flag() for rule in rules if not rule.scores),
-                               *(rule.expr.struct.rename_fields([rule.column, *rule.scores]).alias(struct)
-                                 for rule, struct in zip(scored, structs)))
+                               *(rule._named().alias(f"_scored:{rule.name}") for rule in scored))
     if not scored:  # unnest() without names would unnest every struct column, the input's own too
         return frame
-    return frame.unnest(*structs).with_columns(pl.col(rule.column).fill_null(False) for rule in scored)
+    return (frame.unnest(*(f"_scored:{rule.name}" for rule in scored))
+            .with_columns(pl.col(rule.column).fill_null(False) for rule in scored))
 
 
 def for_responses(

@@ -7,6 +7,7 @@ from curation.config import FilterConfig
 from curation.pipelines.filter import Filter, absent_columns
 from curation.rules import default_rules
 from curation.rules.pack import load_packs
+from curation.rules.rule import flag_columns
 from curation.testing import frame_of, pair
 
 RULES = {rule.name: rule for rule in default_rules(FilterConfig(), tagged=True)}
@@ -136,7 +137,7 @@ def test_an_ai_disclaimer_breaks_a_persona_but_not_a_plain_assistant():
     # Flagged where a role was given, or the prompt asks for the model's own taste; not under a plain assistant,
     # where the row only says the model spoke as itself.
     assert hits(frame, "ai_disclaimer_chosen") == [True, False, True]
-    assert frame.with_columns(RULES["ai_disclaimer_chosen"].flag()).get_column("chosen_ai_self_reference").to_list() == [
+    assert flag_columns(frame.lazy(), [RULES["ai_disclaimer_chosen"]]).collect().get_column("chosen_ai_self_reference").to_list() == [
         False, True, False]
 
 
@@ -184,7 +185,7 @@ def test_a_response_repeated_under_three_prompts_warns_and_blocks_when_it_reads_
     assert hits(frame, "repeated_response_rejected") == [True, True, False, True, True, True, False, False]
     assert hits(frame, "repeated_response_chosen") == [False, False, True, False, False, False, False, False]
     assert hits(frame, "error_placeholder_rejected") == [False, False, False, True, True, True, False, False]
-    scored = frame.with_columns(RULES["repeated_response_rejected"].flag())
+    scored = flag_columns(frame.lazy(), [RULES["repeated_response_rejected"]]).collect()
     assert scored.get_column("rejected_repeat_prompts").to_list()[:3] == [3, 3, 1]
 
 

@@ -17,18 +17,22 @@ LONG = "Claro que sí. " + "En Lima el ceviche se come al mediodía, nunca de no
 def flags(row: dict) -> set[str]:
     frame = frame_of(row)
     frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in absent_columns(frame, list(RULES.values())))
-    hits = frame.with_columns(rule.flag() for rule in RULES.values()).row(0, named=True)
+    hits = flag_columns(frame.lazy(), list(RULES.values())).collect().row(0, named=True)
     # Only the flag columns: a rule with scores also gives its score columns (length_ratio...).
     return {name.removeprefix("_rule:") for name, hit in hits.items() if name.startswith("_rule:") and hit}
 
 
-def test_flag_columns_are_each_rules_own_flags_and_leave_input_structs_alone():
+def test_flag_columns_give_each_rules_flag_and_scores_and_leave_input_structs_alone():
     rows = [pair(), pair(chosen="Error: 429 Too Many Requests"), pair(chosen=LONG), pair(rejected=None)]
     frame = frame_of(*rows).with_columns(meta=pl.struct(origin=pl.lit("arena")))
     frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in absent_columns(frame, list(RULES.values())))
     together = flag_columns(frame.lazy(), list(RULES.values())).collect()
-    one_by_one = frame.with_columns(rule.flag() for rule in RULES.values())
-    assert together.select(sorted(together.columns)).equals(one_by_one.select(sorted(one_by_one.columns)))
+    one_by_one = frame.select(rule.flag() for rule in RULES.values())
+    assert together.select(one_by_one.columns).equals(one_by_one)
+    assert together.get_column("_rule:error_placeholder_chosen").to_list() == [False, True, False, False]
+    ratio = RULES["length_ratio_extreme"]
+    assert together.get_column("_rule:length_ratio_extreme").to_list() == [False, False, True, False]
+    assert together.get_column(ratio.scores[0]).to_list()[2] > FilterConfig().max_length_ratio
     assert together.schema["meta"] == pl.Struct({"origin": pl.String})
     scoreless = [rule for rule in RULES.values() if not rule.scores]
     assert flag_columns(frame.lazy(), scoreless).collect().schema["meta"] == pl.Struct({"origin": pl.String})
@@ -124,6 +128,13 @@ def test_rules_take_severity_overrides_and_can_be_disabled():
     assert "mojibake" not in by_name
     with pytest.raises(ConfigError, match="unknown rule names"):
         default_rules(FilterConfig(disabled=["no_such_rule"]), tagged=False)
+
+
+def test_a_chosen_answer_without_a_rejected_one_has_no_length_ratio():
+    frame = frame_of(pair(rejected=None))
+    scored = flag_columns(frame.lazy(), [RULES["length_ratio_extreme"]]).collect()
+    assert scored.get_column("length_ratio").to_list() == [None]
+    assert "length_ratio_extreme" not in flags(pair(rejected=None))
 
 
 def test_null_responses_of_prompt_only_rows_break_nothing():
